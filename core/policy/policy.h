@@ -1,0 +1,114 @@
+/* policy: the Lua host that runs the business rules.
+ *
+ * A policy set is every module of a policies directory, loaded into one
+ * sandboxed Lua 5.4 state: the top-level *.lua files (returns, compensation,
+ * routing, sla, survey, risk, floor, ...) and per-merchant overrides under
+ * merchants/{merchant_id}/*.lua. Its version is the SHA-256 (hex) of the set's
+ * file names and contents, so the same files always give the same version.
+ *
+ * Sandbox (allow-list): base functions without dofile/loadfile/load/
+ * collectgarbage/print (ctx.log is the way to log), string, table, math, utf8,
+ * and os.time/os.date/os.clock only. No io, debug, package. `require(name)`
+ * returns the platform default module `name` of this set (merchant files can
+ * build on the default they override); nothing outside the set is reachable.
+ * Globals are read-only while policies run, so no state is shared between
+ * calls through globals.
+ *
+ * Budgets: every call runs under lua_pcall with a traceback handler, an
+ * instruction budget (a count hook that keeps failing once exhausted, so a
+ * script's own pcall cannot swallow it) and a memory cap (a lua_Alloc that
+ * refuses past the cap). A failure, a runaway loop or a breach returns an error
+ * string; the state stays usable.
+ *
+ * Merchant overrides and the floor: for policy_call(ps, merchant, "returns",
+ * "evaluate", ...) the merchant's returns.lua wins if it exists and defines the
+ * function. When a merchant override answered and floor.lua defines
+ * `<module>_<function>` (e.g. floor.returns_evaluate), the host calls
+ * floor.returns_evaluate(result, args...) and uses what it returns: the
+ * platform's floor can only be raised by a merchant, never lowered.
+ *
+ * A policy set is used from the loop thread only. Loading one (policy_set_load)
+ * touches nothing shared, so it may run on a worker thread; the server swaps
+ * sets between requests and frees the old one, so a request always finishes on
+ * the version it started with. */
+#ifndef AS_POLICY_H
+#define AS_POLICY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+typedef struct policy_set policy_set;
+
+typedef struct {
+    const char *dir;          /* policies directory */
+    uint64_t instr_budget;    /* VM instructions per call, default 1,000,000 */
+    size_t mem_cap;           /* bytes the state may hold, default 32 MiB */
+    /* Optional candidate sources that replace or add files of dir, e.g.
+     * {"returns.lua": "...", "merchants/m1/returns.lua": "..."} (dry-run,
+     * replay). NULL for none. */
+    const json_t *sources;
+} policy_config;
+
+/* The read-only context a call sees as `ctx`. */
+typedef struct policy_ctx {
+    int64_t now;
+    const char *merchant_id; /* may be NULL */
+    /* ctx.customer(buyer_id): returns a new reference to
+     * {returns_30d, cases_30d, lifetime_spend_cents, tier} or NULL. */
+    json_t *(*customer)(void *ud, const char *buyer_id);
+    void *ud;
+    /* ctx.log(msg) appends strings here when non-NULL (an array). */
+    json_t *log;
+} policy_ctx;
+
+/* Loads and compiles the set, runs each module's top level once. Returns 0, or
+ * -1 with "file:line: message" in err; nothing is kept on failure. */
+int policy_set_load(const policy_config *cfg, policy_set **out, char *err, size_t errlen);
+void policy_set_free(policy_set *ps);
+
+const char *policy_set_version(const policy_set *ps); /* 64 hex chars */
+int64_t policy_set_loaded_at(const policy_set *ps);
+void policy_set_set_loaded_at(policy_set *ps, int64_t ts);
+/* {"version":..., "loaded_at":..., "files":[{"name":"returns.lua","sha256":...}, ...]} */
+json_t *policy_set_describe(const policy_set *ps);
+
+/* 1 if module.fn resolves to a function for this merchant (override or default). */
+int policy_has(const policy_set *ps, const char *merchant_id, const char *module,
+               const char *fn);
+
+/* Calls module.fn(args..., ctx) for merchant (NULL: platform default). args
+ * are converted to Lua tables; the first return value comes back as JSON in
+ * *result (new reference; JSON null if the function returned nil). Returns 0,
+ * or -1 with the error (with traceback, or "instruction budget exceeded",
+ * "memory cap exceeded", "no such function returns.evaluate") in err. */
+int policy_call(policy_set *ps, const char *merchant_id, const char *module,
+                const char *fn, json_t *const *args, int nargs, const policy_ctx *ctx,
+                json_t **result, char *err, size_t errlen);
+
+/* A module's field as JSON: if module.field is a function it is called with
+ * ctx, else the value itself (e.g. sla.calendar, risk.rules). Returns 0 with
+ * *result (JSON null if absent), or -1 with err. */
+int policy_value(policy_set *ps, const char *merchant_id, const char *module,
+                 const char *field, const policy_ctx *ctx, json_t **result, char *err,
+                 size_t errlen);
+
+/* Runs the set's tests: every DIR/tests/*.lua, in name order, in the sandbox
+ * with the set loaded (see docs/policies.md for the harness: test(name, fn),
+ * eq(a, b, msg), ok(v, msg), policy.<module>, make_ctx{...}). Writes one line
+ * per test to out (may be NULL) and fills counts. Returns 0 if every test
+ * passed, -1 otherwise (also if the set does not load). sources as in
+ * policy_config. */
+int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *failed,
+                     char *err, size_t errlen);
+
+/* Per-set statistics for /metrics. */
+typedef struct {
+    uint64_t calls;
+    uint64_t errors;
+    uint64_t call_us_total;
+} policy_stats;
+void policy_get_stats(const policy_set *ps, policy_stats *st);
+
+#endif

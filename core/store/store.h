@@ -1,0 +1,126 @@
+/* store: durable storage on one LMDB environment, with a group-commit writer.
+ *
+ * Reads of committed data run on the loop thread in short read-only
+ * transactions (store_read_*). All writes go through batches: the loop thread
+ * fills a store_batch and submits it; one writer thread takes every batch
+ * queued so far, applies them in one transaction in submit order, commits
+ * (one fsync) and then completes them all on the loop thread through
+ * uv_async. A commit callback with status 0 means the batch is durable.
+ *
+ * Read-your-own-writes for read-modify-write code: store_get_latest() sees the
+ * values of batches submitted but not yet committed (an overlay kept on the
+ * loop thread), so two requests that update the same record in quick
+ * succession never lose an update. Plain GETs use store_read_* and see only
+ * durable data.
+ *
+ * If a commit fails, that batch and every batch submitted before the loop
+ * thread learned of the failure complete with the error (their state may have
+ * been derived from the failed one); the overlay is dropped, and later batches
+ * start again from committed data. MDB_MAP_FULL grows the map (x2, up to
+ * map_max) and retries the transaction before giving up with STORE_EFULL.
+ *
+ * Every function here runs on the loop thread unless it says otherwise. */
+#ifndef AS_STORE_H
+#define AS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Named databases (LMDB DBIs). Keys are built with store/keys.h. */
+typedef enum {
+    DB_META = 0, /* counters and settings */
+    DB_ORDERS,   /* order_id -> order JSON */
+    DB_CASES,    /* case_id -> case JSON */
+    DB_TIMELINE, /* case_id | seq(be64) -> event JSON */
+    DB_INDEX,    /* secondary indexes: composite key -> small value */
+    DB_TIMERS,   /* due(be64) | kind | id -> timer JSON */
+    DB_EVENTS,   /* seq(be64) -> feed event JSON */
+    DB_AGENTS,   /* agent_id -> agent JSON */
+    DB_IDEM,     /* idempotency scope | key -> stored answer */
+    DB__COUNT
+} store_db;
+
+/* Errors are negative; store_strerror() names them. */
+enum {
+    STORE_OK = 0,
+    STORE_ENOTFOUND = -1, /* no such key */
+    STORE_EFULL = -2,     /* map full and cannot grow: answer 507 */
+    STORE_EIO = -3,       /* any other LMDB or OS failure */
+    STORE_ENOMEM = -4,
+    STORE_EINVAL = -5, /* key too long, bad argument */
+    STORE_ECLOSED = -6 /* store is shutting down */
+};
+const char *store_strerror(int err);
+
+typedef struct {
+    const char *path;  /* directory, created if missing */
+    size_t map_size;   /* initial map size, default 256 MiB */
+    size_t map_max;    /* growth cap, default 64 GiB */
+} store_config;
+
+typedef struct store store;
+
+int store_open(store **out, uv_loop_t *loop, const store_config *cfg);
+/* Flushes every submitted batch (their callbacks run), stops the writer,
+ * closes the environment. Must be called from the loop thread; runs the loop
+ * internally only through the async handle close. */
+void store_close(store *s);
+
+/* ---- committed reads ---- */
+typedef struct store_read store_read;
+int store_read_begin(store *s, store_read **out);
+void store_read_end(store_read *rd);
+/* *val points into the map; valid until store_read_end. */
+int store_read_get(store_read *rd, store_db db, const void *key, size_t klen,
+                   const void **val, size_t *vlen);
+
+/* Ordered scan of keys that start with prefix. Forward scans start at the
+ * first key >= from (or the prefix start if from is NULL); reverse scans start
+ * at the last key <= from (or the prefix end if from is NULL). */
+typedef struct store_iter store_iter;
+int store_iter_open(store_read *rd, store_db db, const void *prefix, size_t plen,
+                    const void *from, size_t flen, int reverse, store_iter **out);
+/* 1 and the next pair, 0 at the end, or a negative error. Pointers valid
+ * until the read ends. */
+int store_iter_next(store_iter *it, const void **key, size_t *klen, const void **val,
+                    size_t *vlen);
+void store_iter_close(store_iter *it);
+
+/* The newest value of key, pending batches first, then committed data.
+ * Returns a malloc'd copy (NUL-terminated, vlen excludes the NUL) that the
+ * caller frees, or STORE_ENOTFOUND (also when a pending batch deletes it). */
+int store_get_latest(store *s, store_db db, const void *key, size_t klen, char **val,
+                     size_t *vlen);
+
+/* ---- writes ---- */
+typedef struct store_batch store_batch;
+typedef void (*store_commit_cb)(int status, void *ud);
+
+store_batch *store_batch_new(store *s);
+/* Copies key and value. The first error is remembered: later calls are no-ops
+ * and store_submit reports it through the callback. */
+void store_batch_put(store_batch *b, store_db db, const void *key, size_t klen,
+                     const void *val, size_t vlen);
+void store_batch_del(store_batch *b, store_db db, const void *key, size_t klen);
+size_t store_batch_ops(const store_batch *b);
+/* Takes ownership. cb runs on the loop thread once the batch is durable
+ * (status 0) or failed (negative). An empty batch is a barrier: its callback
+ * runs after every earlier batch is durable. */
+void store_submit(store_batch *b, store_commit_cb cb, void *ud);
+void store_batch_free(store_batch *b); /* only for a batch never submitted */
+
+typedef struct {
+    uint64_t commits;        /* transactions committed */
+    uint64_t batches;        /* batches completed */
+    uint64_t failed_batches;
+    uint64_t batches_in_last_commit;
+    uint64_t max_batches_per_commit;
+    uint64_t commit_us_total; /* time spent in txn + commit */
+    size_t map_size;
+    size_t pending;           /* submitted, not yet completed */
+    uint64_t batch_size_hist[8]; /* batches per commit: 1,2-3,4-7,8-15,16-31,32-63,64-127,128+ */
+} store_stats;
+void store_get_stats(const store *s, store_stats *st);
+
+#endif
