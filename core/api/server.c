@@ -1,0 +1,3 @@
+/* api/server: being written. */
+int api_server_placeholder(void);
+int api_server_placeholder(void) { return 0; }
