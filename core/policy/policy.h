@@ -3,7 +3,7 @@
  * A policy set is every module of a policies directory, loaded into one
  * sandboxed Lua 5.4 state: the top-level *.lua files (returns, compensation,
  * routing, sla, survey, risk, floor, ...) and per-merchant overrides under
- * merchants/{merchant_id}/*.lua. Its version is the SHA-256 (hex) of the set's
+ * merchants/{merchant_id}/NAME.lua. Its version is the SHA-256 (hex) of the set's
  * file names and contents, so the same files always give the same version.
  *
  * Sandbox (allow-list): base functions without dofile/loadfile/load/
@@ -94,7 +94,7 @@ int policy_value(policy_set *ps, const char *merchant_id, const char *module,
                  const char *field, const policy_ctx *ctx, json_t **result, char *err,
                  size_t errlen);
 
-/* Runs the set's tests: every DIR/tests/*.lua, in name order, in the sandbox
+/* Runs the set's tests: every DIR/tests/NAME.lua, in name order, in the sandbox
  * with the set loaded (see docs/policies.md for the harness: test(name, fn),
  * eq(a, b, msg), ok(v, msg), policy.<module>, make_ctx{...}). Writes one line
  * per test to out (may be NULL) and fills counts. Returns 0 if every test
