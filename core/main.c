@@ -1,2 +1,117 @@
-/* main: flags, start-up, signals, shutdown (being written). */
-int main(void) { return 0; }
+/* main: flags, start-up, the loop, and the `policy test` subcommand.
+ *
+ *   aftersaled [--listen HOST:PORT] [--data DIR] [--policies DIR] [--tokens FILE]
+ *              [--clock manual] [--max-body BYTES] [--map-size MiB] [--map-max MiB]
+ *              [--quiet]
+ *   aftersaled policy test DIR
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+#include "policy/policy.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: aftersaled [flags]\n"
+            "       aftersaled policy test DIR\n\n"
+            "  --listen HOST:PORT   address to serve HTTP on (default 127.0.0.1:8080)\n"
+            "  --data DIR           LMDB data directory (default ./var)\n"
+            "  --policies DIR       Lua policy set (default ./policies)\n"
+            "  --tokens FILE        tokens JSON {\"tokens\":[{token,role,merchant?,agent?}]};\n"
+            "                       without it an admin token is kept in DATA/admin.token\n"
+            "  --clock manual       start a test clock; POST /v1/admin/clock moves it\n"
+            "  --max-body BYTES     largest request body (default 1048576)\n"
+            "  --map-size MIB       initial LMDB map size (default 256)\n"
+            "  --map-max MIB        largest the map may grow to (default 65536)\n"
+            "  --quiet              no access log lines\n"
+            "  --help               this text\n\n"
+            "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n");
+}
+
+static int parse_listen(const char *arg, server_config *cfg) {
+    static char host[256];
+    const char *colon = strrchr(arg, ':');
+    if (colon == NULL || colon == arg || (size_t)(colon - arg) >= sizeof host) return -1;
+    memcpy(host, arg, (size_t)(colon - arg));
+    host[colon - arg] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535) return -1;
+    cfg->host = host;
+    cfg->port = (int)port;
+    return 0;
+}
+
+static int parse_size(const char *arg, size_t unit, size_t *out) {
+    char *end;
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (*end != '\0' || n == 0) return -1;
+    *out = (size_t)n * unit;
+    return 0;
+}
+
+/* Returns 0, 1 for --help, -1 on a bad flag. */
+static int parse_flags(int argc, char **argv, server_config *cfg) {
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = 1, takes_value = 1;
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) return 1;
+        else if (!strcmp(f, "--quiet")) { cfg->quiet = 1; takes_value = 0; }
+        else if (v == NULL) ok = 0;
+        else if (!strcmp(f, "--listen")) ok = parse_listen(v, cfg) == 0;
+        else if (!strcmp(f, "--data")) cfg->data_dir = v;
+        else if (!strcmp(f, "--policies")) cfg->policies_dir = v;
+        else if (!strcmp(f, "--tokens")) cfg->tokens_file = v;
+        else if (!strcmp(f, "--clock")) ok = !strcmp(v, "manual") && (cfg->manual_clock = 1);
+        else if (!strcmp(f, "--max-body")) ok = parse_size(v, 1, &cfg->max_body) == 0;
+        else if (!strcmp(f, "--map-size")) ok = parse_size(v, (size_t)1 << 20, &cfg->map_size) == 0;
+        else if (!strcmp(f, "--map-max")) ok = parse_size(v, (size_t)1 << 20, &cfg->map_max) == 0;
+        else ok = 0;
+        if (!ok) {
+            fprintf(stderr, "aftersaled: bad flag or value: %s%s%s\n", f, v && takes_value ? " " : "",
+                    v && takes_value ? v : "");
+            return -1;
+        }
+        i += takes_value;
+    }
+    if (cfg->map_max < cfg->map_size) cfg->map_max = cfg->map_size;
+    return 0;
+}
+
+static int policy_test(const char *dir) {
+    policy_config cfg = {.dir = dir};
+    int passed = 0, failed = 0;
+    char err[2048] = "";
+    int rc = policy_run_tests(&cfg, stdout, &passed, &failed, err, sizeof err);
+    if (err[0]) fprintf(stderr, "aftersaled: %s\n", err);
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "policy")) {
+        if (argc == 4 && !strcmp(argv[2], "test")) return policy_test(argv[3]);
+        usage(stderr);
+        return 2;
+    }
+    server_config cfg;
+    server_config_defaults(&cfg);
+    int rc = parse_flags(argc, argv, &cfg);
+    if (rc != 0) {
+        usage(rc == 1 ? stdout : stderr);
+        return rc == 1 ? 0 : 2;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error value, not a death */
+    uv_loop_t *loop = uv_default_loop();
+    server *s = NULL;
+    if (server_start(&s, loop, &cfg) != 0) {
+        server_free(s);
+        return 1;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    server_free(s);
+    if (uv_loop_close(loop) != 0) fprintf(stderr, "aftersaled: the loop still had handles at exit\n");
+    return 0;
+}

@@ -1,3 +1,227 @@
-/* api/server: being written. */
-int api_server_placeholder(void);
-int api_server_placeholder(void) { return 0; }
+/* api/server: wiring. The route table, the dispatch of each request (route,
+ * authenticate, authorise, call the resource handler), start-up in a safe
+ * order, and the graceful stop on SIGTERM/SIGINT: stop accepting, let the
+ * requests in flight finish (their commits included), close the store. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "util/log.h"
+
+void metrics_on_response(void *ud, const http_request *req, int status, uint64_t duration_us);
+
+/* Who may call a route: bit per role. */
+#define R_ADMIN (1u << ROLE_ADMIN)
+#define R_AGENT (1u << ROLE_AGENT)
+#define R_SERVICE (1u << ROLE_SERVICE)
+#define R_ANY (R_ADMIN | R_AGENT | R_SERVICE)
+#define R_PUBLIC 0u /* no token needed */
+
+typedef struct {
+    const char *method, *pattern, *label;
+    api_handler handler;
+    unsigned roles;
+} route_def;
+
+static const route_def routes[] = {
+    {"GET", "/healthz", "GET /healthz", h_healthz, R_PUBLIC},
+    {"GET", "/metrics", "GET /metrics", h_metrics, R_PUBLIC},
+    {"POST", "/v1/orders", "POST /v1/orders", h_order_put, R_ANY},
+    {"GET", "/v1/orders/{id}", "GET /v1/orders/{id}", h_order_get, R_ANY},
+    {"POST", "/v1/orders/{id}/tracking", "POST /v1/orders/{id}/tracking", h_order_tracking, R_ANY},
+    {"PUT", "/v1/orders/{id}/prices/{sku}", "PUT /v1/orders/{id}/prices/{sku}", h_order_price, R_ANY},
+    {"POST", "/v1/cases", "POST /v1/cases", h_case_create, R_ANY},
+    {"GET", "/v1/cases", "GET /v1/cases", h_case_list, R_ANY},
+    {"GET", "/v1/cases/{id}", "GET /v1/cases/{id}", h_case_get, R_ANY},
+    {"POST", "/v1/cases/{id}/actions", "POST /v1/cases/{id}/actions", h_case_action, R_ANY},
+    {"GET", "/v1/cases/{id}/timeline", "GET /v1/cases/{id}/timeline", h_case_timeline, R_ANY},
+    {"GET", "/v1/customers/{buyer_id}/cases", "GET /v1/customers/{buyer_id}/cases", h_customer_cases, R_ANY},
+    {"POST", "/v1/agents", "POST /v1/agents", h_agent_put, R_ANY},
+    {"GET", "/v1/agents", "GET /v1/agents", h_agent_list, R_ANY},
+    {"GET", "/v1/events", "GET /v1/events", h_events, R_ANY},
+    {"GET", "/v1/admin/policies", "GET /v1/admin/policies", h_admin_policies, R_ADMIN},
+    {"POST", "/v1/admin/policies/reload", "POST /v1/admin/policies/reload", h_admin_reload, R_ADMIN},
+    {"POST", "/v1/admin/policies/dry-run", "POST /v1/admin/policies/dry-run", h_admin_dry_run, R_ADMIN},
+    {"POST", "/v1/admin/policies/replay", "POST /v1/admin/policies/replay", h_admin_replay, R_ADMIN},
+    {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+void server_config_defaults(server_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 8080;
+    cfg->data_dir = "./var";
+    cfg->policies_dir = "./policies";
+    cfg->max_body = 1 << 20;
+    cfg->map_size = (size_t)256 << 20;
+    cfg->map_max = (size_t)64 << 30;
+}
+
+static void dispatch(http_request *req, void *ud) {
+    server *s = ud;
+    void *h;
+    const char *label;
+    route_params params;
+    char allow[64];
+    route_result rr = router_match(s->routes, http_request_method(req), http_request_path(req), &h,
+                                   &label, &params, allow, sizeof allow);
+    if (rr == ROUTE_NOT_FOUND) {
+        http_respond_error(req, 404, "not_found", "no such endpoint", NULL);
+        return;
+    }
+    if (rr == ROUTE_METHOD_NOT_ALLOWED) {
+        http_response_header(req, "Allow", allow);
+        http_respond_error(req, 405, "method_not_allowed", "method not allowed on this path",
+                           json_pack("{s:s}", "allow", allow));
+        return;
+    }
+    if (rr == ROUTE_BAD_PARAM) {
+        http_respond_error(req, 400, "invalid_field", "a path parameter is badly encoded or too long",
+                           json_pack("{s:s}", "field", "path"));
+        return;
+    }
+    const route_def *def = h;
+    http_request_set_route(req, def->label);
+    const principal *who = NULL;
+    if (def->roles != R_PUBLIC) {
+        who = auth_lookup(s, req);
+        if (who == NULL) {
+            http_response_header(req, "WWW-Authenticate", "Bearer");
+            http_respond_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
+            return;
+        }
+        if (!(def->roles & (1u << who->role))) {
+            reply_forbidden(req, "this role may not call this endpoint");
+            return;
+        }
+    }
+    def->handler(s, req, &params, who);
+}
+
+static int build_routes(server *s) {
+    s->routes = router_new();
+    if (s->routes == NULL) return -1;
+    for (size_t i = 0; i < NROUTES; i++)
+        if (router_add(s->routes, routes[i].method, routes[i].pattern, (void *)&routes[i],
+                       routes[i].label) != 0)
+            return -1;
+    return 0;
+}
+
+static int load_policies(server *s) {
+    policy_config pc = {.dir = s->cfg.policies_dir};
+    char err[2048];
+    if (policy_set_load(&pc, &s->policies, err, sizeof err) != 0) {
+        log_emit(LOG_ERROR, "cannot load policies", json_pack("{s:s,s:s}", "dir", s->cfg.policies_dir, "error", err));
+        return -1;
+    }
+    policy_set_set_loaded_at(s->policies, clock_now(&s->clock));
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    server *s = h->data;
+    log_emit(LOG_INFO, "stopping", json_pack("{s:i}", "signal", signum));
+    server_stop(s);
+}
+
+static int open_storage(server *s) {
+    if (mkdir(s->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+        log_msg(LOG_ERROR, "cannot create data dir %s: %s", s->cfg.data_dir, strerror(errno));
+        return -1;
+    }
+    store_config sc = {.path = s->cfg.data_dir, .map_size = s->cfg.map_size, .map_max = s->cfg.map_max};
+    int rc = store_open(&s->db, s->loop, &sc);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "cannot open the store in %s: %s", s->cfg.data_dir, store_strerror(rc));
+        return -1;
+    }
+    if (counters_load(s) != 0 || agents_load(s) != 0) {
+        log_msg(LOG_ERROR, "cannot read the store's counters or agents");
+        return -1;
+    }
+    return 0;
+}
+
+static int start_http(server *s) {
+    http_config hc;
+    http_config_defaults(&hc);
+    hc.host = s->cfg.host;
+    hc.port = s->cfg.port;
+    hc.max_body_bytes = s->cfg.max_body;
+    hc.access_log = !s->cfg.quiet;
+    hc.handler = dispatch;
+    hc.on_response = metrics_on_response;
+    hc.ud = s;
+    int rc = http_server_new(&s->http, s->loop, &hc);
+    if (rc == 0) rc = http_server_listen(s->http);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port, uv_strerror(rc));
+        return -1;
+    }
+    log_emit(LOG_INFO, "listening",
+             json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "host", s->cfg.host, "port", http_server_port(s->http),
+                       "data", s->cfg.data_dir, "policies", s->cfg.policies_dir, "policy_version",
+                       policy_set_version(s->policies), "clock", s->clock.manual ? "manual" : "real"));
+    return 0;
+}
+
+static int watch_signals(server *s) {
+    int rc = uv_signal_init(s->loop, &s->sigterm);
+    if (rc == 0) rc = uv_signal_init(s->loop, &s->sigint);
+    if (rc != 0) return -1;
+    s->sigterm.data = s->sigint.data = s;
+    if (uv_signal_start(&s->sigterm, on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&s->sigint, on_signal, SIGINT) != 0)
+        return -1;
+    return 0;
+}
+
+int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
+    server *s = calloc(1, sizeof *s);
+    if (s == NULL) return -1;
+    *out = s;
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->agents = json_object();
+    clock_init_real(&s->clock);
+    if (cfg->manual_clock) clock_init_manual(&s->clock, clock_now(&s->clock));
+    s->started_at = clock_now(&s->clock);
+    if (build_routes(s) != 0 || open_storage(s) != 0 || auth_load(s) != 0 ||
+        load_policies(s) != 0 || watch_signals(s) != 0 || start_http(s) != 0)
+        return -1;
+    return 0;
+}
+
+static void on_drained(void *ud) {
+    server *s = ud;
+    /* Every answer has been written; flush what is still queued, then let the
+     * loop end by closing our remaining handles. */
+    store_close(s->db);
+    s->db = NULL;
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+void server_stop(server *s) {
+    if (s->stopping) return;
+    s->stopping = 1;
+    if (s->http) http_server_shutdown(s->http, on_drained, s);
+    else on_drained(s);
+}
+
+void server_free(server *s) {
+    if (s == NULL) return;
+    if (s->http) http_server_free(s->http);
+    if (s->db) store_close(s->db);
+    if (s->policies) policy_set_free(s->policies);
+    router_free(s->routes);
+    auth_free(s);
+    json_decref(s->agents);
+    free(s);
+}

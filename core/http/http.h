@@ -67,6 +67,8 @@ void http_server_shutdown(http_server *s, void (*on_drained)(void *ud), void *ud
 void http_server_free(http_server *s);
 
 unsigned http_server_connections(const http_server *s);
+/* The bound port (with cfg.port 0 the kernel picks one). */
+int http_server_port(const http_server *s);
 
 /* ---- request accessors (valid until the request is answered) ---- */
 const char *http_request_method(const http_request *r); /* "GET", "POST", ... */

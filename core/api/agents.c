@@ -1,0 +1,69 @@
+/* api/agents: the people cases are assigned to.
+ *
+ * Agents live in DB_AGENTS and, for the write path, in an in-memory mirror
+ * (server.agents) so assignment never reads the disk. `load` (open cases
+ * assigned) is the server's to keep: an update never overwrites it. */
+#include <string.h>
+
+#include "api/api.h"
+
+static int parse_names(http_request *req, json_t *in, const char *field) {
+    json_t *v = json_object_get(in, field);
+    if (v == NULL) return 0;
+    if (!json_is_array(v) || json_array_size(v) > 64) {
+        reply_invalid(req, field, "must be an array of names");
+        return -1;
+    }
+    size_t i;
+    json_t *name;
+    json_array_foreach(v, i, name) {
+        if (!json_is_string(name) || !id_valid(json_string_value(name))) {
+            reply_invalid(req, field, "must hold names of A-Z a-z 0-9 . _ : -");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    if (who->role != ROLE_ADMIN) {
+        reply_forbidden(req, "only admins manage agents");
+        return;
+    }
+    json_t *in = req_json_body(req);
+    if (in == NULL) return;
+    const char *id, *name;
+    int64_t capacity = 10;
+    int online = 1;
+    if (req_id(req, in, "agent_id", 1, &id) != 0 || req_string(req, in, "name", 0, &name) != 0 ||
+        parse_names(req, in, "queues") != 0 || parse_names(req, in, "skills") != 0 ||
+        req_int(req, in, "capacity", 0, 0, 100000, &capacity, NULL) != 0 ||
+        req_bool(req, in, "online", &online) != 0) {
+        json_decref(in);
+        return;
+    }
+    json_t *old = json_object_get(s->agents, id);
+    json_int_t load = old ? json_integer_value(json_object_get(old, "load")) : 0;
+    json_t *queues = json_object_get(in, "queues"), *skills = json_object_get(in, "skills");
+    json_t *agent = json_pack("{s:s,s:s?,s:o,s:o,s:I,s:b,s:I}", "agent_id", id, "name", name, "queues",
+                              queues ? json_deep_copy(queues) : json_array(), "skills",
+                              skills ? json_deep_copy(skills) : json_array(), "capacity",
+                              (json_int_t)capacity, "online", online, "load", load);
+    int status = old ? 200 : 201;
+    json_object_set(s->agents, id, agent); /* the mirror changes now: the write path sees it */
+    store_batch *b = store_batch_new(s->db);
+    rec_put(b, DB_AGENTS, id, agent);
+    commit_and_reply(s, b, req, who, status, agent);
+    json_decref(in);
+}
+
+void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    (void)who;
+    json_t *list = json_array();
+    const char *id;
+    json_t *agent;
+    json_object_foreach(s->agents, id, agent) json_array_append(list, agent);
+    http_respond_json(req, 200, json_pack("{s:o}", "agents", list));
+}

@@ -1,0 +1,151 @@
+/* api/api.h: what the resource files of core/api/ share (internal to api/).
+ *
+ * The struct server itself, the principal (who is calling), the handler
+ * signature, request helpers (body parsing, field validation, tenancy), the
+ * reply-after-commit path, and the record helpers of records.c. */
+#ifndef AS_API_API_H
+#define AS_API_API_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "api/server.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "policy/policy.h"
+#include "store/keys.h"
+#include "store/store.h"
+#include "time/clock.h"
+
+typedef enum { ROLE_ADMIN, ROLE_AGENT, ROLE_SERVICE } api_role;
+
+typedef struct {
+    char *token;
+    api_role role;
+    char *merchant; /* NULL: all merchants */
+    char *agent;    /* NULL: not an agent identity */
+} principal;
+
+typedef struct server server;
+typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
+                            const principal *who);
+
+#define METRIC_ROUTES 48
+#define METRIC_STATUSES 16
+
+typedef struct {
+    const char *route[METRIC_ROUTES];
+    int status[METRIC_STATUSES];
+    uint64_t count[METRIC_ROUTES][METRIC_STATUSES];
+    uint64_t duration_us[METRIC_ROUTES];
+    uint64_t requests;
+} api_metrics;
+
+struct server {
+    uv_loop_t *loop;
+    server_config cfg;
+    http_server *http;
+    router *routes;
+    store *db;
+    policy_set *policies;
+    int policy_busy; /* a reload/dry-run/replay is compiling on a worker */
+    as_clock clock;
+    principal *tokens;
+    size_t ntokens;
+    json_t *agents; /* agent_id -> agent object, mirror of DB_AGENTS */
+    uint64_t next_case_seq;
+    uint64_t next_event_seq;
+    uint64_t next_timeline_seq;
+    uint64_t committed_event_seq; /* highest seq known durable */
+    api_metrics metrics;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+    int64_t started_at;
+    int64_t now_override; /* non-zero: the "now" policies see (replay) */
+};
+
+/* ---- auth.c ---- */
+int auth_load(server *s);
+void auth_free(server *s);
+/* NULL if the Authorization header names no known token. */
+const principal *auth_lookup(const server *s, const http_request *req);
+int principal_sees_merchant(const principal *who, const char *merchant_id);
+const char *role_name(api_role r);
+
+/* ---- request.c ---- */
+/* Parses the body as a JSON object; on failure answers 400 and returns NULL. */
+json_t *req_json_body(http_request *req);
+/* Field validation. Each answers 400 invalid_field naming `field` and returns
+ * -1 when the value is missing (if required) or of the wrong type. */
+int req_string(http_request *req, json_t *obj, const char *field, int required,
+               const char **out);
+int req_id(http_request *req, json_t *obj, const char *field, int required, const char **out);
+int req_int(http_request *req, json_t *obj, const char *field, int required, int64_t min,
+            int64_t max, int64_t *out, int *present);
+int req_bool(http_request *req, json_t *obj, const char *field, int *out);
+void reply_invalid(http_request *req, const char *field, const char *message);
+void reply_not_found(http_request *req, const char *what);
+void reply_forbidden(http_request *req, const char *message);
+int id_valid(const char *id);
+/* Masks phone and email in an order's buyer object for non-admins (in place). */
+void mask_order_pii(json_t *order, const principal *who);
+void mask_phone(const char *in, char *out, size_t outlen);
+void mask_email(const char *in, char *out, size_t outlen);
+
+/* ---- commit.c: answering writes only once they are durable ---- */
+/* Submits the batch; answers req with status and body (stolen) when the
+ * commit is durable, or with the storage error. If idem_key is non-NULL the
+ * answer is stored under it in the same transaction. */
+void commit_and_reply(server *s, store_batch *b, http_request *req, const principal *who,
+                      int status, json_t *body);
+/* Idempotency: returns 1 if the request carried an Idempotency-Key whose
+ * first answer exists (and has answered it), 0 otherwise. */
+int idem_replay(server *s, http_request *req, const principal *who);
+void reply_store_error(http_request *req, int err);
+
+/* ---- records.c: documents, indexes, timeline, events ---- */
+json_t *rec_load(server *s, store_db db, const char *id, int latest);
+void batch_poison(store_batch *b);
+void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc);
+void case_index_update(store_batch *b, const json_t *before, const json_t *after);
+uint64_t case_seq_of(const char *case_id);
+void case_id_format(uint64_t seq, char *out, size_t outlen);
+void timeline_append(server *s, store_batch *b, const char *case_id, const char *type,
+                     const principal *who, json_t *data);
+void event_append(server *s, store_batch *b, const char *type, const char *case_id,
+                  const char *order_id, json_t *data);
+void counters_put(server *s, store_batch *b);
+int counters_load(server *s);
+void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer);
+/* {returns_30d, cases_30d, lifetime_spend_cents, tier} for ctx.customer. */
+json_t *customer_profile(server *s, const char *buyer_id);
+int agents_load(server *s);
+
+/* ---- decide.c: asking the policies ---- */
+void policy_ctx_init(server *s, policy_ctx *ctx, const char *merchant_id, json_t *log);
+json_t *policy_case_view(const json_t *kase, const json_t *order);
+json_t *policy_order_view(const json_t *order);
+
+/* ---- handlers, one file per resource ---- */
+void h_healthz(server *s, http_request *req, const route_params *p, const principal *who);
+void h_metrics(server *s, http_request *req, const route_params *p, const principal *who);
+void h_order_put(server *s, http_request *req, const route_params *p, const principal *who);
+void h_order_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_order_tracking(server *s, http_request *req, const route_params *p, const principal *who);
+void h_order_price(server *s, http_request *req, const route_params *p, const principal *who);
+void h_case_create(server *s, http_request *req, const route_params *p, const principal *who);
+void h_case_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_case_list(server *s, http_request *req, const route_params *p, const principal *who);
+void h_case_timeline(server *s, http_request *req, const route_params *p, const principal *who);
+void h_case_action(server *s, http_request *req, const route_params *p, const principal *who);
+void h_customer_cases(server *s, http_request *req, const route_params *p, const principal *who);
+void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who);
+void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who);
+void h_events(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_policies(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_reload(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_dry_run(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_replay(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
+
+#endif

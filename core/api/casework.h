@@ -1,0 +1,30 @@
+/* api/casework.h: what creating a case and acting on one share (casework.c):
+ * agent assignment, agent load bookkeeping, and saving a case with its
+ * indexes, timeline notes and feed event in one batch. */
+#ifndef AS_API_CASEWORK_H
+#define AS_API_CASEWORK_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+
+/* 1 if the status still needs work (counts toward an agent's load). */
+int case_status_active(const char *status);
+/* Picks the least-loaded online agent of the case's queue who has its skills
+ * and free capacity (ties: lowest agent_id). NULL if none. */
+const char *pick_agent(server *s, const json_t *kase);
+/* Keeps agents' load exact: compares who held the case (and whether it was
+ * active) before and after, updates the in-memory mirror and persists the
+ * agents that changed. before may be NULL (new case). */
+void agents_track_load(server *s, store_batch *b, const json_t *before, const json_t *after);
+/* Appends each {type, data} of notes to the case's timeline. */
+void timeline_notes(server *s, store_batch *b, const char *case_id, const principal *who,
+                    json_t *notes);
+/* Puts the case, updates its indexes and agent loads against `before`. */
+void case_save(server *s, store_batch *b, const json_t *before, json_t *after);
+/* The case as loaded for an update (pending writes included) if the caller
+ * may see it; answers 404 and returns NULL otherwise. */
+json_t *case_load_for(server *s, http_request *req, const principal *who, const char *case_id,
+                      int latest);
+
+#endif

@@ -1,0 +1,117 @@
+/* api/commit: a write is answered only once its batch is durable.
+ *
+ * Handlers build a store_batch and hand it here with the answer they want to
+ * give; the answer waits in a small request struct until the group commit
+ * that carries the batch has been fsync'd. Idempotency keys ride in the same
+ * batch as the change, so a repeat can never see the change without its
+ * answer or the other way round. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/log.h"
+
+typedef struct {
+    server *s;
+    http_request *req;
+    int status;
+    json_t *body;
+} pending_reply;
+
+void reply_store_error(http_request *req, int err) {
+    switch (err) {
+    case STORE_EFULL:
+        http_respond_error(req, 507, "storage_full",
+                           "the data store is full and cannot grow; nothing was written", NULL);
+        break;
+    case STORE_ECLOSED:
+        http_respond_error(req, 503, "unavailable", "the server is shutting down", NULL);
+        break;
+    case STORE_EINVAL:
+        http_respond_error(req, 400, "invalid_field", "an id is too long to be stored", NULL);
+        break;
+    default:
+        http_respond_error(req, 500, "storage_error", store_strerror(err), NULL);
+    }
+}
+
+/* Idempotency record key: token | method | path | key. */
+static int idem_key(const http_request *req, const principal *who, store_key *k) {
+    const char *key = http_request_header(req, "Idempotency-Key");
+    if (key == NULL || *key == '\0') return 0;
+    key_init(k);
+    key_str(k, who->token);
+    key_str(k, http_request_method(req));
+    key_str(k, http_request_path(req));
+    key_str(k, key);
+    return k->overflow ? 0 : 1;
+}
+
+static void on_commit(int status, void *ud) {
+    pending_reply *p = ud;
+    if (status == 0) {
+        http_respond_json(p->req, p->status, p->body);
+    } else {
+        json_decref(p->body);
+        log_emit(LOG_ERROR, "commit failed",
+                 json_pack("{s:s,s:I}", "error", store_strerror(status), "request_id",
+                           (json_int_t)http_request_id(p->req)));
+        /* The write path's mirrors may hold state that never reached disk. */
+        if (agents_load(p->s) != 0) log_msg(LOG_ERROR, "reloading agents after a failed commit");
+        reply_store_error(p->req, status);
+    }
+    free(p);
+}
+
+void commit_and_reply(server *s, store_batch *b, http_request *req, const principal *who,
+                      int status, json_t *body) {
+    pending_reply *p = malloc(sizeof *p);
+    if (p == NULL) {
+        store_batch_free(b);
+        json_decref(body);
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    *p = (pending_reply){s, req, status, body};
+    store_key k;
+    if (idem_key(req, who, &k)) {
+        char *stored = NULL;
+        json_t *rec = json_pack("{s:i,s:O}", "status", status, "body", body);
+        if (rec) stored = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(rec);
+        if (stored) store_batch_put(b, DB_IDEM, k.buf, k.len, stored, strlen(stored));
+        free(stored);
+    }
+    counters_put(s, b);
+    store_submit(b, on_commit, p);
+}
+
+/* A replayed answer still waits for durability: the first answer may be in a
+ * batch that is not committed yet, so it goes out behind a barrier. */
+int idem_replay(server *s, http_request *req, const principal *who) {
+    store_key k;
+    if (!idem_key(req, who, &k)) return 0;
+    char *val = NULL;
+    size_t vlen;
+    if (store_get_latest(s->db, DB_IDEM, k.buf, k.len, &val, &vlen) != 0) return 0;
+    json_t *rec = json_loadb(val, vlen, 0, NULL);
+    free(val);
+    json_t *body = json_object_get(rec, "body");
+    if (rec == NULL || body == NULL) {
+        json_decref(rec);
+        return 0;
+    }
+    int status = (int)json_integer_value(json_object_get(rec, "status"));
+    json_incref(body);
+    json_decref(rec);
+    http_response_header(req, "Idempotent-Replay", "true");
+    pending_reply *p = malloc(sizeof *p);
+    if (p == NULL) {
+        json_decref(body);
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return 1;
+    }
+    *p = (pending_reply){s, req, status, body};
+    store_submit(store_batch_new(s->db), on_commit, p);
+    return 1;
+}

@@ -1,0 +1,134 @@
+/* api/metrics: /healthz and /metrics (Prometheus text), and the per-answer
+ * hook that counts requests by route and status. Counters live in the server
+ * object (api_metrics); routes are the router's static labels. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+void metrics_on_response(void *ud, const http_request *req, int status, uint64_t duration_us) {
+    server *s = ud;
+    api_metrics *m = &s->metrics;
+    const char *route = http_request_route(req);
+    if (route == NULL) route = "unmatched";
+    m->requests++;
+    int r, st;
+    for (r = 0; r < METRIC_ROUTES && m->route[r] && strcmp(m->route[r], route) != 0; r++) {}
+    if (r == METRIC_ROUTES) return; /* more labels than slots: counted in requests only */
+    if (m->route[r] == NULL) m->route[r] = route;
+    for (st = 0; st < METRIC_STATUSES && m->status[st] && m->status[st] != status; st++) {}
+    if (st == METRIC_STATUSES) return;
+    m->status[st] = status;
+    m->count[r][st]++;
+    m->duration_us[r] += duration_us;
+}
+
+void h_healthz(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    (void)who;
+    http_respond_json(req, 200, json_pack("{s:s,s:s,s:I}", "status", s->stopping ? "stopping" : "ok",
+                                          "version", policy_set_version(s->policies), "now",
+                                          (json_int_t)clock_now(&s->clock)));
+}
+
+/* Appends to a growing text buffer; stops appending after an allocation failure. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} text_buf;
+
+static void tb_printf(text_buf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(text_buf *tb, const char *fmt, ...) {
+    if (tb->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tb->buf + tb->len, tb->cap - tb->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            tb->failed = 1;
+            return;
+        }
+        if ((size_t)n < tb->cap - tb->len) {
+            tb->len += (size_t)n;
+            return;
+        }
+        size_t cap = tb->cap * 2 + (size_t)n;
+        char *grown = realloc(tb->buf, cap);
+        if (grown == NULL) {
+            tb->failed = 1;
+            return;
+        }
+        tb->buf = grown;
+        tb->cap = cap;
+    }
+}
+
+static void write_http_metrics(const api_metrics *m, text_buf *tb) {
+    tb_printf(tb, "# HELP aftersale_http_requests_total Requests answered, by route and status.\n"
+                  "# TYPE aftersale_http_requests_total counter\n");
+    for (int r = 0; r < METRIC_ROUTES && m->route[r]; r++)
+        for (int st = 0; st < METRIC_STATUSES && m->status[st]; st++)
+            if (m->count[r][st])
+                tb_printf(tb, "aftersale_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                          m->route[r], m->status[st], (unsigned long long)m->count[r][st]);
+    tb_printf(tb, "# HELP aftersale_http_request_seconds_total Time spent answering, by route.\n"
+                  "# TYPE aftersale_http_request_seconds_total counter\n");
+    for (int r = 0; r < METRIC_ROUTES && m->route[r]; r++)
+        tb_printf(tb, "aftersale_http_request_seconds_total{route=\"%s\"} %.6f\n", m->route[r],
+                  (double)m->duration_us[r] / 1e6);
+}
+
+static void write_store_metrics(server *s, text_buf *tb) {
+    store_stats st;
+    store_get_stats(s->db, &st);
+    tb_printf(tb,
+              "# TYPE aftersale_store_commits_total counter\naftersale_store_commits_total %llu\n"
+              "# TYPE aftersale_store_batches_total counter\naftersale_store_batches_total %llu\n"
+              "# TYPE aftersale_store_failed_batches_total counter\n"
+              "aftersale_store_failed_batches_total %llu\n"
+              "# TYPE aftersale_store_commit_seconds_total counter\n"
+              "aftersale_store_commit_seconds_total %.6f\n"
+              "# TYPE aftersale_store_map_bytes gauge\naftersale_store_map_bytes %zu\n"
+              "# TYPE aftersale_store_pending_batches gauge\naftersale_store_pending_batches %zu\n",
+              (unsigned long long)st.commits, (unsigned long long)st.batches,
+              (unsigned long long)st.failed_batches, (double)st.commit_us_total / 1e6, st.map_size,
+              st.pending);
+    static const char *const le[] = {"1", "3", "7", "15", "31", "63", "127", "+Inf"};
+    unsigned long long cum = 0;
+    tb_printf(tb, "# HELP aftersale_store_batches_per_commit Batches group-committed per transaction.\n"
+                  "# TYPE aftersale_store_batches_per_commit histogram\n");
+    for (int i = 0; i < 8; i++) {
+        cum += st.batch_size_hist[i];
+        tb_printf(tb, "aftersale_store_batches_per_commit_bucket{le=\"%s\"} %llu\n", le[i], cum);
+    }
+    tb_printf(tb, "aftersale_store_batches_per_commit_count %llu\n", (unsigned long long)st.commits);
+}
+
+void h_metrics(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    (void)who;
+    text_buf tb = {malloc(4096), 0, 4096, 0};
+    if (tb.buf == NULL) {
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    write_http_metrics(&s->metrics, &tb);
+    write_store_metrics(s, &tb);
+    policy_stats ps;
+    policy_get_stats(s->policies, &ps);
+    tb_printf(&tb,
+              "# TYPE aftersale_policy_calls_total counter\naftersale_policy_calls_total %llu\n"
+              "# TYPE aftersale_policy_errors_total counter\naftersale_policy_errors_total %llu\n"
+              "# TYPE aftersale_policy_call_seconds_total counter\n"
+              "aftersale_policy_call_seconds_total %.6f\n"
+              "# TYPE aftersale_http_connections gauge\naftersale_http_connections %u\n",
+              (unsigned long long)ps.calls, (unsigned long long)ps.errors,
+              (double)ps.call_us_total / 1e6, http_server_connections(s->http));
+    if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(req, 200, "text/plain; version=0.0.4", tb.buf, tb.len);
+    free(tb.buf);
+}

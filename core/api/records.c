@@ -1,0 +1,291 @@
+/* api/records: how the API's documents live in the store.
+ *
+ * Documents (orders, cases, agents) are JSON values under their id. Case
+ * indexes are keys 'c' | field | value | case_seq (value: created_at, type) so
+ * a reverse prefix scan lists any filter newest first and the case_seq is the
+ * cursor. The buyer profile ('b' | buyer_id) feeds ctx.customer. Timeline
+ * entries are case_id | seq, feed events are seq; both seqs, and the case
+ * counter, are persisted in DB_META with every batch. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/log.h"
+
+#define IDX_CASE 'c'
+#define IDX_BUYER 'b'
+#define CUSTOMER_WINDOW (30 * 86400)
+#define CUSTOMER_SCAN_MAX 10000
+
+static const char *const case_index_fields[] = {
+    "status", "type", "queue", "assignee", "buyer_id", "order_id", "merchant_id", "breached", "all",
+};
+#define CASE_INDEX_FIELDS (sizeof(case_index_fields) / sizeof(case_index_fields[0]))
+
+/* Makes the batch fail (out of memory while encoding): a key longer than the
+ * store accepts is refused with STORE_EINVAL, so nothing half-built commits. */
+void batch_poison(store_batch *b) {
+    static const unsigned char too_long[STORE_KEY_MAX + 1];
+    store_batch_put(b, DB_META, too_long, sizeof too_long, "", 0);
+}
+
+json_t *rec_load(server *s, store_db db, const char *id, int latest) {
+    store_key k;
+    key_init(&k);
+    key_str(&k, id);
+    if (k.overflow) return NULL;
+    json_t *doc = NULL;
+    if (latest) {
+        char *val;
+        size_t vlen;
+        if (store_get_latest(s->db, db, k.buf, k.len, &val, &vlen) != 0) return NULL;
+        doc = json_loadb(val, vlen, 0, NULL);
+        free(val);
+        return doc;
+    }
+    store_read *rd;
+    if (store_read_begin(s->db, &rd) != 0) return NULL;
+    const void *val;
+    size_t vlen;
+    if (store_read_get(rd, db, k.buf, k.len, &val, &vlen) == 0)
+        doc = json_loadb(val, vlen, 0, NULL);
+    store_read_end(rd);
+    return doc;
+}
+
+void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc) {
+    store_key k;
+    key_init(&k);
+    key_str(&k, id);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL) {
+        batch_poison(b);
+        return;
+    }
+    store_batch_put(b, db, k.buf, k.len, text, strlen(text));
+    free(text);
+}
+
+void case_id_format(uint64_t seq, char *out, size_t outlen) {
+    snprintf(out, outlen, "C%010" PRIu64, seq);
+}
+
+uint64_t case_seq_of(const char *case_id) {
+    if (case_id == NULL || case_id[0] != 'C') return 0;
+    char *end;
+    unsigned long long n = strtoull(case_id + 1, &end, 10);
+    return (*end == '\0') ? (uint64_t)n : 0;
+}
+
+/* The value a case has for an index field; NULL if it is not indexed there. */
+static const char *index_value(const json_t *kase, const char *field) {
+    if (strcmp(field, "all") == 0) return "";
+    if (strcmp(field, "breached") == 0) {
+        json_t *br = json_object_get(json_object_get(kase, "sla"), "breached");
+        return json_array_size(br) > 0 ? "true" : NULL;
+    }
+    return json_string_value(json_object_get(kase, field));
+}
+
+static void case_index_key(store_key *k, const char *field, const char *value, uint64_t seq) {
+    key_init(k);
+    key_u8(k, IDX_CASE);
+    key_str(k, field);
+    key_str(k, value);
+    key_u64(k, seq);
+}
+
+void case_index_update(store_batch *b, const json_t *before, const json_t *after) {
+    const json_t *any = after ? after : before;
+    uint64_t seq = case_seq_of(json_string_value(json_object_get(any, "case_id")));
+    unsigned char val[64];
+    int64_t created = json_integer_value(json_object_get(any, "created_at"));
+    const char *type = json_string_value(json_object_get(any, "type"));
+    size_t tlen = type ? strlen(type) : 0;
+    if (tlen > sizeof val - 8) tlen = sizeof val - 8;
+    for (int i = 0; i < 8; i++) val[i] = (unsigned char)((uint64_t)created >> (56 - 8 * i));
+    memcpy(val + 8, type ? type : "", tlen);
+    for (size_t i = 0; i < CASE_INDEX_FIELDS; i++) {
+        const char *f = case_index_fields[i];
+        const char *old = before ? index_value(before, f) : NULL;
+        const char *now = after ? index_value(after, f) : NULL;
+        if (old && now && strcmp(old, now) == 0) continue;
+        store_key k;
+        if (old) {
+            case_index_key(&k, f, old, seq);
+            store_batch_del(b, DB_INDEX, k.buf, k.len);
+        }
+        if (now) {
+            case_index_key(&k, f, now, seq);
+            store_batch_put(b, DB_INDEX, k.buf, k.len, val, 8 + tlen);
+        }
+    }
+}
+
+static json_t *actor_json(const principal *who) {
+    if (who == NULL) return json_pack("{s:s}", "role", "system");
+    const char *id = who->agent ? who->agent : (who->merchant ? who->merchant : NULL);
+    return json_pack("{s:s,s:s?}", "role", role_name(who->role), "id", id);
+}
+
+void timeline_append(server *s, store_batch *b, const char *case_id, const char *type,
+                     const principal *who, json_t *data) {
+    uint64_t seq = s->next_timeline_seq++;
+    json_t *ev = json_pack("{s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)seq, "type", type, "at",
+                           (json_int_t)clock_now(&s->clock), "actor", actor_json(who), "data",
+                           data ? data : json_object());
+    store_key k;
+    key_init(&k);
+    key_str(&k, case_id);
+    key_u64(&k, seq);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text) store_batch_put(b, DB_TIMELINE, k.buf, k.len, text, strlen(text));
+    else batch_poison(b);
+    free(text);
+    json_decref(ev);
+}
+
+void event_append(server *s, store_batch *b, const char *type, const char *case_id,
+                  const char *order_id, json_t *data) {
+    uint64_t seq = s->next_event_seq++;
+    json_t *ev = json_pack("{s:I,s:s,s:I,s:s?,s:s?,s:o}", "seq", (json_int_t)seq, "type", type,
+                           "at", (json_int_t)clock_now(&s->clock), "case_id", case_id,
+                           "order_id", order_id, "data", data ? data : json_object());
+    store_key k;
+    key_init(&k);
+    key_u64(&k, seq);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text) store_batch_put(b, DB_EVENTS, k.buf, k.len, text, strlen(text));
+    else batch_poison(b);
+    free(text);
+    json_decref(ev);
+}
+
+#define COUNTERS_KEY "counters"
+
+void counters_put(server *s, store_batch *b) {
+    char text[160];
+    int n = snprintf(text, sizeof text, "{\"case\":%" PRIu64 ",\"event\":%" PRIu64
+                     ",\"timeline\":%" PRIu64 "}",
+                     s->next_case_seq, s->next_event_seq, s->next_timeline_seq);
+    store_batch_put(b, DB_META, COUNTERS_KEY, sizeof COUNTERS_KEY - 1, text, (size_t)n);
+}
+
+int counters_load(server *s) {
+    s->next_case_seq = s->next_event_seq = s->next_timeline_seq = 1;
+    store_read *rd;
+    if (store_read_begin(s->db, &rd) != 0) return -1;
+    const void *val;
+    size_t vlen;
+    int rc = store_read_get(rd, DB_META, COUNTERS_KEY, sizeof COUNTERS_KEY - 1, &val, &vlen);
+    if (rc == 0) {
+        json_t *c = json_loadb(val, vlen, 0, NULL);
+        if (c == NULL) rc = -1;
+        s->next_case_seq = (uint64_t)json_integer_value(json_object_get(c, "case"));
+        s->next_event_seq = (uint64_t)json_integer_value(json_object_get(c, "event"));
+        s->next_timeline_seq = (uint64_t)json_integer_value(json_object_get(c, "timeline"));
+        json_decref(c);
+    } else if (rc == STORE_ENOTFOUND) {
+        rc = 0;
+    }
+    store_read_end(rd);
+    s->committed_event_seq = s->next_event_seq - 1;
+    return rc == 0 ? 0 : -1;
+}
+
+static void buyer_key(store_key *k, const char *buyer_id) {
+    key_init(k);
+    key_u8(k, IDX_BUYER);
+    key_str(k, buyer_id);
+}
+
+void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer) {
+    json_t *p = json_pack("{s:O?,s:O?}", "tier", json_object_get(buyer, "tier"),
+                          "lifetime_spend_cents", json_object_get(buyer, "lifetime_spend_cents"));
+    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    store_key k;
+    buyer_key(&k, buyer_id);
+    if (text) store_batch_put(b, DB_INDEX, k.buf, k.len, text, strlen(text));
+    else batch_poison(b);
+    free(text);
+    json_decref(p);
+}
+
+/* Counts the buyer's cases of the last 30 days from the buyer_id index. */
+static void count_recent_cases(store_read *rd, const char *buyer_id, int64_t since,
+                               int *returns, int *cases) {
+    store_key prefix;
+    key_init(&prefix);
+    key_u8(&prefix, IDX_CASE);
+    key_str(&prefix, "buyer_id");
+    key_str(&prefix, buyer_id);
+    store_iter *it;
+    if (prefix.overflow ||
+        store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it) != 0)
+        return;
+    const void *k, *v;
+    size_t klen, vlen;
+    for (int n = 0; n < CUSTOMER_SCAN_MAX && store_iter_next(it, &k, &klen, &v, &vlen) == 1; n++) {
+        if (vlen < 8) continue;
+        int64_t created = (int64_t)key_get_u64(v);
+        if (created < since) break;
+        (*cases)++;
+        if (vlen - 8 == strlen("return") && memcmp((const char *)v + 8, "return", 6) == 0)
+            (*returns)++;
+    }
+    store_iter_close(it);
+}
+
+json_t *customer_profile(server *s, const char *buyer_id) {
+    if (buyer_id == NULL) return NULL;
+    store_read *rd;
+    if (store_read_begin(s->db, &rd) != 0) return NULL;
+    int returns = 0, cases = 0;
+    count_recent_cases(rd, buyer_id, clock_now(&s->clock) - CUSTOMER_WINDOW, &returns, &cases);
+    json_t *profile = NULL;
+    store_key k;
+    buyer_key(&k, buyer_id);
+    const void *val;
+    size_t vlen;
+    if (!k.overflow && store_read_get(rd, DB_INDEX, k.buf, k.len, &val, &vlen) == 0)
+        profile = json_loadb(val, vlen, 0, NULL);
+    store_read_end(rd);
+    json_t *out = json_pack("{s:i,s:i,s:I,s:O?}", "returns_30d", returns, "cases_30d", cases,
+                            "lifetime_spend_cents",
+                            json_integer_value(json_object_get(profile, "lifetime_spend_cents")),
+                            "tier", json_object_get(profile, "tier"));
+    json_decref(profile);
+    return out;
+}
+
+int agents_load(server *s) {
+    json_t *agents = json_object();
+    store_read *rd;
+    if (agents == NULL || store_read_begin(s->db, &rd) != 0) {
+        json_decref(agents);
+        return -1;
+    }
+    store_iter *it;
+    int rc = store_iter_open(rd, DB_AGENTS, NULL, 0, NULL, 0, 0, &it);
+    if (rc == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        while ((rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
+            json_t *a = json_loadb(v, vlen, 0, NULL);
+            const char *id = json_string_value(json_object_get(a, "agent_id"));
+            if (id) json_object_set_new(agents, id, a);
+            else json_decref(a);
+        }
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+    if (rc < 0) {
+        json_decref(agents);
+        return -1;
+    }
+    json_decref(s->agents);
+    s->agents = agents;
+    return 0;
+}
