@@ -106,6 +106,9 @@ void reply_store_error(http_request *req, int err);
 /* ---- records.c: documents, indexes, timeline, events ---- */
 json_t *rec_load(server *s, store_db db, const char *id, int latest);
 void batch_poison(store_batch *b);
+/* Answers 200 with the stored bytes as they are (the fast path for callers
+ * that need no masking or tenancy check). 0, STORE_ENOTFOUND or an error. */
+int rec_respond_raw(server *s, http_request *req, store_db db, const char *id);
 void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc);
 void case_index_update(store_batch *b, const json_t *before, const json_t *after);
 uint64_t case_seq_of(const char *case_id);

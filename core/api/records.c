@@ -55,6 +55,22 @@ json_t *rec_load(server *s, store_db db, const char *id, int latest) {
     return doc;
 }
 
+int rec_respond_raw(server *s, http_request *req, store_db db, const char *id) {
+    store_key k;
+    key_init(&k);
+    key_str(&k, id);
+    if (k.overflow) return STORE_ENOTFOUND;
+    store_read *rd;
+    int rc = store_read_begin(s->db, &rd);
+    if (rc != 0) return rc;
+    const void *val;
+    size_t vlen;
+    rc = store_read_get(rd, db, k.buf, k.len, &val, &vlen);
+    if (rc == 0) http_respond(req, 200, "application/json", val, vlen);
+    store_read_end(rd);
+    return rc;
+}
+
 void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc) {
     store_key k;
     key_init(&k);
