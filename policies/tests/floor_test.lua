@@ -1,0 +1,100 @@
+-- floor: what a merchant override can never take away. The default set has
+-- no merchant overrides, so these tests hand the floor a merchant's answer
+-- directly, the way the host does after an override answered.
+
+local NOW = 1794794400 -- Mon 2026-11-16 10:00 UTC+8
+local x = make_ctx { now = NOW, merchant_id = "strict", customers = {
+    b = { returns_30d = 0, cases_30d = 0, lifetime_spend_cents = 0, tier = "vip" } } }
+
+local function parcel(days_ago)
+    return { order_id = "of", paid_at = NOW - 20 * DAY, delivered_at = NOW - days_ago * DAY, shipping_cents = 600,
+        items = { { sku = "k", category = "apparel", price_cents = 4000, qty = 1 } } }
+end
+
+local function ask(kind, reason, opened)
+    return { case_id = "f1", type = kind, reason = reason, sku = "k", qty = 1, buyer_id = "b", opened = opened,
+        photos = {}, created_at = NOW, escalated = false, followup = false,
+        item = { sku = "k", category = "apparel", price_cents = 4000, qty = 1 } }
+end
+
+local function merchant_says(outcome, payer)
+    return { outcome = outcome, reason_code = "merchant_rule", message = "merchant_rule: no", shipping_paid_by = payer }
+end
+
+test("without an override a merchant gets the platform defaults", function()
+    local c, o = ask("return", "no_reason", false), parcel(2)
+    eq(policy.merchant("nobody").returns.evaluate(c, o, x), policy.returns.evaluate(c, o, x))
+end)
+
+test("floor: a merchant cannot refuse the 7-day no-reason return", function()
+    local d = policy.floor.returns_evaluate(merchant_says("reject", "buyer"), ask("return", "no_reason", false), parcel(7), x)
+    eq(d.outcome, "approve")
+    eq(d.reason_code, "floor_applied")
+    ok(d.message:find("7-day no-reason return", 1, true), d.message)
+    eq(policy.floor.returns_evaluate(merchant_says("review", "buyer"), ask("return", "no_reason", false), parcel(1), x).outcome,
+        "approve")
+end)
+
+test("floor: outside the legal window the merchant's rejection stands", function()
+    local d = policy.floor.returns_evaluate(merchant_says("reject", "buyer"), ask("return", "no_reason", false), parcel(8), x)
+    eq(d.reason_code, "merchant_rule")
+end)
+
+test("floor: a merchant may be more generous than the platform", function()
+    eq(policy.floor.returns_evaluate(merchant_says("approve", "buyer"), ask("return", "no_reason", false), parcel(30), x).outcome,
+        "approve")
+end)
+
+test("floor: a merchant may decide what the platform only reviews", function()
+    eq(policy.floor.returns_evaluate(merchant_says("reject", "buyer"), ask("return", "no_reason", true), parcel(2), x).outcome,
+        "reject")
+end)
+
+test("floor: faulty exchange and warranty repair are protected", function()
+    eq(policy.floor.returns_evaluate(merchant_says("reject"), ask("exchange", "quality", true), parcel(10), x).reason_code,
+        "floor_applied")
+    local repair = ask("repair", "quality", true)
+    eq(policy.floor.returns_evaluate(merchant_says("reject"), repair, parcel(100), x).outcome, "approve")
+end)
+
+test("floor: the merchant pays shipping whenever it is at fault", function()
+    local d = policy.floor.returns_evaluate(merchant_says("approve", "buyer"), ask("return", "damaged_in_transit", true), parcel(3), x)
+    eq(d.outcome .. "/" .. d.shipping_paid_by, "approve/merchant")
+end)
+
+test("floor: an override without a valid outcome gets the default decision", function()
+    local d = policy.floor.returns_evaluate({ outcome = "maybe" }, ask("return", "no_reason", false), parcel(2), x)
+    eq(d.outcome .. "/" .. d.reason_code, "approve/floor_applied")
+end)
+
+test("floor: a refund is never below the default amount", function()
+    local c, o = ask("return", "quality", false), parcel(2)
+    local r = policy.floor.compensation_refund({ amount_cents = 3000, breakdown = {} }, c, o, x)
+    eq(r.amount_cents, 4600)
+    eq(r.breakdown.floor_applied, true)
+    eq(policy.floor.compensation_refund({ amount_cents = 5000, breakdown = {} }, c, o, x).amount_cents, 5000)
+    eq(policy.floor.compensation_refund({ amount_cents = 4600.5 }, c, o, x).amount_cents, 4600)
+end)
+
+test("floor: goodwill coupons and the VIP lane cannot be cut", function()
+    local late = { type = "logistics", reason = "late_delivery", buyer_id = "b" }
+    eq(policy.floor.compensation_compensate(nil, late, nil, x).coupon_cents, policy.compensation.LATE_DELIVERY_COUPON_CENTS)
+    eq(policy.floor.compensation_compensate({ coupon_cents = 2000, reason = "sorry" }, late, nil, x).coupon_cents, 2000)
+    local r = policy.floor.routing_route({ queue = "shop_desk", priority = 4, skills = {} }, ask("return", "quality"), x)
+    eq(r.queue .. "/" .. r.priority, "shop_desk/1")
+end)
+
+test("floor: SLA targets cannot be later than the platform's", function()
+    local c = { case_id = "f2", type = "return", created_at = 1795140000 }
+    local default = policy.sla.targets(c, x)
+    eq(policy.floor.sla_targets({ resolution = 10 * DAY, business = false }, c, x), default)
+    eq(policy.floor.sla_targets({ resolution = DAY, business = false }, c, x), { resolution = DAY, business = false })
+end)
+
+test("floor: breaches escalate, surveys go out, low scores get their follow-up", function()
+    eq(policy.floor.sla_on_breach(nil, { priority = 2 }, "resolution", x).escalate, true)
+    local done = { case_id = "f3", type = "return", followup = false }
+    eq(policy.floor.survey_plan(nil, done, x).send_after, 3600)
+    eq(policy.floor.survey_on_answer(nil, done, { csat = 1 }, x).queue, "quality")
+    eq(policy.floor.survey_on_answer(nil, done, { csat = 4 }, x), nil)
+end)
