@@ -245,6 +245,7 @@ static void apply_target(action_ctx *ax) {
         if ((!strcmp(to, "resolved") || !strcmp(to, "rejected")) &&
             json_is_null(json_object_get(k, "resolved_at")))
             set_int(k, "resolved_at", now);
+        if (!strcmp(to, "resolved")) decide_survey(ax->s, k, ax->notes);
         if (!strcmp(to, "closed")) set_int(k, "closed_at", now);
     }
     if (ax->apply_target && ax->row->to_stage)

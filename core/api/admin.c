@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/decide.h"
+#include "api/timers.h"
 #include "case/case.h"
 #include "util/log.h"
 
@@ -298,6 +299,14 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
     json_decref(in);
 }
 
+/* The clock moved: answer once every timer due by then has fired durably. */
+static void clock_timers_fired(int status, void *ud) {
+    http_request *req = ud;
+    server *s = http_request_data(req);
+    if (status != 0) reply_store_error(req, status);
+    else http_respond_json(req, 200, json_pack("{s:I}", "now", (json_int_t)clock_now(&s->clock)));
+}
+
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
@@ -317,7 +326,8 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
             reply_invalid(req, "set", "the clock never goes backwards");
         } else {
             if (has_advance) clock_advance(&s->clock, advance);
-            http_respond_json(req, 200, json_pack("{s:I}", "now", (json_int_t)clock_now(&s->clock)));
+            http_request_set_data(req, s);
+            timers_run(s, clock_timers_fired, req);
         }
     }
     json_decref(in);

@@ -62,6 +62,9 @@ struct server {
     int stopping;
     int64_t started_at;
     int64_t now_override; /* non-zero: the "now" policies see (replay) */
+    uv_timer_t tick;      /* real clock: fires due timers */
+    int tick_active;
+    int timers_busy;      /* a timer round is waiting for its commit */
 };
 
 /* ---- auth.c ---- */
@@ -141,6 +144,7 @@ void h_case_get(server *s, http_request *req, const route_params *p, const princ
 void h_case_list(server *s, http_request *req, const route_params *p, const principal *who);
 void h_case_timeline(server *s, http_request *req, const route_params *p, const principal *who);
 void h_case_action(server *s, http_request *req, const route_params *p, const principal *who);
+void h_case_survey(server *s, http_request *req, const route_params *p, const principal *who);
 void h_customer_cases(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who);

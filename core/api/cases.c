@@ -217,6 +217,20 @@ static json_t *open_case(server *s, http_request *req, const principal *who, cas
     return kase;
 }
 
+/* Saves a new case with its timeline and the case.created event. */
+static void save_new_case(server *s, store_batch *b, const principal *who, json_t *kase,
+                          json_t *order, json_t *notes) {
+    const char *case_id = json_string_value(json_object_get(kase, "case_id"));
+    case_save(s, b, NULL, kase);
+    if (order) order_add_case(b, order, case_id);
+    timeline_append(s, b, case_id, "case.created", who,
+                    json_pack("{s:O,s:O,s:O}", "type", json_object_get(kase, "type"), "channel",
+                              json_object_get(kase, "channel"), "reason", json_object_get(kase, "reason")));
+    timeline_notes(s, b, case_id, who, notes);
+    event_append(s, b, "case.created", case_id, json_string_value(json_object_get(kase, "order_id")),
+                 json_deep_copy(kase));
+}
+
 void h_case_create(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     if (idem_replay(s, req, who)) return;
@@ -232,17 +246,37 @@ void h_case_create(server *s, http_request *req, const route_params *p, const pr
     json_t *notes = json_array();
     decide_opening(s, kase, order, notes);
     route_and_assign(s, kase, order, notes);
-    const char *case_id = json_string_value(json_object_get(kase, "case_id"));
     store_batch *b = store_batch_new(s->db);
-    case_save(s, b, NULL, kase);
-    if (order) order_add_case(b, order, case_id);
-    timeline_append(s, b, case_id, "case.created", who,
-                    json_pack("{s:s,s:s,s:s}", "type", json_string_value(json_object_get(kase, "type")),
-                              "channel", ci.channel, "reason", ci.reason));
-    timeline_notes(s, b, case_id, who, notes);
-    event_append(s, b, "case.created", case_id, ci.order_id, json_deep_copy(kase));
+    save_new_case(s, b, who, kase, order, notes);
     commit_and_reply(s, b, req, who, 201, kase);
     json_decref(notes);
     json_decref(order);
     json_decref(in);
+}
+
+json_t *case_open_followup(server *s, store_batch *b, const json_t *parent, const char *queue,
+                           const char *reason) {
+    case_input ci = {.type = CASE_COMPLAINT, .reason = "other", .channel = "system", .description = reason};
+    ci.order_id = json_string_value(json_object_get(parent, "order_id"));
+    ci.buyer_id = json_string_value(json_object_get(parent, "buyer_id"));
+    ci.merchant_id = json_string_value(json_object_get(parent, "merchant_id"));
+    ci.sku = json_string_value(json_object_get(parent, "sku"));
+    char case_id[32];
+    case_id_format(s->next_case_seq++, case_id, sizeof case_id);
+    json_t *kase = case_skeleton(s, &ci, case_id);
+    if (kase == NULL) return NULL;
+    json_object_set_new(kase, "followup", json_true());
+    json_object_set(kase, "parent_case_id", json_object_get(parent, "case_id"));
+    json_t *order = ci.order_id ? rec_load(s, DB_ORDERS, ci.order_id, 1) : NULL;
+    json_t *notes = json_array();
+    route_and_assign(s, kase, order, notes);
+    if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue")))) {
+        json_object_set_new(kase, "queue", json_string(queue));
+        const char *agent = pick_agent(s, kase);
+        json_object_set_new(kase, "assignee", agent ? json_string(agent) : json_null());
+    }
+    save_new_case(s, b, NULL, kase, order, notes);
+    json_decref(notes);
+    json_decref(order);
+    return kase;
 }

@@ -27,4 +27,9 @@ void case_save(server *s, store_batch *b, const json_t *before, json_t *after);
 json_t *case_load_for(server *s, http_request *req, const principal *who, const char *case_id,
                       int latest);
 
+/* Opens the follow-up (回访) case a low survey score asks for, into b;
+ * returns it (new reference) or NULL when out of memory. (cases.c) */
+json_t *case_open_followup(server *s, store_batch *b, const json_t *parent, const char *queue,
+                           const char *reason);
+
 #endif

@@ -220,3 +220,19 @@ void decide_compensation(server *s, json_t *kase, const json_t *order, json_t *n
                                       result_str(r, "reason")));
     json_decref(r);
 }
+
+void decide_survey(server *s, json_t *kase, json_t *notes) {
+    const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
+    json_t *survey = json_object_get(kase, "survey");
+    if (!json_is_object(survey) || !policy_has(s->policies, merchant, "survey", "plan")) return;
+    json_t *args[1] = {policy_case_view(kase, NULL)};
+    json_t *r = decide_call(s, merchant, "survey", "plan", args, 1, notes);
+    json_decref(args[0]);
+    json_t *after = json_object_get(r, "send_after");
+    if (json_is_integer(after) && json_integer_value(after) >= 0) {
+        json_object_set_new(survey, "due_at", json_integer(clock_now(&s->clock) + json_integer_value(after)));
+        json_object_set(survey, "questions", json_is_array(json_object_get(r, "questions"))
+                                                 ? json_object_get(r, "questions") : json_null());
+    }
+    json_decref(r);
+}

@@ -25,4 +25,7 @@ void decide_sla(server *s, json_t *kase, const json_t *order, json_t *notes);
 /* Sets compensation when the policy grants a goodwill coupon. */
 void decide_compensation(server *s, json_t *kase, const json_t *order, json_t *notes);
 
+/* Plans the satisfaction survey of a case being resolved (survey.due_at). */
+void decide_survey(server *s, json_t *kase, json_t *notes);
+
 #endif

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "api/api.h"
+#include "api/timers.h"
 #include "util/log.h"
 
 void metrics_on_response(void *ud, const http_request *req, int status, uint64_t duration_us);
@@ -38,6 +39,7 @@ static const route_def routes[] = {
     {"GET", "/v1/cases/{id}", "GET /v1/cases/{id}", h_case_get, R_ANY},
     {"POST", "/v1/cases/{id}/actions", "POST /v1/cases/{id}/actions", h_case_action, R_ANY},
     {"GET", "/v1/cases/{id}/timeline", "GET /v1/cases/{id}/timeline", h_case_timeline, R_ANY},
+    {"POST", "/v1/cases/{id}/survey", "POST /v1/cases/{id}/survey", h_case_survey, R_ANY},
     {"GET", "/v1/customers/{buyer_id}/cases", "GET /v1/customers/{buyer_id}/cases", h_customer_cases, R_ANY},
     {"POST", "/v1/agents", "POST /v1/agents", h_agent_put, R_ANY},
     {"GET", "/v1/agents", "GET /v1/agents", h_agent_list, R_ANY},
@@ -193,7 +195,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     if (cfg->manual_clock) clock_init_manual(&s->clock, clock_now(&s->clock));
     s->started_at = clock_now(&s->clock);
     if (build_routes(s) != 0 || open_storage(s) != 0 || auth_load(s) != 0 ||
-        load_policies(s) != 0 || watch_signals(s) != 0 || start_http(s) != 0)
+        load_policies(s) != 0 || watch_signals(s) != 0 || timers_start(s) != 0 || start_http(s) != 0)
         return -1;
     return 0;
 }
@@ -211,6 +213,7 @@ static void on_drained(void *ud) {
 void server_stop(server *s) {
     if (s->stopping) return;
     s->stopping = 1;
+    timers_stop(s);
     if (s->http) http_server_shutdown(s->http, on_drained, s);
     else on_drained(s);
 }

@@ -1,0 +1,256 @@
+/* api/timers: the due-timers that make cases move with time.
+ *
+ * A case's timers are derived from the case itself, like its indexes: an SLA
+ * target not met yet, a survey not sent yet, a resolved case not closed yet.
+ * case_save() diffs the timers of the case before and after a change, so a
+ * timer disappears by itself when its reason does (an agent replied, the case
+ * was resolved). Keys are due(be64) | kind | case_id in DB_TIMERS, so the
+ * next timers to fire are the first keys.
+ *
+ * Firing runs on the loop thread: with the real clock a one-second tick, with
+ * the manual clock right after every POST /v1/admin/clock. One round reads
+ * the due timers (committed data), applies each to its case, and saves every
+ * change in one batch; the next round waits until that batch is durable, so
+ * a timer never fires twice. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/casework.h"
+#include "api/decide.h"
+#include "api/timers.h"
+#include "util/log.h"
+
+#define AUTO_CLOSE_AFTER (7 * 86400)
+#define FIRE_MAX_PER_ROUND 2000
+#define TICK_MS 1000
+
+typedef struct {
+    int64_t due;
+    const char *kind;
+} case_timer;
+
+static int breached(const json_t *kase, const char *kind) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(kase, "sla"), "breached"), i, v) {
+        if (json_string_value(v) && !strcmp(json_string_value(v), kind)) return 1;
+    }
+    return 0;
+}
+
+/* The timers a case wants right now (at most four). */
+static int case_timers(const json_t *kase, case_timer out[4]) {
+    int n = 0;
+    if (kase == NULL) return 0;
+    const char *status = json_string_value(json_object_get(kase, "status"));
+    json_t *sla = json_object_get(kase, "sla"), *survey = json_object_get(kase, "survey");
+    json_t *fr = json_object_get(sla, "first_response_due"), *rd = json_object_get(sla, "resolution_due");
+    if (case_status_active(status)) {
+        if (json_is_integer(fr) && json_is_null(json_object_get(kase, "first_response_at")) &&
+            !breached(kase, "first_response"))
+            out[n++] = (case_timer){json_integer_value(fr), "first_response"};
+        if (json_is_integer(rd) && !breached(kase, "resolution"))
+            out[n++] = (case_timer){json_integer_value(rd), "resolution"};
+    }
+    if (status && !strcmp(status, "resolved")) {
+        json_t *due = json_object_get(survey, "due_at");
+        if (json_is_integer(due) && json_is_null(json_object_get(survey, "sent_at")))
+            out[n++] = (case_timer){json_integer_value(due), "survey"};
+        json_t *resolved = json_object_get(kase, "resolved_at");
+        if (json_is_integer(resolved))
+            out[n++] = (case_timer){json_integer_value(resolved) + AUTO_CLOSE_AFTER, "auto_close"};
+    }
+    return n;
+}
+
+static void timer_key(store_key *k, int64_t due, const char *kind, const char *case_id) {
+    key_init(k);
+    key_u64(k, (uint64_t)(due < 0 ? 0 : due));
+    key_str(k, kind);
+    key_str(k, case_id);
+}
+
+static int has_timer(const case_timer *set, int n, const case_timer *t) {
+    for (int i = 0; i < n; i++)
+        if (set[i].due == t->due && !strcmp(set[i].kind, t->kind)) return 1;
+    return 0;
+}
+
+void timers_update(store_batch *b, const json_t *before, const json_t *after) {
+    case_timer was[4], now[4];
+    int nw = case_timers(before, was), nn = case_timers(after, now);
+    const char *id = json_string_value(json_object_get(after ? after : before, "case_id"));
+    store_key k;
+    for (int i = 0; i < nw; i++)
+        if (!has_timer(now, nn, &was[i])) {
+            timer_key(&k, was[i].due, was[i].kind, id);
+            store_batch_del(b, DB_TIMERS, k.buf, k.len);
+        }
+    for (int i = 0; i < nn; i++)
+        if (!has_timer(was, nw, &now[i])) {
+            timer_key(&k, now[i].due, now[i].kind, id);
+            store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
+        }
+}
+
+/* An SLA target passed: mark it, and let sla.on_breach escalate. */
+static void fire_breach(server *s, json_t *kase, const char *kind, json_t *notes) {
+    json_array_append_new(json_object_get(json_object_get(kase, "sla"), "breached"), json_string(kind));
+    const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
+    json_t *args[2] = {policy_case_view(kase, NULL), json_string(kind)};
+    json_t *r = decide_call(s, merchant, "sla", "on_breach", args, 2, notes);
+    json_decref(args[0]);
+    json_decref(args[1]);
+    json_array_append_new(notes, json_pack("{s:s,s:{s:s}}", "type", "sla.breached", "data", "kind", kind));
+    if (json_is_true(json_object_get(r, "escalate"))) {
+        json_int_t prio = json_integer_value(json_object_get(kase, "priority"));
+        json_t *p = json_object_get(r, "priority");
+        json_int_t next = json_is_integer(p) ? json_integer_value(p) : (prio > 1 ? prio - 1 : 1);
+        json_object_set_new(kase, "priority", json_integer(next < 1 ? 1 : (next > 5 ? 5 : next)));
+        json_object_set_new(kase, "escalated", json_true());
+        const char *queue = json_string_value(json_object_get(r, "queue"));
+        if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue")))) {
+            json_object_set_new(kase, "queue", json_string(queue));
+            const char *agent = pick_agent(s, kase);
+            json_object_set_new(kase, "assignee", agent ? json_string(agent) : json_null());
+        }
+    }
+    json_decref(r);
+}
+
+static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, json_t *events) {
+    json_t *before = json_deep_copy(kase), *notes = json_array();
+    int64_t now = clock_now(&s->clock);
+    const char *id = json_string_value(json_object_get(kase, "case_id"));
+    if (!strcmp(kind, "first_response") || !strcmp(kind, "resolution")) {
+        fire_breach(s, kase, kind, notes);
+        json_array_append_new(events, json_pack("{s:s,s:s,s:{s:s}}", "type", "sla.breached", "case_id", id,
+                                                "data", "kind", kind));
+    } else if (!strcmp(kind, "survey")) {
+        json_t *survey = json_object_get(kase, "survey");
+        json_object_set_new(survey, "sent_at", json_integer(now));
+        json_array_append_new(notes, json_pack("{s:s,s:{}}", "type", "survey.sent", "data"));
+        json_array_append_new(events, json_pack("{s:s,s:s,s:{s:O,s:O}}", "type", "survey.requested", "case_id",
+                                                id, "data", "buyer_id", json_object_get(kase, "buyer_id"),
+                                                "questions", json_object_get(survey, "questions")));
+    } else if (!strcmp(kind, "auto_close")) {
+        json_object_set_new(kase, "status", json_string("closed"));
+        json_object_set_new(kase, "stage", json_string("closed"));
+        json_object_set_new(kase, "closed_at", json_integer(now));
+        json_array_append_new(notes, json_pack("{s:s,s:{s:s}}", "type", "status", "data", "closed_by",
+                                               "auto_close"));
+        json_array_append_new(events, json_pack("{s:s,s:s,s:{s:s,s:s}}", "type", "case.updated", "case_id",
+                                                id, "data", "action", "auto_close", "status", "closed"));
+    }
+    json_object_set_new(kase, "updated_at", json_integer(now));
+    case_save(s, b, before, kase);
+    timeline_notes(s, b, id, NULL, notes);
+    json_decref(notes);
+    json_decref(before);
+}
+
+typedef struct {
+    unsigned char key[STORE_KEY_MAX];
+    size_t klen;
+} due_timer;
+
+/* Copies out the keys of the timers due by now (committed data). */
+static size_t collect_due(server *s, int64_t now, due_timer *out, size_t max) {
+    size_t n = 0;
+    store_read *rd;
+    store_iter *it = NULL;
+    if (store_read_begin(s->db, &rd) != 0) return 0;
+    if (store_iter_open(rd, DB_TIMERS, NULL, 0, NULL, 0, 0, &it) == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        while (n < max && store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+            if (klen < 10 || klen > STORE_KEY_MAX || (int64_t)key_get_u64(k) > now) break;
+            memcpy(out[n].key, k, klen);
+            out[n++].klen = klen;
+        }
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+    return n;
+}
+
+/* Fires every due timer into one batch. Returns the number fired. */
+static int fire_due(server *s, store_batch *b) {
+    due_timer *due = malloc(FIRE_MAX_PER_ROUND * sizeof *due);
+    json_t *events = json_array();
+    if (due == NULL || events == NULL) {
+        free(due);
+        json_decref(events);
+        return 0;
+    }
+    size_t n = collect_due(s, clock_now(&s->clock), due, FIRE_MAX_PER_ROUND);
+    for (size_t i = 0; i < n; i++) {
+        /* key: due(8) | kind NUL | case_id NUL */
+        const char *kind = (const char *)due[i].key + 8;
+        const char *id = memchr(kind, 0, due[i].klen - 8) ? kind + strlen(kind) + 1 : NULL;
+        store_batch_del(b, DB_TIMERS, due[i].key, due[i].klen);
+        json_t *kase = id ? rec_load(s, DB_CASES, id, 1) : NULL;
+        if (kase) fire_one(s, b, kase, kind, events);
+        json_decref(kase);
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(events, i, t) {
+        json_t *data = json_object_get(t, "data");
+        json_incref(data);
+        event_append(s, b, json_string_value(json_object_get(t, "type")),
+                     json_string_value(json_object_get(t, "case_id")), NULL, data);
+    }
+    free(due);
+    json_decref(events);
+    return (int)n;
+}
+
+typedef struct {
+    server *s;
+    timers_done_cb done;
+    void *ud;
+} round_req;
+
+static void round_committed(int status, void *ud) {
+    round_req *r = ud;
+    r->s->timers_busy = 0;
+    if (status != 0) log_msg(LOG_ERROR, "timer round failed to commit: %s", store_strerror(status));
+    if (r->done) r->done(status, r->ud);
+    free(r);
+}
+
+void timers_run(server *s, timers_done_cb done, void *ud) {
+    round_req *r = malloc(sizeof *r);
+    if (r == NULL || s->timers_busy || s->db == NULL) {
+        free(r);
+        if (done) done(s->timers_busy ? 0 : STORE_ENOMEM, ud);
+        return;
+    }
+    *r = (round_req){s, done, ud};
+    s->timers_busy = 1;
+    store_batch *b = store_batch_new(s->db);
+    if (fire_due(s, b) > 0) counters_put(s, b);
+    store_submit(b, round_committed, r);
+}
+
+static void on_tick(uv_timer_t *t) {
+    server *s = t->data;
+    if (!s->stopping && !s->timers_busy) timers_run(s, NULL, NULL);
+}
+
+int timers_start(server *s) {
+    if (s->clock.manual) return 0; /* the manual clock fires timers when it moves */
+    int rc = uv_timer_init(s->loop, &s->tick);
+    if (rc == 0) rc = uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+    if (rc == 0) s->tick_active = 1;
+    return rc;
+}
+
+void timers_stop(server *s) {
+    if (!s->tick_active) return;
+    uv_timer_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, NULL);
+    s->tick_active = 0;
+}
