@@ -146,6 +146,7 @@ void h_case_timeline(server *s, http_request *req, const route_params *p, const 
 void h_case_action(server *s, http_request *req, const route_params *p, const principal *who);
 void h_case_survey(server *s, http_request *req, const route_params *p, const principal *who);
 void h_reports_kpi(server *s, http_request *req, const route_params *p, const principal *who);
+void h_alerts(server *s, http_request *req, const route_params *p, const principal *who);
 void h_customer_cases(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who);

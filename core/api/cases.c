@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/alerts.h"
 #include "api/api.h"
 #include "api/casework.h"
 #include "api/decide.h"
@@ -222,6 +223,7 @@ static void save_new_case(server *s, store_batch *b, const principal *who, json_
                           json_t *order, json_t *notes) {
     const char *case_id = json_string_value(json_object_get(kase, "case_id"));
     case_save(s, b, NULL, kase);
+    alerts_on_case_created(s, b, kase);
     if (order) order_add_case(b, order, case_id);
     timeline_append(s, b, case_id, "case.created", who,
                     json_pack("{s:O,s:O,s:O}", "type", json_object_get(kase, "type"), "channel",
@@ -254,22 +256,21 @@ void h_case_create(server *s, http_request *req, const route_params *p, const pr
     json_decref(in);
 }
 
-json_t *case_open_followup(server *s, store_batch *b, const json_t *parent, const char *queue,
-                           const char *reason) {
-    case_input ci = {.type = CASE_COMPLAINT, .reason = "other", .channel = "system", .description = reason};
-    ci.order_id = json_string_value(json_object_get(parent, "order_id"));
-    ci.buyer_id = json_string_value(json_object_get(parent, "buyer_id"));
-    ci.merchant_id = json_string_value(json_object_get(parent, "merchant_id"));
-    ci.sku = json_string_value(json_object_get(parent, "sku"));
+json_t *case_open_system(server *s, store_batch *b, const case_seed *seed) {
+    case_input ci = {.type = seed->type, .reason = seed->reason, .channel = "system",
+                     .description = seed->description, .order_id = seed->order_id,
+                     .buyer_id = seed->buyer_id, .merchant_id = seed->merchant_id, .sku = seed->sku};
     char case_id[32];
     case_id_format(s->next_case_seq++, case_id, sizeof case_id);
     json_t *kase = case_skeleton(s, &ci, case_id);
     if (kase == NULL) return NULL;
-    json_object_set_new(kase, "followup", json_true());
-    json_object_set(kase, "parent_case_id", json_object_get(parent, "case_id"));
-    json_t *order = ci.order_id ? rec_load(s, DB_ORDERS, ci.order_id, 1) : NULL;
+    if (seed->followup) json_object_set_new(kase, "followup", json_true());
+    if (seed->parent_case_id) json_object_set_new(kase, "parent_case_id", json_string(seed->parent_case_id));
+    json_t *order = seed->order ? json_incref(seed->order)
+                                : ci.order_id ? rec_load(s, DB_ORDERS, ci.order_id, 1) : NULL;
     json_t *notes = json_array();
     route_and_assign(s, kase, order, notes);
+    const char *queue = seed->queue;
     if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue")))) {
         json_object_set_new(kase, "queue", json_string(queue));
         const char *agent = pick_agent(s, kase);

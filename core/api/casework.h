@@ -27,9 +27,20 @@ void case_save(server *s, store_batch *b, const json_t *before, json_t *after);
 json_t *case_load_for(server *s, http_request *req, const principal *who, const char *case_id,
                       int latest);
 
-/* Opens the follow-up (回访) case a low survey score asks for, into b;
- * returns it (new reference) or NULL when out of memory. (cases.c) */
-json_t *case_open_followup(server *s, store_batch *b, const json_t *parent, const char *queue,
-                           const char *reason);
+/* A case the server opens by itself (channel "system"): the follow-up
+ * (回访) a low survey score asks for, the logistics case of a stalled parcel. */
+typedef struct {
+    int type; /* case_type */
+    const char *order_id, *buyer_id, *merchant_id, *sku, *reason, *description;
+    const char *queue;          /* NULL: routing decides */
+    const char *parent_case_id; /* NULL: none */
+    int followup;
+    json_t *order; /* the order as the caller holds it (changed and saved with the
+                      case id), or NULL to load it */
+} case_seed;
+
+/* Opens it into b; returns it (new reference) or NULL when out of memory.
+ * (cases.c) */
+json_t *case_open_system(server *s, store_batch *b, const case_seed *seed);
 
 #endif

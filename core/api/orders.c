@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/alerts.h"
 #include "api/api.h"
 
 #define MAX_ITEMS 500
@@ -120,11 +121,12 @@ static json_t *order_doc(json_t *in, const json_t *old) {
     return d;
 }
 
-static void commit_order(server *s, http_request *req, const principal *who, json_t *order,
-                         const char *event, int status) {
+static void commit_order(server *s, http_request *req, const principal *who, const json_t *before,
+                         json_t *order, const char *event, int status) {
     const char *id = json_string_value(json_object_get(order, "order_id"));
     store_batch *b = store_batch_new(s->db);
     rec_put(b, DB_ORDERS, id, order);
+    alerts_watch_order(s, b, before, order);
     buyer_profile_put(b, json_string_value(json_object_get(order, "buyer_id")),
                       json_object_get(order, "buyer"));
     event_append(s, b, event, NULL, id,
@@ -162,7 +164,7 @@ void h_order_put(server *s, http_request *req, const route_params *p, const prin
     } else {
         json_t *order = order_doc(in, old);
         if (order == NULL) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
-        else commit_order(s, req, who, order, old ? "order.updated" : "order.created", old ? 200 : 201);
+        else commit_order(s, req, who, old, order, old ? "order.updated" : "order.created", old ? 200 : 201);
         json_decref(order);
     }
     json_decref(old);
@@ -215,11 +217,13 @@ void h_order_tracking(server *s, http_request *req, const route_params *p, const
                req_string(req, in, "tracking_no", 0, &tracking_no) == 0 &&
                req_string(req, in, "note", 0, &note) == 0 &&
                (order = order_load_for(s, req, who, route_param(p, "id"), 1)) != NULL) {
+        json_t *before = json_deep_copy(order);
         json_array_append_new(json_object_get(order, "tracking"),
                               json_pack("{s:s,s:I,s:s?,s:s?,s:s?}", "status", status, "at", (json_int_t)at,
                                         "carrier", carrier, "tracking_no", tracking_no, "note", note));
         if (!strcmp(status, "delivered")) json_object_set_new(order, "delivered_at", json_integer(at));
-        commit_order(s, req, who, order, "order.tracking", 200);
+        commit_order(s, req, who, before, order, "order.tracking", 200);
+        json_decref(before);
     }
     json_decref(order);
     json_decref(in);
@@ -245,7 +249,7 @@ void h_order_price(server *s, http_request *req, const route_params *p, const pr
         } else {
             json_object_set_new(json_object_get(order, "prices"), sku,
                                 json_pack("{s:I,s:I}", "price_cents", (json_int_t)price, "at", (json_int_t)at));
-            commit_order(s, req, who, order, "order.price", 200);
+            commit_order(s, req, who, order, order, "order.price", 200);
         }
     }
     json_decref(order);

@@ -43,6 +43,7 @@ static const route_def routes[] = {
     {"GET", "/v1/customers/{buyer_id}/cases", "GET /v1/customers/{buyer_id}/cases", h_customer_cases, R_ANY},
     {"POST", "/v1/agents", "POST /v1/agents", h_agent_put, R_ANY},
     {"GET", "/v1/agents", "GET /v1/agents", h_agent_list, R_ANY},
+    {"GET", "/v1/alerts", "GET /v1/alerts", h_alerts, R_ANY},
     {"GET", "/v1/reports/kpi", "GET /v1/reports/kpi", h_reports_kpi, R_ANY},
     {"GET", "/v1/events", "GET /v1/events", h_events, R_ANY},
     {"GET", "/v1/admin/policies", "GET /v1/admin/policies", h_admin_policies, R_ADMIN},

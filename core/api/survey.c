@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/casework.h"
 #include "api/decide.h"
+#include "case/case.h"
 
 static int parse_answer(http_request *req, json_t *in, json_t **answer) {
     int64_t csat, nps = 0;
@@ -43,8 +44,15 @@ static void maybe_follow_up(server *s, store_batch *b, json_t *kase, json_t *ans
     json_t *r = decide_call(s, merchant, "survey", "on_answer", args, 2, notes);
     json_decref(args[0]);
     if (json_is_true(json_object_get(r, "followup"))) {
-        json_t *f = case_open_followup(s, b, kase, json_string_value(json_object_get(r, "queue")),
-                                       json_string_value(json_object_get(r, "reason")));
+        case_seed seed = {.type = CASE_COMPLAINT, .reason = "other", .followup = 1,
+                          .order_id = json_string_value(json_object_get(kase, "order_id")),
+                          .buyer_id = json_string_value(json_object_get(kase, "buyer_id")),
+                          .merchant_id = json_string_value(json_object_get(kase, "merchant_id")),
+                          .sku = json_string_value(json_object_get(kase, "sku")),
+                          .description = json_string_value(json_object_get(r, "reason")),
+                          .queue = json_string_value(json_object_get(r, "queue")),
+                          .parent_case_id = json_string_value(json_object_get(kase, "case_id"))};
+        json_t *f = case_open_system(s, b, &seed);
         if (f) {
             json_object_set(json_object_get(kase, "survey"), "followup_case_id", json_object_get(f, "case_id"));
             json_array_append_new(notes, json_pack("{s:s,s:{s:O}}", "type", "followup", "data", "case_id",

@@ -12,9 +12,11 @@
  * the due timers (committed data), applies each to its case, and saves every
  * change in one batch; the next round waits until that batch is durable, so
  * a timer never fires twice. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/alerts.h"
 #include "api/api.h"
 #include "api/casework.h"
 #include "api/decide.h"
@@ -119,12 +121,15 @@ static void fire_breach(server *s, json_t *kase, const char *kind, json_t *notes
     json_decref(r);
 }
 
-static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, json_t *events) {
-    json_t *before = json_deep_copy(kase), *notes = json_array();
+static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, json_t *events,
+                     json_t *notes) {
     int64_t now = clock_now(&s->clock);
     const char *id = json_string_value(json_object_get(kase, "case_id"));
     if (!strcmp(kind, "first_response") || !strcmp(kind, "resolution")) {
         fire_breach(s, kase, kind, notes);
+        char msg[200];
+        snprintf(msg, sizeof msg, "sla_breach: case %s missed its %s target", id, kind);
+        alert_raise(s, b, "sla_breach", kase, msg, json_pack("{s:s}", "kind", kind));
         json_array_append_new(events, json_pack("{s:s,s:s,s:{s:s}}", "type", "sla.breached", "case_id", id,
                                                 "data", "kind", kind));
     } else if (!strcmp(kind, "survey")) {
@@ -144,10 +149,35 @@ static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, 
                                                 id, "data", "action", "auto_close", "status", "closed"));
     }
     json_object_set_new(kase, "updated_at", json_integer(now));
-    case_save(s, b, before, kase);
-    timeline_notes(s, b, id, NULL, notes);
-    json_decref(notes);
-    json_decref(before);
+}
+
+/* The cases one round touches: several timers of one case may fire in the
+ * same round, and each must see the others' changes, so every case is loaded
+ * once, changed in memory and saved once. */
+typedef struct {
+    json_t *before; /* case_id -> case as loaded */
+    json_t *after;  /* case_id -> case being changed */
+    json_t *notes;  /* case_id -> timeline notes */
+} round_cases;
+
+static json_t *round_case(server *s, round_cases *rc, const char *id) {
+    json_t *kase = json_object_get(rc->after, id);
+    if (kase) return kase;
+    kase = rec_load(s, DB_CASES, id, 1);
+    if (kase == NULL) return NULL;
+    json_object_set_new(rc->before, id, json_deep_copy(kase));
+    json_object_set_new(rc->after, id, kase);
+    json_object_set_new(rc->notes, id, json_array());
+    return kase;
+}
+
+static void round_save(server *s, store_batch *b, round_cases *rc) {
+    const char *id;
+    json_t *kase;
+    json_object_foreach(rc->after, id, kase) {
+        case_save(s, b, json_object_get(rc->before, id), kase);
+        timeline_notes(s, b, id, NULL, json_object_get(rc->notes, id));
+    }
 }
 
 typedef struct {
@@ -185,15 +215,23 @@ static int fire_due(server *s, store_batch *b) {
         return 0;
     }
     size_t n = collect_due(s, clock_now(&s->clock), due, FIRE_MAX_PER_ROUND);
+    round_cases rc = {json_object(), json_object(), json_object()};
     for (size_t i = 0; i < n; i++) {
         /* key: due(8) | kind NUL | case_id NUL */
         const char *kind = (const char *)due[i].key + 8;
         const char *id = memchr(kind, 0, due[i].klen - 8) ? kind + strlen(kind) + 1 : NULL;
         store_batch_del(b, DB_TIMERS, due[i].key, due[i].klen);
-        json_t *kase = id ? rec_load(s, DB_CASES, id, 1) : NULL;
-        if (kase) fire_one(s, b, kase, kind, events);
-        json_decref(kase);
+        if (id && !strcmp(kind, "stall")) {
+            alerts_fire_stall(s, b, id);
+            continue;
+        }
+        json_t *kase = id ? round_case(s, &rc, id) : NULL;
+        if (kase) fire_one(s, b, kase, kind, events, json_object_get(rc.notes, id));
     }
+    round_save(s, b, &rc);
+    json_decref(rc.before);
+    json_decref(rc.after);
+    json_decref(rc.notes);
     size_t i;
     json_t *t;
     json_array_foreach(events, i, t) {

@@ -1,0 +1,230 @@
+/* api/alerts: risk warnings (GET /v1/alerts) and the proactive logistics case.
+ *
+ * An alert is stored under 'a' | seq in DB_INDEX, where seq is the sequence of
+ * the alert.raised feed event written with it, so the list and the feed agree.
+ * Kinds: sla_breach (a case missed a target), complaint_spike (complaints per
+ * sku or per merchant in 24 h reached risk.rules' threshold; raised once, by
+ * the complaint that reaches it), stalled_parcel (no tracking update for
+ * risk.rules.stalled_parcel_hours: the server also opens a logistics case).
+ * A stalled parcel is watched by an order timer (kind "stall"), derived from
+ * the order's tracking like case timers are derived from cases. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/alerts.h"
+#include "api/casework.h"
+#include "case/case.h"
+
+#define IDX_ALERT 'a'
+#define DAY 86400
+#define SPIKE_SCAN_MAX 5000
+#define ALERTS_DEFAULT 50
+#define ALERTS_MAX 200
+
+/* risk.rules.<name> as an integer, or dflt. */
+static int64_t risk_rule(server *s, const char *merchant, const char *name, int64_t dflt) {
+    json_t *rules = NULL;
+    char err[256];
+    policy_ctx ctx;
+    policy_ctx_init(s, &ctx, merchant, NULL);
+    int64_t v = dflt;
+    if (policy_value(s->policies, merchant, "risk", "rules", &ctx, &rules, err, sizeof err) == 0) {
+        json_t *x = json_object_get(rules, name);
+        if (json_is_integer(x) && json_integer_value(x) > 0) v = json_integer_value(x);
+    }
+    json_decref(rules);
+    return v;
+}
+
+void alert_raise(server *s, store_batch *b, const char *kind, const json_t *about, const char *message,
+                 json_t *data) {
+    uint64_t seq = s->next_event_seq;
+    json_t *alert = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?,s:O?,s:s,s:o}", "alert_id", (json_int_t)seq,
+                              "kind", kind, "at", (json_int_t)clock_now(&s->clock), "merchant_id",
+                              json_object_get(about, "merchant_id"), "case_id", json_object_get(about, "case_id"),
+                              "order_id", json_object_get(about, "order_id"), "sku", json_object_get(about, "sku"),
+                              "message", message, "data", data ? data : json_object());
+    if (alert == NULL) {
+        batch_poison(b);
+        return;
+    }
+    event_append(s, b, "alert.raised", json_string_value(json_object_get(alert, "case_id")),
+                 json_string_value(json_object_get(alert, "order_id")), json_incref(alert));
+    store_key k;
+    key_init(&k);
+    key_u8(&k, IDX_ALERT);
+    key_u64(&k, seq);
+    char *text = json_dumps(alert, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) store_batch_put(b, DB_INDEX, k.buf, k.len, text, strlen(text));
+    else batch_poison(b);
+    free(text);
+    json_decref(alert);
+}
+
+/* Complaints of the last 24 h about the same sku and the same merchant
+ * (committed cases; the new one is not among them yet). */
+static void count_complaints(server *s, const json_t *kase, int64_t since, int64_t *per_sku, int64_t *per_merchant) {
+    const char *sku = json_string_value(json_object_get(kase, "sku"));
+    const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
+    store_key prefix;
+    key_init(&prefix);
+    key_u8(&prefix, 'c');
+    key_str(&prefix, "type");
+    key_str(&prefix, "complaint");
+    store_read *rd;
+    store_iter *it = NULL;
+    if (store_read_begin(s->db, &rd) != 0) return;
+    if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it) == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        for (int n = 0; n < SPIKE_SCAN_MAX && store_iter_next(it, &k, &klen, &v, &vlen) == 1; n++) {
+            if (vlen < 8 || (int64_t)key_get_u64(v) < since) break;
+            char id[32];
+            case_id_format(key_get_u64((const unsigned char *)k + klen - 8), id, sizeof id);
+            json_t *other = rec_load(s, DB_CASES, id, 0);
+            const char *osku = json_string_value(json_object_get(other, "sku"));
+            const char *om = json_string_value(json_object_get(other, "merchant_id"));
+            if (sku && osku && !strcmp(sku, osku)) (*per_sku)++;
+            if (merchant && om && !strcmp(merchant, om)) (*per_merchant)++;
+            json_decref(other);
+        }
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+}
+
+void alerts_on_case_created(server *s, store_batch *b, const json_t *kase) {
+    if (strcmp(json_string_value(json_object_get(kase, "type")), "complaint") != 0) return;
+    const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
+    int64_t per_sku = 1, per_merchant = 1; /* this complaint */
+    count_complaints(s, kase, clock_now(&s->clock) - DAY, &per_sku, &per_merchant);
+    int64_t sku_limit = risk_rule(s, merchant, "complaints_per_sku_24h", 5);
+    int64_t merchant_limit = risk_rule(s, merchant, "complaints_per_merchant_24h", 20);
+    char msg[256];
+    if (json_string_value(json_object_get(kase, "sku")) && per_sku == sku_limit) {
+        snprintf(msg, sizeof msg, "complaint_spike: %lld complaints about sku %s in 24 h", (long long)per_sku,
+                 json_string_value(json_object_get(kase, "sku")));
+        alert_raise(s, b, "complaint_spike", kase, msg,
+                    json_pack("{s:s,s:I,s:I}", "scope", "sku", "count", (json_int_t)per_sku, "threshold",
+                              (json_int_t)sku_limit));
+    }
+    if (merchant && per_merchant == merchant_limit) {
+        snprintf(msg, sizeof msg, "complaint_spike: %lld complaints about merchant %s in 24 h",
+                 (long long)per_merchant, merchant);
+        alert_raise(s, b, "complaint_spike", kase, msg,
+                    json_pack("{s:s,s:I,s:I}", "scope", "merchant", "count", (json_int_t)per_merchant,
+                              "threshold", (json_int_t)merchant_limit));
+    }
+}
+
+/* The instant an order's parcel counts as stalled, or 0 if it is not watched:
+ * delivered parcels and parcels already reported are not. */
+static int64_t stall_due(server *s, const json_t *order) {
+    if (order == NULL || json_is_integer(json_object_get(order, "delivered_at"))) return 0;
+    json_t *tracking = json_object_get(order, "tracking");
+    size_t n = json_array_size(tracking);
+    if (n == 0) return 0;
+    int64_t last = json_integer_value(json_object_get(json_array_get(tracking, n - 1), "at"));
+    if (json_integer_value(json_object_get(order, "stall_reported_for")) == last) return 0;
+    const char *merchant = json_string_value(json_object_get(order, "merchant_id"));
+    return last + risk_rule(s, merchant, "stalled_parcel_hours", 48) * 3600;
+}
+
+static void stall_key(store_key *k, int64_t due, const char *order_id) {
+    key_init(k);
+    key_u64(k, (uint64_t)due);
+    key_str(k, "stall");
+    key_str(k, order_id);
+}
+
+void alerts_watch_order(server *s, store_batch *b, const json_t *before, const json_t *after) {
+    int64_t was = stall_due(s, before), now = stall_due(s, after);
+    if (was == now) return;
+    const char *id = json_string_value(json_object_get(after, "order_id"));
+    store_key k;
+    if (was) {
+        stall_key(&k, was, id);
+        store_batch_del(b, DB_TIMERS, k.buf, k.len);
+    }
+    if (now) {
+        stall_key(&k, now, id);
+        store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
+    }
+}
+
+void alerts_fire_stall(server *s, store_batch *b, const char *order_id) {
+    json_t *order = rec_load(s, DB_ORDERS, order_id, 1);
+    int64_t due = stall_due(s, order);
+    if (due == 0 || due > clock_now(&s->clock)) { /* delivered or updated since */
+        json_decref(order);
+        return;
+    }
+    json_t *before = json_deep_copy(order);
+    json_t *tracking = json_object_get(order, "tracking");
+    json_t *last = json_array_get(tracking, json_array_size(tracking) - 1);
+    json_object_set(order, "stall_reported_for", json_object_get(last, "at"));
+    json_t *items = json_object_get(order, "items");
+    char msg[256];
+    snprintf(msg, sizeof msg, "stalled_parcel: no tracking update since %lld (%s)",
+             (long long)json_integer_value(json_object_get(last, "at")),
+             json_string_value(json_object_get(last, "status")));
+    case_seed seed = {.type = CASE_LOGISTICS, .reason = "late_delivery", .description = msg,
+                      .order_id = order_id, .buyer_id = json_string_value(json_object_get(order, "buyer_id")),
+                      .merchant_id = json_string_value(json_object_get(order, "merchant_id")),
+                      .sku = json_array_size(items) == 1
+                                 ? json_string_value(json_object_get(json_array_get(items, 0), "sku")) : NULL,
+                      .order = order};
+    json_t *kase = case_open_system(s, b, &seed); /* saves the order, marked and with the case id */
+    if (kase == NULL) rec_put(b, DB_ORDERS, order_id, order);
+    alert_raise(s, b, "stalled_parcel", kase ? kase : order, msg, NULL);
+    alerts_watch_order(s, b, before, order);
+    json_decref(kase);
+    json_decref(before);
+    json_decref(order);
+}
+
+void h_alerts(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    char num[32], kind[64] = "";
+    int64_t limit = ALERTS_DEFAULT;
+    if (http_query_param(req, "limit", num, sizeof num) == 1) {
+        limit = strtoll(num, NULL, 10);
+        if (limit < 1 || limit > ALERTS_MAX) {
+            reply_invalid(req, "limit", "must be an integer from 1 to 200");
+            return;
+        }
+    }
+    http_query_param(req, "kind", kind, sizeof kind);
+    store_key prefix;
+    key_init(&prefix);
+    key_u8(&prefix, IDX_ALERT);
+    json_t *alerts = json_array();
+    store_read *rd;
+    store_iter *it = NULL;
+    int rc = store_read_begin(s->db, &rd);
+    if (rc == 0) {
+        rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it);
+        const void *k, *v;
+        size_t klen, vlen;
+        while (rc == 0 && (int64_t)json_array_size(alerts) < limit &&
+               (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
+            rc = 0;
+            json_t *a = json_loadb(v, vlen, 0, NULL);
+            const char *ak = json_string_value(json_object_get(a, "kind"));
+            if (a && principal_sees_merchant(who, json_string_value(json_object_get(a, "merchant_id"))) &&
+                (!kind[0] || (ak && !strcmp(ak, kind))))
+                json_array_append_new(alerts, a);
+            else
+                json_decref(a);
+        }
+        if (it) store_iter_close(it);
+        store_read_end(rd);
+    }
+    if (rc < 0) {
+        json_decref(alerts);
+        reply_store_error(req, rc);
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:o}", "alerts", alerts));
+}
