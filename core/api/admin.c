@@ -116,10 +116,52 @@ static void reply_rejected(server *s, http_request *req, const char *err) {
     http_respond_error(req, 422, "policy_rejected", err, d);
 }
 
+static json_t *describe_sets(server *s) {
+    json_t *d = policy_set_describe(s->policies);
+    if (d && s->shadow) json_object_set_new(d, "shadow", policy_set_describe(s->shadow));
+    return d;
+}
+
 void h_admin_policies(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
-    http_respond_json(req, 200, policy_set_describe(s->policies));
+    http_respond_json(req, 200, describe_sets(s));
+}
+
+static void shadow_done(policy_job *job) {
+    server *s = job->s;
+    if (job->set == NULL) {
+        reply_rejected(s, job->req, job->err);
+        return;
+    }
+    policy_set_set_loaded_at(job->set, clock_now(&s->clock));
+    if (s->shadow) policy_set_free(s->shadow);
+    s->shadow = job->set;
+    log_emit(LOG_INFO, "shadow policies started", json_pack("{s:s}", "version", policy_set_version(s->shadow)));
+    http_respond_json(job->req, 200, describe_sets(s));
+}
+
+/* {sources:{...}}: the candidate set (the policies dir with these files
+ * replaced) runs in shadow on every new case until stopped or replaced. */
+void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    (void)who;
+    json_t *in = req_json_body(req);
+    if (in == NULL) return;
+    if (!json_is_object(json_object_get(in, "sources"))) {
+        reply_invalid(req, "sources", "is required: an object of file name to source text");
+        json_decref(in);
+        return;
+    }
+    start_job(s, req, in, 1, shadow_done);
+}
+
+void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    (void)who;
+    if (s->shadow) policy_set_free(s->shadow);
+    s->shadow = NULL;
+    http_respond_json(req, 200, describe_sets(s));
 }
 
 static void reload_done(policy_job *job) {
@@ -134,7 +176,7 @@ static void reload_done(policy_job *job) {
     s->policies = job->set;
     policy_set_free(old);
     log_emit(LOG_INFO, "policies reloaded", json_pack("{s:s}", "version", policy_set_version(s->policies)));
-    http_respond_json(job->req, 200, policy_set_describe(s->policies));
+    http_respond_json(job->req, 200, describe_sets(s));
 }
 
 void h_admin_reload(server *s, http_request *req, const route_params *p, const principal *who) {

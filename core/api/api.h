@@ -48,6 +48,7 @@ struct server {
     router *routes;
     store *db;
     policy_set *policies;
+    policy_set *shadow; /* candidate evaluated beside the active set, never enforced */
     int policy_busy; /* a reload/dry-run/replay is compiling on a worker */
     as_clock clock;
     principal *tokens;
@@ -155,6 +156,8 @@ void h_admin_policies(server *s, http_request *req, const route_params *p, const
 void h_admin_reload(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_dry_run(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_replay(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
 
 #endif

@@ -99,10 +99,30 @@ static int outcome_valid(const char *o) {
     return o && (!strcmp(o, "approve") || !strcmp(o, "reject") || !strcmp(o, "review"));
 }
 
+/* The shadow set decides too; its answer only goes on the timeline. */
+static void shadow_eligibility(server *s, const char *merchant, json_t *const *args, json_t *notes) {
+    if (s->shadow == NULL) return;
+    policy_set *active = s->policies;
+    json_t *shadow_notes = json_array();
+    s->policies = s->shadow;
+    json_decref(decide_call(s, merchant, "returns", "evaluate", args, 2, shadow_notes));
+    s->policies = active;
+    size_t i;
+    json_t *n;
+    json_array_foreach(shadow_notes, i, n) {
+        const char *type = json_string_value(json_object_get(n, "type"));
+        json_array_append_new(notes, json_pack("{s:s,s:O}", "type",
+                                               !strcmp(type, "decision") ? "shadow.decision" : "shadow.error",
+                                               "data", json_object_get(n, "data")));
+    }
+    json_decref(shadow_notes);
+}
+
 json_t *decide_eligibility(server *s, const json_t *kase, const json_t *order, json_t *notes) {
     const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
     json_t *args[2] = {policy_case_view(kase, order), policy_order_view(order)};
     json_t *r = decide_call(s, merchant, "returns", "evaluate", args, 2, notes);
+    shadow_eligibility(s, merchant, args, notes);
     json_decref(args[0]);
     json_decref(args[1]);
     const char *outcome = result_str(r, "outcome");

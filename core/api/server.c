@@ -50,6 +50,8 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/policies/reload", "POST /v1/admin/policies/reload", h_admin_reload, R_ADMIN},
     {"POST", "/v1/admin/policies/dry-run", "POST /v1/admin/policies/dry-run", h_admin_dry_run, R_ADMIN},
     {"POST", "/v1/admin/policies/replay", "POST /v1/admin/policies/replay", h_admin_replay, R_ADMIN},
+    {"POST", "/v1/admin/policies/shadow", "POST /v1/admin/policies/shadow", h_admin_shadow, R_ADMIN},
+    {"DELETE", "/v1/admin/policies/shadow", "DELETE /v1/admin/policies/shadow", h_admin_shadow_stop, R_ADMIN},
     {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN},
 };
 
@@ -225,6 +227,7 @@ void server_free(server *s) {
     if (s->http) http_server_free(s->http);
     if (s->db) store_close(s->db);
     if (s->policies) policy_set_free(s->policies);
+    if (s->shadow) policy_set_free(s->shadow);
     router_free(s->routes);
     auth_free(s);
     json_decref(s->agents);
