@@ -1,0 +1,121 @@
+/* store/batch: filling a batch on the loop thread and applying it in the
+ * writer's transaction.
+ *
+ * A batch copies keys and values into one growing arena (ops refer to it by
+ * offset), so a batch of many small writes costs a few allocations. The first
+ * error is remembered and makes later calls no-ops (Knot DNS style): the batch
+ * then fails alone, without touching the transaction it would have shared. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_impl.h"
+
+#define VALUE_MAX 0xffffffffu /* LMDB's limit for a plain value */
+
+store_batch *store_batch_new(store *s) {
+    if (s == NULL) return NULL;
+    store_batch *b = calloc(1, sizeof *b);
+    if (b == NULL) return &s->reserve; /* submits as STORE_ENOMEM */
+    b->s = s;
+    return b;
+}
+
+static int arena_reserve(store_batch *b, size_t n) {
+    if (n <= b->acap - b->alen) return 0;
+    size_t cap = b->acap ? b->acap : 256;
+    while (cap - b->alen < n) {
+        if (cap > SIZE_MAX / 2) return STORE_ENOMEM;
+        cap *= 2;
+    }
+    unsigned char *p = realloc(b->arena, cap);
+    if (p == NULL) return STORE_ENOMEM;
+    b->arena = p;
+    b->acap = cap;
+    return 0;
+}
+
+static int ops_reserve(store_batch *b) {
+    if (b->nops < b->ops_cap) return 0;
+    size_t cap = b->ops_cap ? b->ops_cap * 2 : 8;
+    store_op *p = realloc(b->ops, cap * sizeof *p);
+    if (p == NULL) return STORE_ENOMEM;
+    b->ops = p;
+    b->ops_cap = cap;
+    return 0;
+}
+
+/* The length is checked before the key is touched: callers poison a batch
+ * with a buffer exactly STORE_KEY_MAX + 1 long, and keys.c marks overflowed
+ * keys with that length. */
+static int op_check(store_db db, const void *key, size_t klen, int del, const void *val,
+                    size_t vlen) {
+    if (klen == 0 || klen > STORE_KEY_MAX || key == NULL) return STORE_EINVAL;
+    if ((int)db < 0 || db >= DB__COUNT) return STORE_EINVAL;
+    if (!del && ((vlen && val == NULL) || vlen > VALUE_MAX)) return STORE_EINVAL;
+    return 0;
+}
+
+static void batch_add(store_batch *b, store_db db, const void *key, size_t klen, int del,
+                      const void *val, size_t vlen) {
+    if (b == NULL || b->err) return;
+    if (del) vlen = 0;
+    int rc = op_check(db, key, klen, del, val, vlen);
+    if (rc == 0 && vlen > SIZE_MAX - klen) rc = STORE_ENOMEM;
+    if (rc == 0) rc = ops_reserve(b);
+    if (rc == 0) rc = arena_reserve(b, klen + vlen);
+    if (rc != 0) {
+        b->err = rc;
+        return;
+    }
+    store_op *op = &b->ops[b->nops++];
+    op->db = (uint8_t)db;
+    op->del = (uint8_t)(del != 0);
+    op->koff = b->alen;
+    op->klen = klen;
+    memcpy(b->arena + b->alen, key, klen);
+    b->alen += klen;
+    op->voff = b->alen;
+    op->vlen = vlen;
+    if (vlen) memcpy(b->arena + b->alen, val, vlen);
+    b->alen += vlen;
+}
+
+void store_batch_put(store_batch *b, store_db db, const void *key, size_t klen,
+                     const void *val, size_t vlen) {
+    batch_add(b, db, key, klen, 0, val, vlen);
+}
+
+void store_batch_del(store_batch *b, store_db db, const void *key, size_t klen) {
+    batch_add(b, db, key, klen, 1, NULL, 0);
+}
+
+size_t store_batch_ops(const store_batch *b) { return b ? b->nops : 0; }
+
+void store_batch_release(store_batch *b) {
+    if (b == NULL || b->is_reserve) return;
+    free(b->ops);
+    free(b->arena);
+    free(b);
+}
+
+void store_batch_free(store_batch *b) { store_batch_release(b); }
+
+/* Writer thread. Deleting a key that is not there is not an error: the
+ * caller's intent (the key is absent) holds. */
+int store_batch_apply(store_batch *b, MDB_txn *txn) {
+    const MDB_dbi *dbi = b->s->dbi;
+    for (size_t i = 0; i < b->nops; i++) {
+        const store_op *op = &b->ops[i];
+        MDB_val k = {op->klen, b->arena + op->koff};
+        int rc;
+        if (op->del) {
+            rc = mdb_del(txn, dbi[op->db], &k, NULL);
+            if (rc == MDB_NOTFOUND) rc = 0;
+        } else {
+            MDB_val v = {op->vlen, b->arena + op->voff};
+            rc = mdb_put(txn, dbi[op->db], &k, &v, 0);
+        }
+        if (rc != 0) return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,132 @@
+/* store/store_impl.h: the store's internals, shared by its .c files only.
+ * Nothing outside core/store/ includes this; store.h is the API.
+ *
+ * Threads: the loop thread owns everything marked (loop); the writer thread
+ * owns the write transaction; fields marked (mu) are guarded by s->mu.
+ * The rwlock `resize` keeps mdb_env_set_mapsize (writer, exclusive) away from
+ * the loop thread's read transactions (shared). */
+#ifndef AS_STORE_IMPL_H
+#define AS_STORE_IMPL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "store/keys.h"
+#include "store/store.h"
+
+/* One put or delete; key and value bytes live in the batch's arena. */
+typedef struct {
+    uint8_t db;
+    uint8_t del;
+    size_t koff, klen;
+    size_t voff, vlen;
+} store_op;
+
+struct store_batch {
+    store *s;
+    store_batch *next;
+    uint64_t seq;   /* submit order, tags this batch's overlay entries */
+    uint64_t epoch; /* failure generation at submit (see writer.c) */
+    int err;        /* first error while filling: the batch fails alone */
+    int status;     /* result, set by the writer */
+    int in_overlay; /* its ops were recorded in the overlay */
+    int live;       /* (writer) goes into the current transaction */
+    int is_reserve; /* the store's out-of-memory stand-in, never freed */
+    store_commit_cb cb;
+    void *ud;
+    store_op *ops;
+    size_t nops, ops_cap;
+    unsigned char *arena;
+    size_t alen, acap;
+};
+
+struct store_read {
+    store *s;
+    MDB_txn *txn;
+    store_iter *iters; /* still open; closed by store_read_end */
+    store_read *next;  /* in the cache */
+};
+
+typedef struct overlay overlay;
+
+#define STORE_READ_CACHE 4
+#define STORE_OOM_SLOTS 64
+
+typedef struct {
+    store_commit_cb cb;
+    void *ud;
+} store_oom_slot;
+
+struct store {
+    uv_loop_t *loop;
+    MDB_env *env;
+    MDB_dbi dbi[DB__COUNT];
+    size_t map_max;
+
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_rwlock_t resize;
+    uv_async_t async;
+
+    /* (mu) */
+    store_batch *queue_head, *queue_tail; /* submitted, for the writer */
+    store_batch *done_head, *done_tail;   /* finished, for the loop */
+    int stopping;
+    size_t map_size;
+    uint64_t commits, commit_us_total, in_last_commit, max_per_commit;
+    uint64_t hist[8];
+
+    /* (writer) */
+    uint64_t failed_epoch; /* batches of this epoch or older fail */
+    int failed_err;
+    int any_failed;
+
+    /* (loop) */
+    int closing;
+    uint64_t next_seq;
+    uint64_t epoch;
+    uint64_t batches, failed_batches;
+    size_t pending;
+    overlay *ov;
+    store_read *read_cache;
+    size_t read_cached;
+    int active_reads;
+    store_batch reserve; /* handed out when a batch cannot be allocated */
+    store_oom_slot oom[STORE_OOM_SLOTS];
+    size_t oom_n;
+};
+
+/* env.c */
+int store_err(int mdb_rc);
+int store_grow_map(store *s); /* writer thread; STORE_EFULL past map_max */
+int store_reload_map(store *s);
+
+/* batch.c */
+void store_batch_release(store_batch *b);
+int store_batch_apply(store_batch *b, MDB_txn *txn); /* writer thread, MDB code */
+
+/* writer.c */
+void store_bind_thread(store *s);   /* store_submit(NULL) finds it here */
+void store_unbind_thread(store *s);
+int store_writer_start(store *s);
+void store_writer_stop(store *s);
+void store_complete_all(store *s); /* loop thread: runs finished callbacks */
+
+/* read.c */
+void store_read_cache_free(store *s);
+
+/* overlay.c (loop thread) */
+overlay *overlay_new(void);
+void overlay_free(overlay *ov);
+void overlay_clear(overlay *ov);
+/* Records every op of b, tagged b->seq; all or nothing. */
+int overlay_add_batch(overlay *ov, const store_batch *b);
+/* Forgets b's entries that no later batch has overwritten. */
+void overlay_remove_batch(overlay *ov, const store_batch *b);
+/* 1 found (val NULL for a pending delete), 0 not in the overlay. */
+int overlay_get(const overlay *ov, store_db db, const void *key, size_t klen, const void **val,
+                size_t *vlen);
+
+#endif

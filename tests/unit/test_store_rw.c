@@ -1,0 +1,474 @@
+/* store: committed reads, the pending-write overlay, callback order, group
+ * commit, prefix scans, durability across reopen, and per-batch failures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "store/keys.h"
+#include "test_store_util.h"
+
+static int setup(void **state) {
+    store_fixture *f = malloc(sizeof *f);
+    assert_non_null(f);
+    fixture_up(f, 0, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_down(*state);
+    free(*state);
+    return 0;
+}
+
+static void put_then_get_after_commit(void **state) {
+    store_fixture *f = *state;
+    assert_int_equal(put_wait(f, DB_CASES, "C1", "{\"a\":1}"), 0);
+    char *v = read_committed(f->s, DB_CASES, "C1", 2);
+    assert_string_equal(v, "{\"a\":1}");
+    free(v);
+    assert_null(read_committed(f->s, DB_ORDERS, "C1", 2)); /* databases are separate */
+    assert_null(read_committed(f->s, DB_CASES, "C2", 2));
+}
+
+static void latest_sees_pending_writes_committed_reads_do_not(void **state) {
+    store_fixture *f = *state;
+    assert_int_equal(put_wait(f, DB_ORDERS, "o1", "v1"), 0);
+    assert_int_equal(put_wait(f, DB_ORDERS, "o2", "keep"), 0);
+    store_read *rd;
+    assert_int_equal(store_read_begin(f->s, &rd), 0);
+    store_batch *b = store_batch_new(f->s);
+    store_batch_put(b, DB_ORDERS, "o1", 2, "v2", 2);
+    store_batch_del(b, DB_ORDERS, "o2", 2);
+    store_batch_put(b, DB_ORDERS, "o3", 2, "new", 3);
+    commit_result r = {1, 0};
+    store_submit(b, on_result, &r);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(store_read_get(rd, DB_ORDERS, "o1", 2, &v, &vlen), 0);
+    assert_memory_equal(v, "v1", 2);
+    assert_int_equal(store_read_get(rd, DB_ORDERS, "o3", 2, &v, &vlen), STORE_ENOTFOUND);
+    char *lv;
+    size_t ln;
+    assert_int_equal(store_get_latest(f->s, DB_ORDERS, "o1", 2, &lv, &ln), 0);
+    assert_int_equal(ln, 2);
+    assert_string_equal(lv, "v2");
+    free(lv);
+    assert_int_equal(store_get_latest(f->s, DB_ORDERS, "o2", 2, &lv, &ln), STORE_ENOTFOUND);
+    assert_int_equal(store_get_latest(f->s, DB_ORDERS, "o3", 2, &lv, &ln), 0);
+    free(lv);
+    store_read_end(rd);
+    run_until(&f->loop, &r.runs);
+    assert_int_equal(r.status, 0);
+    char *c = read_committed(f->s, DB_ORDERS, "o1", 2);
+    assert_string_equal(c, "v2");
+    free(c);
+    assert_null(read_committed(f->s, DB_ORDERS, "o2", 2));
+    assert_int_equal(store_get_latest(f->s, DB_ORDERS, "o2", 2, &lv, &ln), STORE_ENOTFOUND);
+}
+
+static void latest_keeps_a_newer_pending_value_when_an_older_batch_completes(void **state) {
+    store_fixture *f = *state;
+    commit_result r1 = {1, 0}, r2 = {1, 0};
+    store_batch *b1 = store_batch_new(f->s);
+    store_batch_put(b1, DB_META, "k", 1, "one", 3);
+    store_submit(b1, on_result, &r1);
+    store_batch *b2 = store_batch_new(f->s);
+    store_batch_put(b2, DB_META, "k", 1, "two", 3);
+    store_submit(b2, on_result, &r2);
+    char *lv;
+    size_t ln;
+    assert_int_equal(store_get_latest(f->s, DB_META, "k", 1, &lv, &ln), 0);
+    assert_string_equal(lv, "two");
+    free(lv);
+    run_until(&f->loop, &r2.runs);
+    assert_int_equal(r1.status, 0);
+    assert_int_equal(store_get_latest(f->s, DB_META, "k", 1, &lv, &ln), 0);
+    assert_string_equal(lv, "two");
+    free(lv);
+}
+
+typedef struct {
+    int order[64];
+    int n;
+} order_log;
+
+typedef struct {
+    order_log *log;
+    int id;
+    int status;
+} order_item;
+
+static void on_ordered(int status, void *ud) {
+    order_item *it = ud;
+    it->status = status;
+    it->log->order[it->log->n++] = it->id;
+}
+
+static void callbacks_run_in_submit_order(void **state) {
+    store_fixture *f = *state;
+    order_log log = {.n = 0};
+    order_item items[64];
+    for (int i = 0; i < 64; i++) {
+        items[i] = (order_item){&log, i, 1};
+        store_batch *b = store_batch_new(f->s);
+        char key[16];
+        int n = snprintf(key, sizeof key, "k%d", i);
+        if (i % 5 != 4) store_batch_put(b, DB_META, key, (size_t)n, "x", 1); /* some barriers */
+        store_submit(b, on_ordered, &items[i]);
+    }
+    while (log.n < 64) uv_run(&f->loop, UV_RUN_ONCE);
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(log.order[i], i);
+        assert_int_equal(items[i].status, 0);
+    }
+}
+
+typedef struct {
+    store_fixture *f;
+    commit_result *earlier;
+    int n;
+    int ok;
+} barrier_check;
+
+static void on_barrier(int status, void *ud) {
+    barrier_check *c = ud;
+    c->ok = status == 0;
+    for (int i = 0; i < c->n; i++) c->ok = c->ok && c->earlier[i].runs == 1;
+    char *v = read_committed(c->f->s, DB_META, "b9", 2);
+    c->ok = c->ok && v != NULL;
+    free(v);
+    c->n = -1;
+}
+
+static void barrier_completes_after_every_earlier_batch(void **state) {
+    store_fixture *f = *state;
+    commit_result rs[10];
+    for (int i = 0; i < 10; i++) {
+        rs[i] = (commit_result){1, 0};
+        store_batch *b = store_batch_new(f->s);
+        char key[4] = {'b', (char)('0' + i), 0};
+        store_batch_put(b, DB_META, key, 2, "v", 1);
+        store_submit(b, on_result, &rs[i]);
+    }
+    barrier_check c = {f, rs, 10, 0};
+    store_batch *barrier = store_batch_new(f->s);
+    assert_int_equal(store_batch_ops(barrier), 0);
+    store_submit(barrier, on_barrier, &c);
+    while (c.n != -1) uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(c.ok);
+}
+
+#define GROUP_N 200
+
+static void submits_in_one_turn_share_commits(void **state) {
+    store_fixture *f = *state;
+    static commit_result rs[GROUP_N];
+    for (int i = 0; i < GROUP_N; i++) {
+        rs[i] = (commit_result){1, 0};
+        store_key k;
+        key_init(&k);
+        key_u64(&k, (uint64_t)i);
+        store_batch *b = store_batch_new(f->s);
+        store_batch_put(b, DB_EVENTS, k.buf, k.len, "event", 5);
+        store_submit(b, on_result, &rs[i]);
+    }
+    store_stats st;
+    store_get_stats(f->s, &st);
+    assert_true(st.pending > 0);
+    run_until(&f->loop, &rs[GROUP_N - 1].runs);
+    for (int i = 0; i < GROUP_N; i++) assert_int_equal(rs[i].status, 0);
+    store_get_stats(f->s, &st);
+    print_message("group commit: %llu batches in %llu commits, max %llu per commit\n",
+                  (unsigned long long)st.batches, (unsigned long long)st.commits,
+                  (unsigned long long)st.max_batches_per_commit);
+    assert_int_equal(st.batches, GROUP_N);
+    assert_int_equal(st.pending, 0);
+    assert_true(st.commits < GROUP_N);
+    assert_true(st.max_batches_per_commit > 1);
+    uint64_t hist_total = 0;
+    for (int i = 0; i < 8; i++) hist_total += st.batch_size_hist[i];
+    assert_int_equal(hist_total, st.commits);
+    assert_true(st.map_size > 0);
+}
+
+static void null_submit_reports_nomem_from_the_loop(void **state) {
+    store_fixture *f = *state;
+    commit_result r = {1, 0};
+    store_submit(NULL, on_result, &r);
+    assert_int_equal(r.runs, 0); /* not from inside store_submit */
+    run_until(&f->loop, &r.runs);
+    assert_int_equal(r.status, STORE_ENOMEM);
+}
+
+
+/* Index-like keys 'a' | field | n, with neighbours on both sides. */
+static void idx_key(store_key *k, const char *field, uint64_t n) {
+    key_init(k);
+    key_u8(k, 'a');
+    key_str(k, field);
+    key_u64(k, n);
+}
+
+static void fill_index(store_fixture *f) {
+    store_batch *b = store_batch_new(f->s);
+    const char *fields[] = {"w", "x", "xa", "y"};
+    for (int fi = 0; fi < 4; fi++)
+        for (uint64_t n = 1; n <= 5; n++) {
+            store_key k;
+            idx_key(&k, fields[fi], n * 10);
+            store_batch_put(b, DB_INDEX, k.buf, k.len, fields[fi], strlen(fields[fi]));
+        }
+    const unsigned char ff1[] = {0x01, 0xff, 0x01}, ff2[] = {0x01, 0xff, 0xff}, two[] = {0x02};
+    store_batch_put(b, DB_INDEX, ff1, 3, "f1", 2);
+    store_batch_put(b, DB_INDEX, ff2, 3, "f2", 2);
+    store_batch_put(b, DB_INDEX, two, 1, "t", 1);
+    assert_int_equal(commit_wait(f, b), 0);
+}
+
+/* Runs a scan and returns the u64 suffixes it saw (or values' first byte). */
+static int scan(store_fixture *f, const store_key *prefix, const store_key *from, int reverse,
+                uint64_t *out, int max) {
+    store_read *rd;
+    store_iter *it;
+    assert_int_equal(store_read_begin(f->s, &rd), 0);
+    assert_int_equal(store_iter_open(rd, DB_INDEX, prefix ? prefix->buf : NULL,
+                                     prefix ? prefix->len : 0, from ? from->buf : NULL,
+                                     from ? from->len : 0, reverse, &it),
+                     0);
+    const void *k, *v;
+    size_t klen, vlen;
+    int n = 0, rc;
+    while ((rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
+        assert_true(n < max);
+        out[n++] = klen >= 8 ? key_get_u64((const unsigned char *)k + klen - 8) : 0;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(store_iter_next(it, &k, &klen, &v, &vlen), 0); /* stays at the end */
+    store_iter_close(it);
+    store_read_end(rd);
+    return n;
+}
+
+static void expect_seq(const uint64_t *got, int n, const uint64_t *want, int wn) {
+    assert_int_equal(n, wn);
+    for (int i = 0; i < n; i++) assert_int_equal(got[i], want[i]);
+}
+
+static void prefix_scans_forward_and_reverse_stay_in_the_prefix(void **state) {
+    store_fixture *f = *state;
+    fill_index(f);
+    store_key prefix, from;
+    key_init(&prefix);
+    key_u8(&prefix, 'a');
+    key_str(&prefix, "x");
+    uint64_t got[64];
+    int n = scan(f, &prefix, NULL, 0, got, 64);
+    expect_seq(got, n, (uint64_t[]){10, 20, 30, 40, 50}, 5);
+    n = scan(f, &prefix, NULL, 1, got, 64);
+    expect_seq(got, n, (uint64_t[]){50, 40, 30, 20, 10}, 5);
+    idx_key(&from, "x", 30); /* exact key */
+    n = scan(f, &prefix, &from, 0, got, 64);
+    expect_seq(got, n, (uint64_t[]){30, 40, 50}, 3);
+    n = scan(f, &prefix, &from, 1, got, 64);
+    expect_seq(got, n, (uint64_t[]){30, 20, 10}, 3);
+    idx_key(&from, "x", 35); /* between keys */
+    n = scan(f, &prefix, &from, 0, got, 64);
+    expect_seq(got, n, (uint64_t[]){40, 50}, 2);
+    n = scan(f, &prefix, &from, 1, got, 64);
+    expect_seq(got, n, (uint64_t[]){30, 20, 10}, 3);
+    idx_key(&from, "x", 99); /* past the last */
+    n = scan(f, &prefix, &from, 0, got, 64);
+    assert_int_equal(n, 0);
+    n = scan(f, &prefix, &from, 1, got, 64);
+    expect_seq(got, n, (uint64_t[]){50, 40, 30, 20, 10}, 5);
+}
+
+static void scans_from_outside_the_prefix_clamp_to_it(void **state) {
+    store_fixture *f = *state;
+    fill_index(f);
+    store_key prefix, from;
+    key_init(&prefix);
+    key_u8(&prefix, 'a');
+    key_str(&prefix, "x");
+    uint64_t got[64];
+    idx_key(&from, "w", 30); /* before the prefix */
+    int n = scan(f, &prefix, &from, 0, got, 64);
+    expect_seq(got, n, (uint64_t[]){10, 20, 30, 40, 50}, 5);
+    n = scan(f, &prefix, &from, 1, got, 64);
+    assert_int_equal(n, 0);
+    idx_key(&from, "y", 30); /* after the prefix */
+    n = scan(f, &prefix, &from, 0, got, 64);
+    assert_int_equal(n, 0);
+    n = scan(f, &prefix, &from, 1, got, 64);
+    expect_seq(got, n, (uint64_t[]){50, 40, 30, 20, 10}, 5);
+}
+
+static void scans_without_prefix_cover_the_whole_db(void **state) {
+    store_fixture *f = *state;
+    fill_index(f);
+    uint64_t got[64];
+    assert_int_equal(scan(f, NULL, NULL, 0, got, 64), 23);
+    assert_int_equal(scan(f, NULL, NULL, 1, got, 64), 23);
+    store_key from;
+    idx_key(&from, "y", 30);
+    int n = scan(f, NULL, &from, 1, got, 64);
+    assert_int_equal(n, 3 + 15 + 3); /* y30..y10, xa/x/w, then 0x02 and the two 0x01 0xff keys */
+    n = scan(f, NULL, &from, 0, got, 64);
+    assert_int_equal(n, 3);
+}
+
+static void reverse_scan_of_a_prefix_ending_in_ff(void **state) {
+    store_fixture *f = *state;
+    fill_index(f);
+    store_key prefix;
+    key_init(&prefix);
+    key_raw(&prefix, "\x01\xff", 2);
+    store_read *rd;
+    store_iter *it;
+    assert_int_equal(store_read_begin(f->s, &rd), 0);
+    assert_int_equal(store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it), 0);
+    const void *k, *v;
+    size_t klen, vlen;
+    assert_int_equal(store_iter_next(it, &k, &klen, &v, &vlen), 1);
+    assert_memory_equal(v, "f2", 2);
+    assert_int_equal(store_iter_next(it, &k, &klen, &v, &vlen), 1);
+    assert_memory_equal(v, "f1", 2);
+    assert_int_equal(store_iter_next(it, &k, &klen, &v, &vlen), 0);
+    store_read_end(rd); /* closes the iterator the caller left open */
+}
+
+static void data_survives_reopen(void **state) {
+    store_fixture *f = *state;
+    assert_int_equal(put_wait(f, DB_AGENTS, "ag1", "{\"name\":\"Ann\"}"), 0);
+    fixture_close_store(f);
+    assert_int_equal(fixture_open_sized(f, 0, 0), 0);
+    char *v = read_committed(f->s, DB_AGENTS, "ag1", 3);
+    assert_string_equal(v, "{\"name\":\"Ann\"}");
+    free(v);
+}
+
+static void overflowed_key_fails_its_batch_alone(void **state) {
+    store_fixture *f = *state;
+    commit_result ra = {1, 0}, rb = {1, 0}, rc = {1, 0}, rd = {1, 0};
+    store_batch *a = store_batch_new(f->s);
+    store_batch_put(a, DB_CASES, "A", 1, "a", 1);
+    store_submit(a, on_result, &ra);
+    store_batch *b = store_batch_new(f->s);
+    store_batch_put(b, DB_CASES, "B", 1, "b", 1);
+    static const unsigned char too_long[STORE_KEY_MAX + 1]; /* how the API poisons a batch */
+    store_batch_put(b, DB_META, too_long, sizeof too_long, "", 0);
+    store_batch_put(b, DB_CASES, "B2", 2, "b", 1); /* ignored after the first error */
+    assert_int_equal(store_batch_ops(b), 1);
+    store_submit(b, on_result, &rb);
+    store_batch *c = store_batch_new(f->s);
+    store_key big;
+    key_init(&big);
+    char longid[600];
+    memset(longid, 'i', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    key_str(&big, longid);
+    store_batch_put(c, DB_CASES, "C", 1, "c", 1);
+    store_batch_put(c, DB_CASES, big.buf, big.len, "x", 1); /* overflow flag unchecked */
+    store_submit(c, on_result, &rc);
+    store_batch *d = store_batch_new(f->s);
+    store_batch_put(d, DB_CASES, "D", 1, "d", 1);
+    store_submit(d, on_result, &rd);
+    char *lv;
+    size_t ln;
+    assert_int_equal(store_get_latest(f->s, DB_CASES, "B", 1, &lv, &ln), STORE_ENOTFOUND);
+    run_until(&f->loop, &rd.runs);
+    assert_int_equal(ra.status, 0);
+    assert_int_equal(rb.status, STORE_EINVAL);
+    assert_int_equal(rc.status, STORE_EINVAL);
+    assert_int_equal(rd.status, 0);
+    char *v;
+    assert_non_null(v = read_committed(f->s, DB_CASES, "A", 1));
+    free(v);
+    assert_non_null(v = read_committed(f->s, DB_CASES, "D", 1));
+    free(v);
+    assert_null(read_committed(f->s, DB_CASES, "B", 1));
+    assert_null(read_committed(f->s, DB_CASES, "C", 1));
+    store_stats st;
+    store_get_stats(f->s, &st);
+    assert_int_equal(st.failed_batches, 2);
+}
+
+typedef struct {
+    store *s;
+    commit_result late;
+    int first;
+} close_chain;
+
+static void on_flushed_then_submit(int status, void *ud) {
+    close_chain *c = ud;
+    c->first = status == 0 ? 2 : -1;
+    store_submit(store_batch_new(c->s), on_result, &c->late);
+}
+
+static void close_flushes_queued_batches_and_refuses_later_ones(void **state) {
+    store_fixture *f = *state;
+    close_chain c = {f->s, {1, 0}, 0};
+    store_batch *b = store_batch_new(f->s);
+    store_batch_put(b, DB_META, "flush", 5, "me", 2);
+    store_submit(b, on_flushed_then_submit, &c);
+    fixture_close_store(f); /* callbacks run inside store_close */
+    assert_int_equal(c.first, 2);
+    assert_int_equal(c.late.runs, 1);
+    assert_int_equal(c.late.status, STORE_ECLOSED);
+    assert_int_equal(fixture_open_sized(f, 0, 0), 0);
+    char *v = read_committed(f->s, DB_META, "flush", 5);
+    assert_string_equal(v, "me");
+    free(v);
+}
+
+static void bad_arguments_are_errors_not_crashes(void **state) {
+    store_fixture *f = *state;
+    store_read *rd;
+    store_iter *it = (store_iter *)1;
+    assert_int_equal(store_read_begin(f->s, &rd), 0);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(store_read_get(rd, DB_META, "", 0, &v, &vlen), STORE_EINVAL);
+    assert_int_equal(store_read_get(rd, DB__COUNT, "k", 1, &v, &vlen), STORE_EINVAL);
+    static const unsigned char too_long[STORE_KEY_MAX + 1];
+    assert_int_equal(store_iter_open(rd, DB_META, NULL, 0, too_long, sizeof too_long, 0, &it),
+                     STORE_EINVAL);
+    assert_null(it);
+    store_read_end(rd);
+    assert_string_equal(store_strerror(STORE_EFULL), "storage full");
+    store_batch *b = store_batch_new(f->s);
+    store_batch_put(b, DB_META, "k", 1, NULL, 3);
+    assert_int_equal(commit_wait(f, b), STORE_EINVAL);
+    store_batch_free(store_batch_new(f->s)); /* never submitted */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(put_then_get_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(latest_sees_pending_writes_committed_reads_do_not, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            latest_keeps_a_newer_pending_value_when_an_older_batch_completes, setup, teardown),
+        cmocka_unit_test_setup_teardown(callbacks_run_in_submit_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(barrier_completes_after_every_earlier_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(submits_in_one_turn_share_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(null_submit_reports_nomem_from_the_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(prefix_scans_forward_and_reverse_stay_in_the_prefix, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(scans_from_outside_the_prefix_clamp_to_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(scans_without_prefix_cover_the_whole_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(reverse_scan_of_a_prefix_ending_in_ff, setup, teardown),
+        cmocka_unit_test_setup_teardown(data_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(overflowed_key_fails_its_batch_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_flushes_queued_batches_and_refuses_later_ones, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bad_arguments_are_errors_not_crashes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
