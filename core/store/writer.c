@@ -73,13 +73,21 @@ static int try_txn(store *s, store_batch *group, uint64_t nlive) {
     return rc;
 }
 
+/* Batches were validated before the transaction, so anything but a full map
+ * or a lack of memory is a storage failure, never the caller's argument. */
+static int commit_err(int rc) {
+    if (rc == 0) return 0;
+    int e = rc < 0 && rc >= STORE_ECLOSED ? rc : store_err(rc);
+    return e == STORE_EFULL || e == STORE_ENOMEM ? e : STORE_EIO;
+}
+
 static int write_group(store *s, store_batch *group, uint64_t nlive) {
     for (int attempt = 0; attempt < GROW_ATTEMPTS; attempt++) {
         int rc = try_txn(s, group, nlive);
         if (rc == MDB_MAP_FULL) rc = store_grow_map(s);
         else if (rc == MDB_MAP_RESIZED) rc = store_reload_map(s);
-        else return store_err(rc);
-        if (rc != 0) return rc;
+        else return commit_err(rc);
+        if (rc != 0) return commit_err(rc);
     }
     return STORE_EFULL;
 }
@@ -218,25 +226,34 @@ static void complete_one(store *s, store_batch *b) {
     store_batch_release(b);
 }
 
-/* Callbacks may submit again; whatever they add is completed in later rounds
- * (during store_close that is STORE_ECLOSED right here). */
+static store_batch *pop_done(store *s) {
+    pthread_mutex_lock(&s->mu);
+    store_batch *b = s->done_head;
+    if (b) {
+        s->done_head = b->next;
+        if (s->done_head == NULL) s->done_tail = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+static void run_nomem(store *s) {
+    store_oom_slot slots[STORE_OOM_SLOTS];
+    size_t n = s->oom_n;
+    for (size_t i = 0; i < n; i++) slots[i] = s->oom[i];
+    s->oom_n = 0;
+    for (size_t i = 0; i < n; i++) slots[i].cb(STORE_ENOMEM, slots[i].ud);
+}
+
+/* Batches are taken one at a time from the shared list, so a callback that
+ * submits again (or even closes the store, which completes the rest itself)
+ * never sees callbacks out of submit order. During store_close, what the
+ * callbacks submit completes here too, with STORE_ECLOSED. */
 void store_complete_all(store *s) {
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        store_batch *b = s->done_head;
-        s->done_head = s->done_tail = NULL;
-        pthread_mutex_unlock(&s->mu);
-        size_t n = s->oom_n;
-        if (b == NULL && n == 0) return;
-        while (b) {
-            store_batch *next = b->next;
-            complete_one(s, b);
-            b = next;
-        }
-        store_oom_slot slots[STORE_OOM_SLOTS];
-        n = s->oom_n;
-        for (size_t i = 0; i < n; i++) slots[i] = s->oom[i];
-        s->oom_n = 0;
-        for (size_t i = 0; i < n; i++) slots[i].cb(STORE_ENOMEM, slots[i].ud);
+        store_batch *b;
+        while ((b = pop_done(s)) != NULL) complete_one(s, b);
+        if (s->oom_n == 0) return;
+        run_nomem(s);
     }
 }
