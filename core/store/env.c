@@ -190,7 +190,7 @@ int store_grow_map(store *s) {
     pthread_mutex_unlock(&s->mu);
     if (cur >= s->map_max) return STORE_EFULL;
     size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
-    pthread_rwlock_wrlock(&s->resize);
+    if (pthread_rwlock_wrlock(&s->resize) != 0) return STORE_EIO;
     int rc = mdb_env_set_mapsize(s->env, next);
     pthread_rwlock_unlock(&s->resize);
     if (rc != 0) return store_err(rc);
@@ -202,7 +202,7 @@ int store_grow_map(store *s) {
 
 /* Writer thread: another process grew the map (MDB_MAP_RESIZED); adopt it. */
 int store_reload_map(store *s) {
-    pthread_rwlock_wrlock(&s->resize);
+    if (pthread_rwlock_wrlock(&s->resize) != 0) return STORE_EIO;
     int rc = mdb_env_set_mapsize(s->env, 0);
     MDB_envinfo info;
     if (rc == 0) rc = mdb_env_info(s->env, &info);

@@ -61,7 +61,7 @@ int store_read_begin(store *s, store_read **out) {
     *out = NULL;
     if (s == NULL) return STORE_EINVAL;
     if (s->closing) return STORE_ECLOSED;
-    if (s->active_reads == 0) pthread_rwlock_rdlock(&s->resize);
+    if (s->active_reads == 0 && pthread_rwlock_rdlock(&s->resize) != 0) return STORE_EIO;
     store_read *rd;
     int rc = read_open_txn(s, &rd);
     if (rc != 0) {

@@ -64,7 +64,9 @@ typedef struct store store;
 int store_open(store **out, uv_loop_t *loop, const store_config *cfg);
 /* Flushes every submitted batch (their callbacks run), stops the writer,
  * closes the environment. Must be called from the loop thread; runs the loop
- * internally only through the async handle close. */
+ * internally only through the async handle close. Call it once, with no read
+ * active; the store's memory is released by that close callback, so the
+ * caller runs the loop once more afterwards (uv_run returns only then). */
 void store_close(store *s);
 
 /* ---- committed reads ---- */

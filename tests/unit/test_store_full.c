@@ -103,11 +103,43 @@ static void past_map_max_fails_with_efull_and_the_store_goes_on(void **state) {
     fixture_down(&f);
 }
 
+
+/* The writer must remap while a read is open: it waits for the read to end
+ * (mdb_env_set_mapsize under a live transaction would be undefined), and the
+ * read's values stay valid meanwhile. */
+static void growth_while_a_read_is_open_completes_after_it(void **state) {
+    (void)state;
+    store_fixture f;
+    fixture_up(&f, SMALL_MAP, (size_t)64 << 20);
+    assert_int_equal(put_wait(&f, DB_ORDERS, "o", "stable"), 0);
+    store_read *rd;
+    assert_int_equal(store_read_begin(f.s, &rd), 0);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(store_read_get(rd, DB_ORDERS, "o", 1, &v, &vlen), 0);
+    commit_result r = {1, 0};
+    store_submit(big_put(f.s, "grow", 'g'), on_result, &r);
+    store_batch *b = store_batch_new(f.s);
+    store_batch_put(b, DB_ORDERS, "o2", 2, "x", 1);
+    commit_result r2 = {1, 0};
+    store_submit(b, on_result, &r2);
+    assert_memory_equal(v, "stable", vlen);
+    char *nested = read_committed(f.s, DB_ORDERS, "o", 1); /* a second read at once */
+    assert_string_equal(nested, "stable");
+    free(nested);
+    store_read_end(rd);
+    run_until(&f.loop, &r2.runs);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r2.status, 0);
+    fixture_down(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writes_past_the_initial_map_grow_it),
         cmocka_unit_test(reopen_with_a_smaller_map_keeps_the_file_size),
         cmocka_unit_test(past_map_max_fails_with_efull_and_the_store_goes_on),
+        cmocka_unit_test(growth_while_a_read_is_open_completes_after_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
