@@ -23,9 +23,12 @@
 #define PEND_MAX (64 * 1024)        /* read-ahead kept while a request is handled */
 #define WQUEUE_MAX (256 * 1024)     /* unsent answer bytes before parsing pauses */
 #define LINGER_MS 1000
-#define FREE_WREQS 4
+/* Reused buffers are capped so 10k idle connections stay small; a bigger
+ * buffer is freed after use. */
+#define FREE_WREQS 2
 #define KEEP_WREQ_HEAD 4096
-#define KEEP_WREQ_BODY 65536
+#define KEEP_WREQ_BODY (16 * 1024)
+#define KEEP_PEND (16 * 1024)
 
 static void conn_close(http_conn *c);
 static void conn_continue(http_conn *c);
@@ -66,9 +69,10 @@ static void on_timer(uv_timer_t *t);
 void http_conn_timer(http_conn *c, http_timer_mode mode) {
     if (c->closing) return;
     const http_config *cfg = &c->srv->cfg;
-    uint64_t ms = mode == TM_IDLE ? cfg->idle_timeout_ms
+    uint64_t ms = mode == TM_IDLE      ? cfg->idle_timeout_ms
                   : mode == TM_REQUEST ? cfg->request_timeout_ms
-                                       : LINGER_MS;
+                  : mode == TM_LINGER  ? LINGER_MS
+                                       : 0;
     c->tmode = mode;
     if (mode == TM_NONE) uv_timer_stop(&c->timer);
     else uv_timer_start(&c->timer, on_timer, ms, 0);
@@ -78,7 +82,9 @@ static void on_timer(uv_timer_t *t) {
     http_conn *c = t->data;
     http_timer_mode mode = c->tmode;
     c->tmode = TM_NONE;
-    if (mode == TM_REQUEST && c->in_message && !c->busy && !c->done)
+    if (mode == TM_RESUME)
+        conn_continue(c);
+    else if (mode == TM_REQUEST && c->in_message && !c->busy && !c->done)
         http_conn_fail(c, 408, "request_timeout", "the request was not received in time");
     else if (mode != TM_NONE)
         conn_close(c);
@@ -151,10 +157,29 @@ static void on_write(uv_write_t *req, int status) {
     conn_continue(c);
 }
 
+/* Writes at once when nothing is queued (most answers fit the socket
+ * buffer): no write callback, and no epoll_ctl from libuv's drain. The rest,
+ * if any, is queued with one uv_write. */
 int http_conn_write(http_conn *c, http_wreq *w, size_t head_len, size_t body_len) {
     uv_buf_t bufs[2] = {uv_buf_init(w->head, (unsigned)head_len), uv_buf_init(w->body, (unsigned)body_len)};
+    unsigned nbufs = body_len > 0 ? 2 : 1;
     w->conn = c;
-    int rc = uv_write(&w->w, (uv_stream_t *)&c->tcp, bufs, body_len > 0 ? 2 : 1, on_write);
+    int rc = c->writes == 0 ? uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs) : UV_EAGAIN;
+    if (rc >= 0 && (size_t)rc == head_len + body_len) {
+        http_conn_drop_wreq(c, w);
+        return 0;
+    }
+    if (rc > 0) {
+        size_t n = (size_t)rc;
+        if (n >= head_len) {
+            bufs[0] = uv_buf_init(w->body + (n - head_len), (unsigned)(body_len - (n - head_len)));
+            nbufs = 1;
+        } else {
+            bufs[0] = uv_buf_init(w->head + n, (unsigned)(head_len - n));
+        }
+        rc = 0;
+    }
+    if (rc == 0 || rc == UV_EAGAIN) rc = uv_write(&w->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write);
     if (rc != 0) {
         http_conn_drop_wreq(c, w);
         conn_close(c);
@@ -244,7 +269,7 @@ static void pend_add(http_conn *c, const char *data, size_t n) {
 static void conn_settle(http_conn *c) {
     if (c->closing || c->lingering || c->busy || c->done) return;
     /* with bytes pending the peer is not reading our answers: idle too */
-    if (!c->in_message && c->tmode != TM_IDLE) http_conn_timer(c, TM_IDLE);
+    if (!c->in_message && c->tmode != TM_IDLE && c->tmode != TM_RESUME) http_conn_timer(c, TM_IDLE);
     if (!c->reading && c->pend_len <= PEND_MAX) read_start(c);
 }
 
@@ -257,6 +282,11 @@ static void conn_continue(http_conn *c) {
         c->pend_off += used;
         c->pend_len -= used;
         if (c->pend_len == 0) c->pend_off = 0;
+        if (c->pend_len == 0 && c->pend_cap > KEEP_PEND) {
+            free(c->pend);
+            c->pend = NULL;
+            c->pend_cap = 0;
+        }
     }
     conn_settle(c);
 }
@@ -291,10 +321,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (c->lingering || c->done) return; /* draining: bytes are dropped */
-    size_t used = 0;
-    if (c->pend_len == 0 && !c->busy) used = conn_feed(c, buf->base, (size_t)nread);
-    if (c->closing) return;
-    if (used < (size_t)nread) pend_add(c, buf->base + used, (size_t)nread - used);
+    if (c->pend_len == 0 && !c->busy) {
+        size_t used = conn_feed(c, buf->base, (size_t)nread);
+        if (!c->closing && used < (size_t)nread) pend_add(c, buf->base + used, (size_t)nread - used);
+    } else {
+        pend_add(c, buf->base, (size_t)nread); /* after the bytes already waiting */
+        if (!c->busy) conn_continue(c);
+    }
     if (!c->closing) conn_settle(c);
 }
 
@@ -337,7 +370,13 @@ void http_conn_answered(http_conn *c) {
         if (c->writes == 0) conn_finish(c);
         return;
     }
-    if (c->in_feed || c->pend_len > 0) return; /* the feed loop or on_write goes on */
+    if (c->in_feed) return; /* the feed loop goes on */
+    if (c->pend_len > 0) {
+        /* Parse the next request from the loop, not from inside the
+         * caller's http_respond*(): on_write does it, or a 0-ms timer. */
+        if (c->writes == 0) http_conn_timer(c, TM_RESUME);
+        return;
+    }
     conn_settle(c);
 }
 

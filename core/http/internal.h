@@ -59,7 +59,9 @@ struct http_request {
     int upgrade;   /* an Upgrade/CONNECT request: never parse after it */
 };
 
-typedef enum { TM_NONE, TM_IDLE, TM_REQUEST, TM_LINGER } http_timer_mode;
+/* What the connection's one timer is doing; TM_RESUME is a 0-ms timer that
+ * resumes parsing after an answer given outside the parse loop. */
+typedef enum { TM_NONE, TM_IDLE, TM_REQUEST, TM_LINGER, TM_RESUME } http_timer_mode;
 
 typedef struct http_conn {
     uv_tcp_t tcp;
@@ -87,7 +89,6 @@ typedef struct http_conn {
     unsigned closing : 1;     /* uv_close called */
     unsigned lingering : 1;   /* write side shut, draining the peer's bytes */
     unsigned peer_eof : 1;
-    unsigned expect_continue : 1;
 } http_conn;
 
 struct http_server {

@@ -18,7 +18,7 @@
 /* Buffers above these sizes are released after the request instead of
  * being kept for the next one. */
 #define KEEP_HEAD 8192
-#define KEEP_BODY 65536
+#define KEEP_BODY (16 * 1024)
 #define KEEP_EXTRA 4096
 
 int http_buf_reserve(char **buf, size_t *cap, size_t need) {

@@ -121,6 +121,11 @@ static void handler(http_request *req, void *ud) {
         const char *body = http_request_body(req, &len);
         h->pending--;
         http_respond(req, 200, "application/octet-stream", body, len);
+    } else if (strcmp(path, "/big") == 0) {
+        static char big[6000];
+        memset(big, 'b', sizeof big);
+        h->pending--;
+        http_respond(req, 200, "text/plain", big, sizeof big);
     } else if (strcmp(path, "/error") == 0) {
         h->pending--;
         http_response_header(req, "Retry-After", "5");
@@ -238,10 +243,12 @@ typedef struct {
     size_t body_len;
 } resp;
 
-static int cli_connect(cli *c, int port) {
+/* rcvbuf > 0 shrinks the receive window (set before connecting). */
+static int cli_connect_rcvbuf(cli *c, int port, int rcvbuf) {
     c->len = 0;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0) return -1;
+    if (rcvbuf > 0) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct timeval tv = {.tv_sec = 3};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -253,6 +260,8 @@ static int cli_connect(cli *c, int port) {
     }
     return 0;
 }
+
+static int cli_connect(cli *c, int port) { return cli_connect_rcvbuf(c, port, 0); }
 
 static int cli_send(cli *c, const char *data, size_t n) {
     while (n > 0) {
