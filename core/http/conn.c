@@ -131,7 +131,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* The last answer is written: close, draining the peer's bytes first. */
 static void conn_finish(http_conn *c) {
     if (c->closing || c->lingering) return;
-    if (c->peer_eof || c->srv->shutting_down) {
+    if (c->peer_eof) {
         conn_close(c);
         return;
     }
