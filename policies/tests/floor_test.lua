@@ -18,7 +18,13 @@ local function ask(kind, reason, opened)
 end
 
 local function merchant_says(outcome, payer)
-    return { outcome = outcome, reason_code = "merchant_rule", message = "merchant_rule: no", shipping_paid_by = payer }
+    return { outcome = outcome, reason_code = "merchant_rule", message = "merchant_rule: no",
+        shipping_paid_by = payer }
+end
+
+-- The floor's verdict on a merchant's answer to a claim on a parcel delivered days_ago.
+local function judge(outcome, payer, claim, days_ago)
+    return policy.floor.returns_evaluate(merchant_says(outcome, payer), claim, parcel(days_ago), x)
 end
 
 test("without an override a merchant gets the platform defaults", function()
@@ -27,43 +33,39 @@ test("without an override a merchant gets the platform defaults", function()
 end)
 
 test("floor: a merchant cannot refuse the 7-day no-reason return", function()
-    local d = policy.floor.returns_evaluate(merchant_says("reject", "buyer"), ask("return", "no_reason", false), parcel(7), x)
+    local d = judge("reject", "buyer", ask("return", "no_reason", false), 7)
     eq(d.outcome, "approve")
     eq(d.reason_code, "floor_applied")
     ok(d.message:find("7-day no-reason return", 1, true), d.message)
-    eq(policy.floor.returns_evaluate(merchant_says("review", "buyer"), ask("return", "no_reason", false), parcel(1), x).outcome,
-        "approve")
+    eq(judge("review", "buyer", ask("return", "no_reason", false), 1).outcome, "approve")
 end)
 
 test("floor: outside the legal window the merchant's rejection stands", function()
-    local d = policy.floor.returns_evaluate(merchant_says("reject", "buyer"), ask("return", "no_reason", false), parcel(8), x)
+    local d = judge("reject", "buyer", ask("return", "no_reason", false), 8)
     eq(d.reason_code, "merchant_rule")
 end)
 
 test("floor: a merchant may be more generous than the platform", function()
-    eq(policy.floor.returns_evaluate(merchant_says("approve", "buyer"), ask("return", "no_reason", false), parcel(30), x).outcome,
-        "approve")
+    eq(judge("approve", "buyer", ask("return", "no_reason", false), 30).outcome, "approve")
 end)
 
 test("floor: a merchant may decide what the platform only reviews", function()
-    eq(policy.floor.returns_evaluate(merchant_says("reject", "buyer"), ask("return", "no_reason", true), parcel(2), x).outcome,
-        "reject")
+    eq(judge("reject", "buyer", ask("return", "no_reason", true), 2).outcome, "reject")
 end)
 
 test("floor: faulty exchange and warranty repair are protected", function()
-    eq(policy.floor.returns_evaluate(merchant_says("reject"), ask("exchange", "quality", true), parcel(10), x).reason_code,
-        "floor_applied")
-    local repair = ask("repair", "quality", true)
-    eq(policy.floor.returns_evaluate(merchant_says("reject"), repair, parcel(100), x).outcome, "approve")
+    eq(judge("reject", nil, ask("exchange", "quality", true), 10).reason_code, "floor_applied")
+    eq(judge("reject", nil, ask("repair", "quality", true), 100).outcome, "approve")
 end)
 
 test("floor: the merchant pays shipping whenever it is at fault", function()
-    local d = policy.floor.returns_evaluate(merchant_says("approve", "buyer"), ask("return", "damaged_in_transit", true), parcel(3), x)
+    local d = judge("approve", "buyer", ask("return", "damaged_in_transit", true), 3)
     eq(d.outcome .. "/" .. d.shipping_paid_by, "approve/merchant")
 end)
 
 test("floor: an override without a valid outcome gets the default decision", function()
-    local d = policy.floor.returns_evaluate({ outcome = "maybe" }, ask("return", "no_reason", false), parcel(2), x)
+    local d = policy.floor.returns_evaluate({ outcome = "maybe" }, ask("return", "no_reason", false),
+        parcel(2), x)
     eq(d.outcome .. "/" .. d.reason_code, "approve/floor_applied")
 end)
 
@@ -78,9 +80,11 @@ end)
 
 test("floor: goodwill coupons and the VIP lane cannot be cut", function()
     local late = { type = "logistics", reason = "late_delivery", buyer_id = "b" }
-    eq(policy.floor.compensation_compensate(nil, late, nil, x).coupon_cents, policy.compensation.LATE_DELIVERY_COUPON_CENTS)
-    eq(policy.floor.compensation_compensate({ coupon_cents = 2000, reason = "sorry" }, late, nil, x).coupon_cents, 2000)
-    local r = policy.floor.routing_route({ queue = "shop_desk", priority = 4, skills = {} }, ask("return", "quality"), x)
+    local coupon = policy.floor.compensation_compensate
+    eq(coupon(nil, late, nil, x).coupon_cents, policy.compensation.LATE_DELIVERY_COUPON_CENTS)
+    eq(coupon({ coupon_cents = 2000, reason = "sorry" }, late, nil, x).coupon_cents, 2000)
+    local desk = { queue = "shop_desk", priority = 4, skills = {} }
+    local r = policy.floor.routing_route(desk, ask("return", "quality"), x)
     eq(r.queue .. "/" .. r.priority, "shop_desk/1")
 end)
 
@@ -88,7 +92,8 @@ test("floor: SLA targets cannot be later than the platform's", function()
     local c = { case_id = "f2", type = "return", created_at = 1795140000 }
     local default = policy.sla.targets(c, x)
     eq(policy.floor.sla_targets({ resolution = 10 * DAY, business = false }, c, x), default)
-    eq(policy.floor.sla_targets({ resolution = DAY, business = false }, c, x), { resolution = DAY, business = false })
+    local quick = { resolution = DAY, business = false }
+    eq(policy.floor.sla_targets(quick, c, x), quick)
 end)
 
 test("floor: breaches escalate, surveys go out, low scores get their follow-up", function()
