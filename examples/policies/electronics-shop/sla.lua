@@ -12,7 +12,6 @@ M.calendar = {
     hours = { { "10:00", "22:00" } },
     utc_offset = 8 * HOUR,
     holidays = { "2026-02-16", "2026-02-17", "2026-02-18" },
-    workday_overrides = {},
 }
 
 M.STORE_DAY = 12 * HOUR

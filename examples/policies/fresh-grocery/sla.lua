@@ -2,7 +2,8 @@
 
 sla.targets(case, ctx) -> {first_response?, resolution?, business}; targets in
 working seconds of the calendar below (14 working hours a day, no holidays:
-grocery delivery runs on public holidays too). ]]
+grocery delivery runs on public holidays too). Empty lists are left out:
+an empty Lua table would reach the core as {} rather than []. ]]
 
 local M = {}
 
@@ -11,8 +12,6 @@ M.calendar = {
     workdays = { 1, 2, 3, 4, 5, 6, 7 },
     hours = { { "08:00", "22:00" } },
     utc_offset = 8 * HOUR,
-    holidays = {},
-    workday_overrides = {},
 }
 
 M.FIRST_REPLY = 30 * 60               -- 30 working minutes for every case
