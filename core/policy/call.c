@@ -1,0 +1,205 @@
+/* policy/call: resolving and calling policy functions for a merchant.
+ *
+ * Resolution reads fields raw (no __index), so policy_has and policy_call
+ * always agree: a merchant's module wins for the fields it defines itself,
+ * the default module answers the rest. When an override answered a call, the
+ * platform floor (floor.<module>_<fn>) gets the last word. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/luajson.h"
+#include "policy/policy_impl.h"
+
+#define HAS_BUDGET 10000u
+
+/* Pushes table[key] (raw) when the table at idx is a table, else nil. */
+static int raw_field(lua_State *L, int idx, const char *key) {
+    if (!lua_istable(L, idx)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx < 0 ? idx - 1 : idx);
+}
+
+/* A field of the default module (merchant NULL) or of the merchant's one. */
+static int module_field(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                        const char *name) {
+    luaL_checkstack(L, 4, "resolve");
+    if (merchant) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
+        raw_field(L, -1, merchant);
+        lua_remove(L, -2);
+    } else {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
+    }
+    raw_field(L, -1, module);
+    lua_remove(L, -2);
+    int t = raw_field(L, -1, name);
+    lua_remove(L, -2);
+    return t;
+}
+
+int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
+                   const char *name, int want_fn) {
+    if (merchant_id) {
+        int t = module_field(L, ps, merchant_id, module, name);
+        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 2;
+        lua_pop(L, 1);
+    }
+    int t = module_field(L, ps, NULL, module, name);
+    if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return 0;
+}
+
+void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
+                   int override) {
+    int base = lua_gettop(L) - nargs;
+    luaL_checkstack(L, nargs + 4, "policy call");
+    if (override) {
+        lua_pushfstring(L, "%s_%s", module, fn);
+        const char *floor_fn = lua_tostring(L, -1);
+        if (module_field(L, ps, NULL, "floor", floor_fn) != LUA_TFUNCTION) {
+            lua_pop(L, 2);
+            override = 0;
+        } else {
+            lua_remove(L, -2);
+        }
+    }
+    if (!override) {
+        lua_call(L, nargs, 1);
+        return;
+    }
+    /* floor, f, args... -> floor, args', f, args... -> floor, result, args' */
+    lua_insert(L, base);
+    for (int i = 1; i <= nargs; i++) lua_pushvalue(L, base + 1 + i);
+    lua_rotate(L, base + 1, nargs);
+    lua_call(L, nargs, 1);
+    lua_insert(L, base + 1);
+    lua_call(L, nargs + 1, 1);
+}
+
+static void elapsed_add(policy_set *ps, const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t us = ((int64_t)t1.tv_sec - (int64_t)t0->tv_sec) * 1000000 +
+                 ((int64_t)t1.tv_nsec - (int64_t)t0->tv_nsec) / 1000;
+    ps->stats.call_us_total += us > 0 ? (uint64_t)us : 0;
+}
+
+typedef struct {
+    policy_set *ps;
+    const char *merchant, *module, *name;
+    json_t *const *args;
+    int nargs;
+    const policy_ctx *ctx;
+    int found;
+    json_t *result;
+    char cerr[256];
+} call_req;
+
+/* Protected: resolve, convert args, call (with the floor), convert back. */
+static int call_body(lua_State *L) {
+    call_req *r = lua_touserdata(L, 1);
+    ctx_begin(L, r->ps, r->ctx, r->merchant);
+    int how = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 1);
+    r->found = how != 0;
+    if (!r->found) return 0;
+    luaL_checkstack(L, r->nargs + 8, "policy arguments");
+    for (int i = 0; i < r->nargs; i++) luajson_push(L, r->args[i]);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
+    policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2);
+    r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
+    return 0;
+}
+
+/* Protected: the field (called with ctx when a function) as JSON. */
+static int value_body(lua_State *L) {
+    call_req *r = lua_touserdata(L, 1);
+    ctx_begin(L, r->ps, r->ctx, r->merchant);
+    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0) != 0;
+    if (lua_isfunction(L, -1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
+        lua_call(L, 1, 1);
+    }
+    r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
+    return 0;
+}
+
+/* Runs body on r; the result or the error is in r / err. */
+static int run_req(call_req *r, lua_CFunction body, uint64_t budget, char *err, size_t errlen) {
+    lua_State *L = r->ps->sb.L;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, body);
+    lua_pushlightuserdata(L, r);
+    int rc = sandbox_run(&r->ps->sb, 1, 0, budget, 1, err, errlen);
+    ctx_end(r->ps);
+    json_decref(r->ps->tmp_json);
+    r->ps->tmp_json = NULL;
+    return rc;
+}
+
+int policy_call(policy_set *ps, const char *merchant_id, const char *module, const char *fn,
+                json_t *const *args, int nargs, const policy_ctx *ctx, json_t **result,
+                char *err, size_t errlen) {
+    *result = NULL;
+    if (ps == NULL || module == NULL || fn == NULL || nargs < 0 || (nargs > 0 && args == NULL)) {
+        snprintf(err, errlen, "policy_call: bad arguments");
+        return -1;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    call_req r = {.ps = ps, .merchant = merchant_id, .module = module, .name = fn,
+                  .args = args, .nargs = nargs, .ctx = ctx};
+    ps->stats.calls++;
+    int rc = run_req(&r, call_body, ps->budget, err, errlen);
+    if (rc == 0 && !r.found) {
+        snprintf(err, errlen, "no such function %s.%s", module, fn);
+        rc = -1;
+    } else if (rc == 0 && r.result == NULL) {
+        snprintf(err, errlen, "%s.%s returned a value JSON cannot hold: %s", module, fn, r.cerr);
+        rc = -1;
+    }
+    if (rc == 0) *result = r.result;
+    else json_decref(r.result);
+    if (rc != 0) ps->stats.errors++;
+    elapsed_add(ps, &t0);
+    return rc;
+}
+
+int policy_value(policy_set *ps, const char *merchant_id, const char *module, const char *field,
+                 const policy_ctx *ctx, json_t **result, char *err, size_t errlen) {
+    *result = NULL;
+    if (ps == NULL || module == NULL || field == NULL) {
+        snprintf(err, errlen, "policy_value: bad arguments");
+        return -1;
+    }
+    call_req r = {.ps = ps, .merchant = merchant_id, .module = module, .name = field, .ctx = ctx};
+    int rc = run_req(&r, value_body, ps->budget, err, errlen);
+    if (rc == 0 && r.result == NULL) {
+        snprintf(err, errlen, "%s.%s is not a value JSON can hold: %s", module, field, r.cerr);
+        rc = -1;
+    }
+    if (rc == 0) *result = r.result;
+    else json_decref(r.result);
+    return rc;
+}
+
+static int has_body(lua_State *L) {
+    call_req *r = lua_touserdata(L, 1);
+    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 1) != 0;
+    return 0;
+}
+
+int policy_has(const policy_set *ps, const char *merchant_id, const char *module, const char *fn) {
+    if (ps == NULL || module == NULL || fn == NULL) return 0;
+    char err[128];
+    /* Looking a name up pushes strings, which the state accounts for: the set
+     * is logically const, its Lua state is not. */
+    call_req r = {.ps = (policy_set *)ps, .merchant = merchant_id, .module = module, .name = fn};
+    return run_req(&r, has_body, HAS_BUDGET, err, sizeof err) == 0 && r.found;
+}

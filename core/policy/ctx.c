@@ -1,0 +1,146 @@
+/* policy/ctx: the `ctx` table every policy call receives.
+ *
+ * One ctx per set, built at load: a read-only proxy over a fields table whose
+ * functions are C closures reading the set (calendar) and the policy_ctx of
+ * the call running (ps->cur). A call only updates now and merchant_id, so no
+ * table is built per request. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "policy/luajson.h"
+#include "policy/policy_impl.h"
+
+static policy_set *self(lua_State *L) {
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int64_t ctx_now(lua_State *L, policy_set *ps) {
+    (void)L;
+    return ps->cur ? ps->cur->now : (int64_t)time(NULL);
+}
+
+/* ctx.days_since(ts): (now - ts) / 86400 as a float. */
+static int l_days_since(lua_State *L) {
+    lua_Number ts = luaL_checknumber(L, 1);
+    lua_pushnumber(L, ((lua_Number)ctx_now(L, self(L)) - ts) / 86400.0);
+    return 1;
+}
+
+static const calendar *ctx_calendar(lua_State *L, policy_set *ps) {
+    if (ps->cal == NULL) luaL_error(L, "the business calendar is not ready while sla.calendar is built");
+    return ps->cal;
+}
+
+static int l_business_seconds(lua_State *L) {
+    int64_t from = (int64_t)luaL_checkinteger(L, 1), to = (int64_t)luaL_checkinteger(L, 2);
+    lua_pushinteger(L, (lua_Integer)calendar_business_seconds(ctx_calendar(L, self(L)), from, to));
+    return 1;
+}
+
+static int l_add_business_seconds(lua_State *L) {
+    int64_t ts = (int64_t)luaL_checkinteger(L, 1), s = (int64_t)luaL_checkinteger(L, 2);
+    lua_pushinteger(L, (lua_Integer)calendar_add_business_seconds(ctx_calendar(L, self(L)), ts, s));
+    return 1;
+}
+
+/* ctx.customer(buyer_id): the server's record as a table, or nil. The record
+ * is parked in ps->tmp_json while it is converted, so a memory error in the
+ * middle does not leak it (the next conversion or the set's free drops it). */
+static int l_customer(lua_State *L) {
+    policy_set *ps = self(L);
+    const char *id = luaL_checkstring(L, 1);
+    const policy_ctx *c = ps->cur;
+    if (c == NULL || c->customer == NULL) return 0;
+    json_decref(ps->tmp_json);
+    ps->tmp_json = c->customer(c->ud, id);
+    if (ps->tmp_json == NULL) return 0;
+    luajson_push(L, ps->tmp_json);
+    json_decref(ps->tmp_json);
+    ps->tmp_json = NULL;
+    return 1;
+}
+
+/* ctx.log(msg): one line for the case's timeline, at most POLICY_LOG_MAX per call. */
+static int l_log(lua_State *L) {
+    policy_set *ps = self(L);
+    size_t len;
+    const char *s = luaL_tolstring(L, 1, &len);
+    const policy_ctx *c = ps->cur;
+    if (c == NULL || c->log == NULL || ps->log_count >= POLICY_LOG_MAX) return 0;
+    ps->log_count++;
+    json_t *line = json_stringn(s, len);
+    if (line == NULL) line = json_string("(log line is not valid UTF-8)");
+    if (line != NULL) json_array_append_new(c->log, line);
+    return 0;
+}
+
+static int ctx_newindex(lua_State *L) {
+    return luaL_error(L, "ctx is read-only (field '%s')",
+                      lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
+}
+
+static int fields_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* pairs(ctx) walks the fields behind the proxy. */
+static int ctx_pairs(lua_State *L) {
+    lua_pushcfunction(L, fields_next);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, self(L)->ctx_fields_ref);
+    lua_pushnil(L);
+    return 3;
+}
+
+void ctx_create(lua_State *L, policy_set *ps) {
+    static const luaL_Reg fns[] = {
+        {"days_since", l_days_since},
+        {"business_seconds", l_business_seconds},
+        {"add_business_seconds", l_add_business_seconds},
+        {"customer", l_customer},
+        {"log", l_log},
+        {NULL, NULL}};
+    luaL_checkstack(L, 6, "building ctx");
+    lua_createtable(L, 0, 8);
+    lua_pushlightuserdata(L, ps);
+    luaL_setfuncs(L, fns, 1);
+    lua_pushvalue(L, -1);
+    ps->ctx_fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L); /* the proxy */
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ctx_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushlightuserdata(L, ps);
+    lua_pushcclosure(L, ctx_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    ps->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+}
+
+void ctx_begin(lua_State *L, policy_set *ps, const policy_ctx *c, const char *merchant_id) {
+    ps->cur = c;
+    ps->log_count = 0;
+    const char *m = c && c->merchant_id ? c->merchant_id : merchant_id;
+    luaL_checkstack(L, 3, "ctx");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->ctx_fields_ref);
+    lua_pushinteger(L, (lua_Integer)ctx_now(L, ps));
+    lua_setfield(L, -2, "now");
+    if (m) lua_pushstring(L, m);
+    else lua_pushnil(L);
+    lua_setfield(L, -2, "merchant_id");
+    lua_pop(L, 1);
+}
+
+void ctx_end(policy_set *ps) {
+    ps->cur = NULL;
+    ps->log_count = 0;
+}

@@ -1,0 +1,30 @@
+/* policy/luajson: the one place JSON and Lua values are converted.
+ *
+ * JSON -> Lua: object -> table with string keys (null members omitted),
+ * array -> sequence 1..n, integer -> Lua integer, real -> float, true/false,
+ * null -> nil.
+ * Lua -> JSON: a table whose keys are exactly 1..n (n > 0) -> array; an empty
+ * table -> {}; any other table -> object (integer keys become their decimal
+ * text; other non-string keys are an error); integers and integral floats
+ * that fit in int64 -> integer (money is integral); other finite floats ->
+ * real (NaN and infinities are an error); strings must be valid UTF-8;
+ * nesting deeper than LUAJSON_MAX_DEPTH or a table containing itself is an
+ * error; functions, userdata and threads are errors. */
+#ifndef AS_POLICY_LUAJSON_H
+#define AS_POLICY_LUAJSON_H
+
+#include <jansson.h>
+#include <lua.h>
+#include <stddef.h>
+
+#define LUAJSON_MAX_DEPTH 64
+
+/* Pushes v (NULL or JSON null: nil). Raises a Lua error on a memory error or
+ * nesting deeper than LUAJSON_MAX_DEPTH, so call it in protected mode. */
+void luajson_push(lua_State *L, const json_t *v);
+
+/* Converts the value at idx to a new JSON reference, or returns NULL with a
+ * message in err. Never raises a Lua error. nil gives JSON null. */
+json_t *luajson_to_json(lua_State *L, int idx, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,49 @@
+/* policy/policy_impl (internal): the policy_set object shared by the files of
+ * core/policy. Nothing outside core/policy includes this. */
+#ifndef AS_POLICY_IMPL_H
+#define AS_POLICY_IMPL_H
+
+#include "policy/policy.h"
+#include "policy/sandbox.h"
+#include "time/calendar.h"
+
+#define POLICY_DEFAULT_BUDGET 1000000u
+#define POLICY_DEFAULT_MEM_CAP ((size_t)32 << 20)
+#define POLICY_LOG_MAX 100
+
+struct policy_set {
+    sandbox sb;
+    uint64_t budget;
+    char version[65];
+    int64_t loaded_at;
+    json_t *files;              /* [{name, sha256}] for describe */
+    calendar *cal;              /* from the default sla.calendar */
+    int defaults_ref;           /* registry: {name = module} */
+    int pending_ref;            /* registry: {name = chunk} while loading */
+    int merchants_ref;          /* registry: {merchant_id = {name = module}} */
+    int ctx_ref;                /* registry: the ctx proxy every call gets */
+    int ctx_fields_ref;         /* registry: the table behind the ctx proxy */
+    const policy_ctx *cur;      /* the policy_ctx of the call running, or NULL */
+    int log_count;              /* ctx.log lines of the call running */
+    json_t *tmp_json;           /* a customer record being converted (freed after) */
+    policy_stats stats;
+};
+
+/* ctx.c, inside a run: builds the ctx proxy (ctx_ref, ctx_fields_ref). */
+void ctx_create(lua_State *L, policy_set *ps);
+/* Inside a run: points ctx at c for one call (now, merchant_id, log...). */
+void ctx_begin(lua_State *L, policy_set *ps, const policy_ctx *c, const char *merchant_id);
+/* After the run: forgets the call's policy_ctx. */
+void ctx_end(policy_set *ps);
+
+/* call.c, inside a run: pushes module.name for merchant (the override's own
+ * raw field wins when it is a function, or with want_fn 0 any non-nil value)
+ * and returns 2 (override), 1 (default) or 0 (nil pushed). */
+int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
+                   const char *name, int want_fn);
+/* Inside a run: the function at -1-nargs called with the nargs arguments above
+ * it; applies the floor when `override` and leaves one result. */
+void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn,
+                   int nargs, int override);
+
+#endif

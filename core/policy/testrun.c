@@ -1,0 +1,248 @@
+/* policy/testrun: `aftersaled policy test DIR`, the policy set's own tests.
+ *
+ * The set is loaded exactly as the server loads it; then each tests/NAME.lua
+ * runs in its own writable env over the harness globals (test, eq, ok,
+ * policy, make_ctx, ctx_logs, DAY, HOUR) and the sandbox base. Registered
+ * tests run after their file, in order, each under its own (larger) budget.
+ * Output is one "ok - FILE: NAME" / "not ok - FILE: NAME: ERROR" line per
+ * test and a final "P passed, F failed" line, which CI parses. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy/fileset.h"
+#include "policy/policy_impl.h"
+
+#define TEST_BUDGET_FACTOR 50
+
+/* The harness, in Lua because it is mostly table walking. Receives the
+ * defaults and merchants registries and the ctx calendar functions. */
+static const char HARNESS[] =
+    "local defaults, merchants, bsecs, addbsecs = ...\n"
+    "local H, tests = {DAY = 86400, HOUR = 3600}, {}\n"
+    "function H.test(name, fn)\n"
+    "  if type(name) ~= 'string' or type(fn) ~= 'function' then\n"
+    "    error('test(name, fn) needs a name and a function', 2) end\n"
+    "  tests[#tests + 1] = {name, fn}\n"
+    "end\n"
+    "local function key_lt(a, b)\n"
+    "  local ta, tb = type(a), type(b)\n"
+    "  if ta ~= tb then return ta < tb end\n"
+    "  if ta == 'number' or ta == 'string' then return a < b end\n"
+    "  return tostring(a) < tostring(b)\n"
+    "end\n"
+    "local function repr(v, depth)\n"
+    "  if type(v) == 'string' then return (string.format('%q', v):gsub('\\\\\\n', '\\\\n')) end\n"
+    "  if type(v) ~= 'table' then return tostring(v) end\n"
+    "  if depth > 8 then return '{...}' end\n"
+    "  local keys, parts, n = {}, {}, #v\n"
+    "  for k in pairs(v) do keys[#keys + 1] = k end\n"
+    "  table.sort(keys, key_lt)\n"
+    "  for _, k in ipairs(keys) do\n"
+    "    if math.type(k) == 'integer' and k >= 1 and k <= n then parts[#parts + 1] = repr(v[k], depth + 1)\n"
+    "    elseif type(k) == 'string' and k:match('^[%a_][%w_]*$') then\n"
+    "      parts[#parts + 1] = k .. ' = ' .. repr(v[k], depth + 1)\n"
+    "    else parts[#parts + 1] = '[' .. repr(k, depth + 1) .. '] = ' .. repr(v[k], depth + 1) end\n"
+    "  end\n"
+    "  return '{' .. table.concat(parts, ', ') .. '}'\n"
+    "end\n"
+    "local function deq(a, b, seen)\n"
+    "  if a == b then return true end\n"
+    "  if type(a) ~= 'table' or type(b) ~= 'table' then return false end\n"
+    "  if seen[a] == b then return true end\n"
+    "  seen[a] = b\n"
+    "  for k, v in pairs(a) do if not deq(v, rawget(b, k), seen) then return false end end\n"
+    "  for k in pairs(b) do if rawget(a, k) == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "function H.eq(actual, expected, msg)\n"
+    "  if deq(actual, expected, {}) then return end\n"
+    "  error((msg ~= nil and tostring(msg) .. ': ' or '') .. 'expected ' .. repr(expected, 0)\n"
+    "        .. ' got ' .. repr(actual, 0), 2)\n"
+    "end\n"
+    "function H.ok(value, msg)\n"
+    "  if value then return end\n"
+    "  error(msg ~= nil and tostring(msg) or 'expected a true value, got ' .. repr(value, 0), 2)\n"
+    "end\n"
+    /* policy.merchant(id).<module>.<fn>: resolved like policy_call. */
+    "local function resolve(m, d, name, fn)\n"
+    "  local v = m ~= nil and rawget(m, fn) or nil\n"
+    "  if type(v) == 'function' then\n"
+    "    local floor = rawget(defaults, 'floor')\n"
+    "    local ff = type(floor) == 'table' and rawget(floor, name .. '_' .. fn) or nil\n"
+    "    if type(ff) ~= 'function' then return v end\n"
+    "    return function(...) return (ff(v(...), ...)) end\n"
+    "  end\n"
+    "  local dv = d ~= nil and rawget(d, fn) or nil\n"
+    "  if type(dv) == 'function' or v == nil then return dv end\n"
+    "  return v\n"
+    "end\n"
+    "local function merchant(id)\n"
+    "  local own = rawget(merchants, id) or {}\n"
+    "  return setmetatable({}, {__index = function(_, name)\n"
+    "    local m, d = rawget(own, name), rawget(defaults, name)\n"
+    "    if m == nil and d == nil then return nil end\n"
+    "    return setmetatable({}, {__index = function(_, fn) return resolve(m, d, name, fn) end})\n"
+    "  end})\n"
+    "end\n"
+    "H.policy = setmetatable({merchant = merchant}, {__index = defaults})\n"
+    "local logs = setmetatable({}, {__mode = 'k'})\n"
+    "function H.make_ctx(t)\n"
+    "  t = t or {}\n"
+    "  local now, customers, lines = t.now or 1767225600, t.customers or {}, {}\n"
+    "  local fields = {now = now, merchant_id = t.merchant_id,\n"
+    "    days_since = function(ts) return (now - ts) / 86400 end,\n"
+    "    business_seconds = bsecs, add_business_seconds = addbsecs,\n"
+    "    customer = function(id)\n"
+    "      local c = customers[id]\n"
+    "      if c ~= nil then return c end\n"
+    "      return {returns_30d = 0, cases_30d = 0, lifetime_spend_cents = 0}\n"
+    "    end,\n"
+    "    log = function(msg) lines[#lines + 1] = tostring(msg) end}\n"
+    "  local ctx = setmetatable({}, {__index = fields, __metatable = false,\n"
+    "    __newindex = function(_, k) error(\"ctx is read-only (field '\" .. tostring(k) .. \"')\", 2) end,\n"
+    "    __pairs = function() return next, fields, nil end})\n"
+    "  logs[ctx] = lines\n"
+    "  return ctx\n"
+    "end\n"
+    "function H.ctx_logs(ctx) return logs[ctx] or {} end\n"
+    "return H, function() local t = tests; tests = {}; return t end\n";
+
+typedef struct {
+    policy_set *ps;
+    int globals_ref;  /* the harness globals, falling back to the base */
+    int take_ref;     /* take(): the tests registered since the last take */
+    const pfile *file;
+    FILE *out;
+    int passed, failed;
+} runner;
+
+/* Protected: runs the harness chunk and keeps what it returns. */
+static int harness_body(lua_State *L) {
+    runner *r = lua_touserdata(L, 1);
+    policy_set *ps = r->ps;
+    if (luaL_loadbufferx(L, HARNESS, sizeof HARNESS - 1, "=harness", "t") != LUA_OK) lua_error(L);
+    sandbox_push_base(&ps->sb);
+    sandbox_push_writable_env(&ps->sb, -1);
+    lua_remove(L, -2);
+    lua_setupvalue(L, -2, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->ctx_fields_ref);
+    lua_getfield(L, -1, "business_seconds");
+    lua_getfield(L, -2, "add_business_seconds");
+    lua_remove(L, -3);
+    lua_call(L, 4, 2);
+    r->take_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 1);
+    sandbox_push_base(&ps->sb);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    r->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Protected: runs one test file and returns the list of tests it declared. */
+static int file_body(lua_State *L) {
+    runner *r = lua_touserdata(L, 1);
+    char chunkname[1100];
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->take_ref);
+    lua_call(L, 0, 0); /* forget what a failed file left behind */
+    snprintf(chunkname, sizeof chunkname, "@%s", r->file->name);
+    if (luaL_loadbufferx(L, r->file->text, r->file->len, chunkname, "t") != LUA_OK) lua_error(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->globals_ref);
+    sandbox_push_writable_env(&r->ps->sb, -1);
+    lua_remove(L, -2);
+    lua_setupvalue(L, -2, 1);
+    lua_call(L, 0, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->take_ref);
+    lua_call(L, 0, 1);
+    return 1;
+}
+
+/* One line for the test output: newlines of an error become spaces. */
+static void report(runner *r, int ok, const char *name, const char *msg) {
+    if (ok) r->passed++;
+    else r->failed++;
+    if (r->out == NULL) return;
+    fprintf(r->out, "%s - %s", ok ? "ok" : "not ok", r->file->name);
+    if (name) fprintf(r->out, ": %s", name);
+    if (!ok) {
+        fputs(": ", r->out);
+        for (const char *p = msg; *p; p++) fputc(*p == '\n' || *p == '\r' ? ' ' : *p, r->out);
+    }
+    fputc('\n', r->out);
+}
+
+static uint64_t test_budget(const policy_set *ps) {
+    return ps->budget > UINT64_MAX / TEST_BUDGET_FACTOR ? UINT64_MAX
+                                                         : ps->budget * TEST_BUDGET_FACTOR;
+}
+
+/* Runs the tests of the list at the top of the stack, then pops it. */
+static void run_list(runner *r) {
+    lua_State *L = r->ps->sb.L;
+    int list = lua_gettop(L);
+    char name[512], err[2048];
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, list); i++) {
+        if (!lua_checkstack(L, 4)) break;
+        lua_rawgeti(L, list, i);
+        lua_rawgeti(L, -1, 1);
+        snprintf(name, sizeof name, "%s", lua_tostring(L, -1));
+        lua_rawgeti(L, -2, 2);
+        lua_replace(L, list + 1);
+        lua_settop(L, list + 1);
+        int rc = sandbox_run(&r->ps->sb, 0, 0, test_budget(r->ps), 0, err, sizeof err);
+        report(r, rc == 0, name, err);
+        lua_settop(L, list);
+    }
+    lua_settop(L, list - 1);
+    lua_gc(L, LUA_GCCOLLECT);
+}
+
+static void run_file(runner *r, const pfile *f) {
+    lua_State *L = r->ps->sb.L;
+    char err[2048];
+    r->file = f;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, file_body);
+    lua_pushlightuserdata(L, r);
+    if (sandbox_run(&r->ps->sb, 1, 1, test_budget(r->ps), 0, err, sizeof err) != 0) {
+        report(r, 0, NULL, err);
+        return;
+    }
+    run_list(r);
+}
+
+static int run_all(runner *r, const pfiles *tests, char *err, size_t errlen) {
+    lua_State *L = r->ps->sb.L;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, harness_body);
+    lua_pushlightuserdata(L, r);
+    if (sandbox_run(&r->ps->sb, 1, 0, test_budget(r->ps), 1, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < tests->n; i++) run_file(r, &tests->v[i]);
+    return 0;
+}
+
+int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *failed, char *err,
+                     size_t errlen) {
+    *passed = *failed = 0;
+    runner r = {.out = out, .globals_ref = LUA_NOREF, .take_ref = LUA_NOREF};
+    pfiles tests;
+    if (policy_set_load(cfg, &r.ps, err, errlen) != 0 ||
+        fileset_gather(cfg->dir, cfg->sources, FILESET_TESTS, &tests, err, errlen) != 0) {
+        if (out) fprintf(out, "not ok - load: %s\n0 passed, 1 failed\n", err);
+        policy_set_free(r.ps);
+        *failed = 1;
+        return -1;
+    }
+    int rc = run_all(&r, &tests, err, errlen);
+    fileset_free(&tests);
+    policy_set_free(r.ps);
+    *passed = r.passed;
+    *failed = r.failed + (rc != 0);
+    if (out) fprintf(out, "%d passed, %d failed\n", *passed, *failed);
+    if (rc == 0 && r.failed > 0)
+        snprintf(err, errlen, "%d of %d policy tests failed", r.failed, r.passed + r.failed);
+    return rc == 0 && r.failed == 0 ? 0 : -1;
+}

@@ -1,0 +1,301 @@
+/* Calling policies: arguments and results, merchant overrides and the floor,
+ * policy_value, policy_has, the ctx bindings and the statistics. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "test_policy_util.h"
+
+static const char RETURNS[] =
+    "local M = {}\n"
+    "function M.evaluate(case, order, ctx)\n"
+    "  if case.days <= 7 then return {outcome = 'approve', by = 'default'} end\n"
+    "  return {outcome = 'reject', by = 'default'}\n"
+    "end\n"
+    "function M.window() return 7 end\n"
+    "return M\n";
+
+/* m1 rejects everything; the floor restores the default's approval. */
+static const char M1_RETURNS[] =
+    "local M = {}\n"
+    "function M.evaluate(case, order, ctx) return {outcome = 'reject', by = 'm1', merchant = ctx.merchant_id} end\n"
+    "return M\n";
+
+static const char FLOOR[] =
+    "local M = {}\n"
+    "function M.returns_evaluate(result, case, order, ctx)\n"
+    "  local d = require('returns').evaluate(case, order, ctx)\n"
+    "  if d.outcome == 'approve' and result.outcome ~= 'approve' then\n"
+    "    return {outcome = 'approve', by = 'floor', was = result.by}\n"
+    "  end\n"
+    "  return result\n"
+    "end\n"
+    "return M\n";
+
+static int setup(void **state) {
+    pdir *d = malloc(sizeof *d);
+    assert_non_null(d);
+    pdir_up(d);
+    pdir_write(d, "returns.lua", RETURNS);
+    pdir_write(d, "merchants/m1/returns.lua", M1_RETURNS);
+    pdir_write(d, "floor.lua", FLOOR);
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state) {
+    pdir_down(*state);
+    free(*state);
+    return 0;
+}
+
+/* returns.evaluate(case{days}, order) for merchant; the result's fields. */
+static json_t *evaluate(pdir *d, const char *merchant, int days) {
+    json_t *args[2] = {json_pack("{s:i}", "days", days), json_null()};
+    policy_ctx ctx = {.now = 1767225600};
+    json_t *r = NULL;
+    int rc = policy_call(d->ps, merchant, "returns", "evaluate", args, 2, &ctx, &r, d->err,
+                         sizeof d->err);
+    if (rc != 0) fprintf(stderr, "call failed: %s\n", d->err);
+    assert_int_equal(rc, 0);
+    json_decref(args[0]);
+    json_decref(args[1]);
+    return r;
+}
+
+static void default_module_answers_without_override(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = evaluate(d, NULL, 3);
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "default");
+    json_decref(r);
+    r = evaluate(d, "m2", 30); /* no override: the default, no floor */
+    assert_string_equal(json_string_value(json_object_get(r, "outcome")), "reject");
+    json_decref(r);
+}
+
+static void merchant_override_wins(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = evaluate(d, "m1", 30); /* outside the window: the floor keeps m1's answer */
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "m1");
+    assert_string_equal(json_string_value(json_object_get(r, "merchant")), "m1");
+    json_decref(r);
+}
+
+static void floor_raises_an_override_result(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = evaluate(d, "m1", 3);
+    assert_string_equal(json_string_value(json_object_get(r, "outcome")), "approve");
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
+    assert_string_equal(json_string_value(json_object_get(r, "was")), "m1");
+    json_decref(r);
+}
+
+static void override_falls_back_to_default_per_function(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, "m1", "returns", "window", NULL, &r), 0);
+    assert_int_equal(json_integer_value(r), 7);
+    json_decref(r);
+    assert_true(policy_has(d->ps, "m1", "returns", "window"));
+    assert_true(policy_has(d->ps, NULL, "returns", "evaluate"));
+    assert_false(policy_has(d->ps, "m1", "returns", "nothing"));
+    assert_false(policy_has(d->ps, NULL, "nomodule", "evaluate"));
+}
+
+static void unresolved_function_is_an_error(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "returns", "nothing", NULL, &r), -1);
+    assert_string_equal(d->err, "no such function returns.nothing");
+    assert_null(r);
+}
+
+static void nil_result_is_json_null_and_errors_carry_a_traceback(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "x.lua", "return {none = function() end,\n"
+                           "  boom = function() error('bad input') end,\n"
+                           "  fn = function() return {f = print or type} end}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "x", "none", NULL, &r), 0);
+    assert_true(json_is_null(r));
+    json_decref(r);
+    assert_int_equal(pdir_call0(d, NULL, "x", "boom", NULL, &r), -1);
+    assert_true(strncmp(d->err, "x.lua:2: bad input", 18) == 0);
+    assert_non_null(strstr(d->err, "stack traceback:"));
+    assert_int_equal(pdir_call0(d, NULL, "x", "fn", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "cannot convert a function"));
+}
+
+static void policy_value_reads_tables_and_calls_functions(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "risk.lua", "return {rules = {complaints_per_sku_24h = 5},\n"
+                              "  now = function(ctx) return {now = ctx.now, m = ctx.merchant_id} end}\n");
+    pdir_write(d, "merchants/m1/risk.lua", "return {rules = {complaints_per_sku_24h = 9}}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    policy_ctx ctx = {.now = 1767225600};
+    assert_int_equal(policy_value(d->ps, NULL, "risk", "rules", &ctx, &r, d->err, sizeof d->err), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "complaints_per_sku_24h")), 5);
+    json_decref(r);
+    assert_int_equal(policy_value(d->ps, "m1", "risk", "rules", &ctx, &r, d->err, sizeof d->err), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "complaints_per_sku_24h")), 9);
+    json_decref(r);
+    assert_int_equal(policy_value(d->ps, "m1", "risk", "now", &ctx, &r, d->err, sizeof d->err), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "now")), 1767225600);
+    assert_string_equal(json_string_value(json_object_get(r, "m")), "m1");
+    json_decref(r);
+    assert_int_equal(policy_value(d->ps, NULL, "risk", "absent", &ctx, &r, d->err, sizeof d->err), 0);
+    assert_true(json_is_null(r));
+    json_decref(r);
+}
+
+static json_t *customer_cb(void *ud, const char *buyer_id) {
+    (*(int *)ud)++;
+    if (strcmp(buyer_id, "b1") != 0) return NULL;
+    return json_pack("{s:i,s:s}", "returns_30d", 6, "tier", "vip");
+}
+
+static void ctx_binds_now_days_customer_and_log(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "c.lua",
+               "return {f = function(ctx)\n"
+               "  ctx.log('first'); ctx.log(42)\n"
+               "  local c = ctx.customer('b1')\n"
+               "  return {now = ctx.now, days = ctx.days_since(ctx.now - 36 * 3600),\n"
+               "          returns = c.returns_30d, tier = c.tier, other = ctx.customer('zz') == nil}\n"
+               "end,\n"
+               "spam = function(ctx) for i = 1, 500 do ctx.log(i) end end,\n"
+               "poke = function(ctx) ctx.now = 1 end}\n");
+    pdir_load_ok(d);
+    int asked = 0;
+    json_t *log = json_array();
+    policy_ctx ctx = {.now = 1767225600, .customer = customer_cb, .ud = &asked, .log = log};
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "c", "f", &ctx, &r), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "now")), 1767225600);
+    assert_true(json_real_value(json_object_get(r, "days")) == 1.5);
+    assert_int_equal(json_integer_value(json_object_get(r, "returns")), 6);
+    assert_string_equal(json_string_value(json_object_get(r, "tier")), "vip");
+    assert_true(json_is_true(json_object_get(r, "other")));
+    assert_int_equal(asked, 2);
+    assert_int_equal(json_array_size(log), 2);
+    assert_string_equal(json_string_value(json_array_get(log, 1)), "42");
+    json_decref(r);
+    json_array_clear(log);
+    assert_int_equal(pdir_call0(d, NULL, "c", "spam", &ctx, &r), 0);
+    json_decref(r);
+    assert_int_equal(json_array_size(log), 100);
+    assert_int_equal(pdir_call0(d, NULL, "c", "poke", &ctx, &r), -1);
+    assert_non_null(strstr(d->err, "ctx is read-only"));
+    policy_ctx bare = {.now = 5};
+    assert_int_equal(pdir_call0(d, NULL, "c", "spam", &bare, &r), 0); /* no log array: dropped */
+    json_decref(r);
+    json_decref(log);
+}
+
+/* Two integer arguments and the ctx; the integer result. */
+static int64_t call_ints(pdir *d, const char *module, const char *fn, int64_t a, int64_t b) {
+    json_t *args[2] = {json_integer(a), json_integer(b)};
+    policy_ctx ctx = {.now = 1767574800};
+    json_t *r = NULL;
+    int rc = policy_call(d->ps, NULL, module, fn, args, 2, &ctx, &r, d->err, sizeof d->err);
+    if (rc != 0) fprintf(stderr, "call failed: %s\n", d->err);
+    assert_int_equal(rc, 0);
+    int64_t v = json_integer_value(r);
+    json_decref(r);
+    json_decref(args[0]);
+    json_decref(args[1]);
+    return v;
+}
+
+static const char SLA_FNS[] =
+    "  due = function(ts, s, ctx) return ctx.add_business_seconds(ts, s) end,\n"
+    "  count = function(a, b, ctx) return ctx.business_seconds(a, b) end}\n";
+
+/* Mon 2026-01-05 09:00 UTC+8 is 1767574800; Fri 2026-01-09 17:00 is
+ * 1767949200; Mon 2026-01-12 10:00 is 1768183200. */
+static void ctx_business_time_uses_the_sla_calendar(void **state) {
+    pdir *d = *state;
+    char src[1024];
+    snprintf(src, sizeof src, "return {calendar = {workdays = {1, 2, 3, 4, 5},\n"
+             "  hours = {{'09:00', '12:00'}, {'13:30', '18:00'}}, utc_offset = 28800,\n"
+             "  holidays = {}, workday_overrides = {}},\n%s", SLA_FNS);
+    pdir_write(d, "sla.lua", src);
+    pdir_load_ok(d);
+    /* one working day (7.5 h) and one hour from Monday 09:00: Tuesday 10:00 */
+    assert_int_equal(call_ints(d, "sla", "due", 1767574800, 27000 + 3600), 1767574800 + 86400 + 3600);
+    /* Friday 17:00 to Monday 10:00: one hour each side of the weekend */
+    assert_int_equal(call_ints(d, "sla", "count", 1767949200, 1768183200), 7200);
+}
+
+static void calendar_may_be_a_function_of_ctx(void **state) {
+    pdir *d = *state;
+    char src[1024];
+    snprintf(src, sizeof src, "return {calendar = function(ctx)\n"
+             "  return {workdays = {1, 2, 3, 4, 5, 6, 7}, hours = {{'10:00', '11:00'}}} end,\n%s",
+             SLA_FNS);
+    pdir_write(d, "sla.lua", src);
+    pdir_load_ok(d);
+    /* 00:00 UTC Thursday: one hour of work per day, every day */
+    assert_int_equal(call_ints(d, "sla", "count", 1767225600, 1767225600 + 2 * 86400), 7200);
+}
+
+static void without_sla_the_calendar_is_the_default_week(void **state) {
+    pdir *d = *state;
+    char src[1024];
+    snprintf(src, sizeof src, "return {\n%s", SLA_FNS);
+    pdir_write(d, "t.lua", src);
+    pdir_load_ok(d);
+    /* Thursday 2026-01-01 00:00 UTC to Monday: Thursday and Friday, whole days */
+    assert_int_equal(call_ints(d, "t", "count", 1767225600, 1767225600 + 4 * 86400), 2 * 86400);
+}
+
+static void bad_calendar_is_a_load_error_naming_sla(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "sla.lua", "return {calendar = {workdays = {}}}\n");
+    assert_int_equal(pdir_load(d), -1);
+    assert_true(strncmp(d->err, "sla.lua: calendar", 17) == 0);
+    pdir_write(d, "sla.lua", "return {calendar = 'weekdays'}\n");
+    assert_int_equal(pdir_load(d), -1);
+    assert_true(strncmp(d->err, "sla.lua: calendar", 17) == 0);
+}
+
+static void stats_count_calls_and_errors(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = evaluate(d, NULL, 1);
+    json_decref(r);
+    assert_int_equal(pdir_call0(d, NULL, "returns", "nothing", NULL, &r), -1);
+    policy_stats st;
+    policy_get_stats(d->ps, &st);
+    assert_int_equal(st.calls, 2);
+    assert_int_equal(st.errors, 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(default_module_answers_without_override, setup, teardown),
+        cmocka_unit_test_setup_teardown(merchant_override_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(floor_raises_an_override_result, setup, teardown),
+        cmocka_unit_test_setup_teardown(override_falls_back_to_default_per_function, setup, teardown),
+        cmocka_unit_test_setup_teardown(unresolved_function_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(nil_result_is_json_null_and_errors_carry_a_traceback, setup, teardown),
+        cmocka_unit_test_setup_teardown(policy_value_reads_tables_and_calls_functions, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctx_binds_now_days_customer_and_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctx_business_time_uses_the_sla_calendar, setup, teardown),
+        cmocka_unit_test_setup_teardown(calendar_may_be_a_function_of_ctx, setup, teardown),
+        cmocka_unit_test_setup_teardown(without_sla_the_calendar_is_the_default_week, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_calendar_is_a_load_error_naming_sla, setup, teardown),
+        cmocka_unit_test_setup_teardown(stats_count_calls_and_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,182 @@
+/* policy_run_tests: the harness a policy set's own tests run in, its output
+ * lines and its verdict. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "test_policy_util.h"
+
+static const char RETURNS[] =
+    "local M = {}\n"
+    "function M.evaluate(case, order, ctx)\n"
+    "  ctx.log('evaluating')\n"
+    "  if ctx.days_since(order.delivered_at) <= 7 then\n"
+    "    return {outcome = 'approve', returns = ctx.customer(case.buyer_id).returns_30d}\n"
+    "  end\n"
+    "  return {outcome = 'reject'}\n"
+    "end\n"
+    "return M\n";
+
+static const char M1_RETURNS[] =
+    "return {evaluate = function(case, order, ctx) return {outcome = 'reject', by = 'm1'} end}\n";
+
+static const char FLOOR[] =
+    "return {returns_evaluate = function(result, case, order, ctx)\n"
+    "  local d = require('returns').evaluate(case, order, ctx)\n"
+    "  if d.outcome == 'approve' then return {outcome = 'approve', by = 'floor'} end\n"
+    "  return result\n"
+    "end}\n";
+
+static const char PASSING[] =
+    "local NOW = 1767225600\n"
+    "local function order(days) return {delivered_at = NOW - days * DAY} end\n"
+    "test('no-reason return inside 7 days is approved', function()\n"
+    "  local x = make_ctx{now = NOW, customers = {b = {returns_30d = 3}}}\n"
+    "  eq(policy.returns.evaluate({buyer_id = 'b'}, order(7), x), {outcome = 'approve', returns = 3})\n"
+    "  eq(ctx_logs(x), {'evaluating'})\n"
+    "end)\n"
+    "test('unknown buyers have no history', function()\n"
+    "  eq(policy.returns.evaluate({buyer_id = 'z'}, order(1), make_ctx{}).returns, 0)\n"
+    "end)\n"
+    "test('merchant override then floor', function()\n"
+    "  local m1 = policy.merchant('m1').returns\n"
+    "  eq(m1.evaluate({buyer_id = 'z'}, order(1), make_ctx{}), {outcome = 'approve', by = 'floor'})\n"
+    "  eq(m1.evaluate({buyer_id = 'z'}, order(8), make_ctx{}).by, 'm1')\n"
+    "  eq(policy.merchant('nobody').returns.evaluate({buyer_id = 'z'}, order(8), make_ctx{}).outcome, 'reject')\n"
+    "end)\n"
+    "test('business time follows the calendar', function()\n"
+    "  local x = make_ctx{now = NOW}\n"
+    "  eq(x.business_seconds(NOW, NOW + 4 * DAY), 2 * DAY)\n"
+    "  eq(x.add_business_seconds(NOW, 3 * DAY), NOW + 5 * DAY)\n"
+    "  ok(x.now == NOW and HOUR == 3600)\n"
+    "end)\n"
+    "helper_global = 1\n"
+    "test('globals are writable in a test file', function() helper_global = 2 ok(helper_global == 2) end)\n";
+
+static const char FAILING[] =
+    "test('a wrong expectation', function() eq({a = 1, b = {2}}, {a = 1, b = {3}}, 'deep') end)\n"
+    "test('a falsy value', function() ok(false, 'should be true') end)\n"
+    "test('a runaway test', function() while true do end end)\n"
+    "test('still runs after the others', function() ok(true) end)\n";
+
+static int setup(void **state) {
+    pdir *d = malloc(sizeof *d);
+    assert_non_null(d);
+    pdir_up(d);
+    pdir_write(d, "returns.lua", RETURNS);
+    pdir_write(d, "merchants/m1/returns.lua", M1_RETURNS);
+    pdir_write(d, "floor.lua", FLOOR);
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state) {
+    pdir_down(*state);
+    free(*state);
+    return 0;
+}
+
+typedef struct {
+    char *text;
+    size_t len;
+    int rc, passed, failed;
+} run_out;
+
+static run_out run(pdir *d, const json_t *sources) {
+    run_out o = {0};
+    FILE *f = open_memstream(&o.text, &o.len);
+    assert_non_null(f);
+    policy_config cfg = {.dir = d->dir, .sources = sources};
+    o.rc = policy_run_tests(&cfg, f, &o.passed, &o.failed, d->err, sizeof d->err);
+    fclose(f);
+    return o;
+}
+
+static void passing_tests_pass(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/returns_test.lua", PASSING);
+    run_out o = run(d, NULL);
+    if (o.rc != 0) fprintf(stderr, "%s", o.text);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.passed, 5);
+    assert_int_equal(o.failed, 0);
+    assert_non_null(strstr(o.text, "ok - tests/returns_test.lua: no-reason return inside 7 days is approved\n"));
+    assert_true(o.len >= 20 && strcmp(o.text + o.len - 20, "\n5 passed, 0 failed\n") == 0);
+    free(o.text);
+}
+
+static void failures_are_counted_and_refused(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/a_test.lua", PASSING);
+    pdir_write(d, "tests/b_test.lua", FAILING);
+    run_out o = run(d, NULL);
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.passed, 6);
+    assert_int_equal(o.failed, 3);
+    assert_non_null(strstr(o.text, "not ok - tests/b_test.lua: a wrong expectation: tests/b_test.lua:1: "
+                                   "deep: expected {a = 1, b = {3}} got {a = 1, b = {2}}\n"));
+    assert_non_null(strstr(o.text, "not ok - tests/b_test.lua: a falsy value: tests/b_test.lua:2: should be true\n"));
+    assert_non_null(strstr(o.text, "not ok - tests/b_test.lua: a runaway test: instruction budget exceeded\n"));
+    assert_non_null(strstr(o.text, "ok - tests/b_test.lua: still runs after the others\n"));
+    assert_true(strcmp(o.text + o.len - 20, "\n6 passed, 3 failed\n") == 0);
+    /* files run in name order */
+    assert_true(strstr(o.text, "a_test.lua") < strstr(o.text, "b_test.lua"));
+    free(o.text);
+}
+
+static void broken_test_file_is_a_failure(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/broken_test.lua", "test('x', function() end)\nlocal = 1\n");
+    run_out o = run(d, NULL);
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.failed, 1);
+    assert_non_null(strstr(o.text, "not ok - tests/broken_test.lua: tests/broken_test.lua:2:"));
+    free(o.text);
+}
+
+static void set_that_does_not_load_fails(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "routing.lua", "return 1 +\n");
+    run_out o = run(d, NULL);
+    assert_int_equal(o.rc, -1);
+    assert_non_null(strstr(o.text, "not ok - load: routing.lua:"));
+    assert_non_null(strstr(d->err, "routing.lua:"));
+    free(o.text);
+}
+
+static void no_tests_is_not_a_failure(void **state) {
+    pdir *d = *state;
+    run_out o = run(d, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.text, "0 passed, 0 failed\n");
+    free(o.text);
+}
+
+static void sources_add_tests_and_candidate_files(void **state) {
+    pdir *d = *state;
+    json_t *src = json_pack("{s:s,s:s}", "returns.lua",
+                            "return {evaluate = function() return {outcome = 'review'} end}",
+                            "tests/candidate_test.lua",
+                            "test('candidate reviews', function()\n"
+                            "  eq(policy.returns.evaluate({}, {}, make_ctx{}).outcome, 'review') end)\n");
+    run_out o = run(d, src);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.passed, 1);
+    json_decref(src);
+    free(o.text);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(passing_tests_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(failures_are_counted_and_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(broken_test_file_is_a_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(set_that_does_not_load_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_tests_is_not_a_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(sources_add_tests_and_candidate_files, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
