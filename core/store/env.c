@@ -7,6 +7,8 @@
  * without tying reader slots to threads. */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +77,30 @@ static int open_dbis(store *s) {
     return rc;
 }
 
+/* LMDB fsyncs data.mdb on commit but never the directory holding it: without
+ * this, a power loss soon after the first commit into a new environment could
+ * lose the file's (or a new directory's) entry and with it acknowledged data.
+ * EINVAL means the file system cannot sync directories: nothing to do. */
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return STORE_EIO;
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : STORE_EIO;
+    close(fd);
+    return rc;
+}
+
+/* The new directory's own entry lives in its parent. */
+static int fsync_parent(const char *path) {
+    char copy[4096];
+    int n = snprintf(copy, sizeof copy, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof copy) return STORE_EINVAL;
+    return fsync_dir(dirname(copy));
+}
+
 static int open_env(store *s, const store_config *cfg) {
-    if (mkdir(cfg->path, 0700) != 0 && errno != EEXIST) return STORE_EIO;
+    int created = mkdir(cfg->path, 0700) == 0;
+    if (!created && errno != EEXIST) return STORE_EIO;
+    if (created && fsync_parent(cfg->path) != 0) return STORE_EIO;
     size_t map = initial_map_size(cfg);
     int rc = mdb_env_create(&s->env);
     if (rc != 0) return store_err(rc);
@@ -87,6 +111,7 @@ static int open_env(store *s, const store_config *cfg) {
     int dead;
     if ((rc = mdb_reader_check(s->env, &dead)) != 0 || (rc = open_dbis(s)) != 0)
         return store_err(rc);
+    if (fsync_dir(cfg->path) != 0) return STORE_EIO;
     MDB_envinfo info;
     if ((rc = mdb_env_info(s->env, &info)) != 0) return store_err(rc);
     s->map_size = info.me_mapsize;

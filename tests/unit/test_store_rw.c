@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -351,6 +352,26 @@ static void data_survives_reopen(void **state) {
     free(v);
 }
 
+/* The data directory is created if missing, private to the server (0700). */
+static void open_creates_a_missing_private_directory(void **state) {
+    store_fixture *f = *state;
+    fixture_close_store(f);
+    char sub[96];
+    snprintf(sub, sizeof sub, "%s/data/", f->dir); /* a trailing slash is fine too */
+    store_config cfg = {.path = sub};
+    assert_int_equal(store_open(&f->s, &f->loop, &cfg), 0);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(put_wait(f, DB_META, "k", "v"), 0);
+    fixture_close_store(f);
+    assert_int_equal(store_open(&f->s, &f->loop, &cfg), 0);
+    char *v = read_committed(f->s, DB_META, "k", 1);
+    assert_string_equal(v, "v");
+    free(v);
+}
+
 static void overflowed_key_fails_its_batch_alone(void **state) {
     store_fixture *f = *state;
     commit_result ra = {1, 0}, rb = {1, 0}, rc = {1, 0}, rd = {1, 0};
@@ -465,6 +486,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(scans_without_prefix_cover_the_whole_db, setup, teardown),
         cmocka_unit_test_setup_teardown(reverse_scan_of_a_prefix_ending_in_ff, setup, teardown),
         cmocka_unit_test_setup_teardown(data_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_creates_a_missing_private_directory, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(overflowed_key_fails_its_batch_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(close_flushes_queued_batches_and_refuses_later_ones, setup,
                                         teardown),
