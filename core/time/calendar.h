@@ -23,6 +23,11 @@ void calendar_free(calendar *c);
 
 /* Working seconds in [from, to); 0 if to <= from. */
 int64_t calendar_business_seconds(const calendar *c, int64_t from, int64_t to);
+/* Answer of calendar_add_business_seconds when the calendar's working time
+ * runs out first (a calendar of make-up days only) or the instant lies
+ * beyond year ~33,000. */
+#define CALENDAR_NEVER INT64_MAX
+
 /* The instant at which `seconds` working seconds have passed after ts
  * (seconds <= 0 returns ts). */
 int64_t calendar_add_business_seconds(const calendar *c, int64_t ts, int64_t seconds);
