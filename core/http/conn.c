@@ -268,6 +268,14 @@ static void pend_add(http_conn *c, const char *data, size_t n) {
  * for a new request. */
 static void conn_settle(http_conn *c) {
     if (c->closing || c->lingering || c->busy || c->done) return;
+    if (c->peer_eof) {
+        /* nothing more will come; once the buffered requests are all
+         * answered (parsing stops early only while writes pile up), close */
+        if (write_blocked(c)) return; /* on_write parses on */
+        c->done = 1;
+        if (c->writes == 0) conn_close(c);
+        return;
+    }
     /* with bytes pending the peer is not reading our answers: idle too */
     if (!c->in_message && c->tmode != TM_IDLE && c->tmode != TM_RESUME) http_conn_timer(c, TM_IDLE);
     if (!c->reading && c->pend_len <= PEND_MAX) read_start(c);
@@ -296,13 +304,12 @@ static void read_end(http_conn *c, ssize_t err) {
         conn_close(c);
         return;
     }
-    /* EOF: the peer may only have shut its write side; answer what it sent
-     * (a pending request, queued writes), then close. */
+    /* EOF: the peer may only have shut its write side; answer every request
+     * it sent (the one handled, those buffered behind it), then close. */
     c->peer_eof = 1;
-    c->done = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
-    if (!c->busy && c->writes == 0) conn_close(c);
+    if (!c->busy) conn_continue(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -352,7 +359,9 @@ void http_conn_fail(http_conn *c, int status, const char *code, const char *mess
 
 int http_conn_will_close(const http_conn *c) {
     const http_request *r = &c->req;
-    return !r->keep_alive || r->upgrade || c->close_after || c->peer_eof || c->srv->shutting_down;
+    /* after the peer's EOF, the last buffered request gets the last answer */
+    int last = c->peer_eof && c->pend_len == 0;
+    return !r->keep_alive || r->upgrade || c->close_after || last || c->srv->shutting_down;
 }
 
 void http_conn_answered(http_conn *c) {

@@ -371,6 +371,36 @@ static void peer_leaving_before_an_async_answer_is_safe(void **state) {
     assert_int_equal(h.responses, 2); /* both answers given (and dropped) */
 }
 
+/* The peer shuts its write side while a request is held: the requests it
+ * pipelined before are still answered, then the server closes. */
+static void client_half_close(harness *h) {
+    cli c;
+    resp r;
+    CHECK(h, cli_connect(&c, h->port) == 0);
+    CHECK(h, cli_sends(&c, "GET /hold HTTP/1.1\r\n\r\n"
+                           "GET /sync?n=2 HTTP/1.1\r\n\r\n"
+                           "GET /async?n=3 HTTP/1.1\r\n\r\n") == 0);
+    CHECK(h, wait_held(h) == 0);
+    CHECK(h, shutdown(c.fd, SHUT_WR) == 0); /* done sending, still reading */
+    uv_async_send(&h->kick);
+    const char *want[] = {"async", "2", "3"};
+    for (int i = 0; i < 3; i++) {
+        CHECK(h, cli_response(&c, &r) == 0);
+        CHECK(h, r.status == 200);
+        CHECK(h, strcmp(r.body, want[i]) == 0);
+    }
+    CHECK(h, strcmp(resp_header(&r, "Connection"), "close") == 0);
+    CHECK(h, cli_closed(&c));
+    cli_close(&c);
+}
+
+static void peer_half_closing_after_pipelined_requests_gets_every_answer(void **state) {
+    (void)state;
+    harness h = {0};
+    run_default(&h, client_half_close);
+    assert_int_equal(h.responses, 3);
+}
+
 static void client_shutdown(harness *h) {
     cli idle, busy, late;
     resp r;
@@ -451,6 +481,7 @@ int main(void) {
         cmocka_unit_test(idle_keep_alive_connection_is_closed_after_idle_timeout),
         cmocka_unit_test(connections_over_the_cap_get_503),
         cmocka_unit_test(peer_leaving_before_an_async_answer_is_safe),
+        cmocka_unit_test(peer_half_closing_after_pipelined_requests_gets_every_answer),
         cmocka_unit_test(graceful_shutdown_closes_idle_and_drains_busy_connections),
         cmocka_unit_test(access_log_line_has_path_and_status_but_no_query),
     };
