@@ -235,7 +235,7 @@ static int parse_offset(const json_t *v, calendar *c, char *err, size_t errlen) 
     if (json_is_integer(v)) x = (double)json_integer_value(v);
     else if (json_is_real(v)) x = json_real_value(v);
     else if (v != NULL && !json_is_null(v)) x = MAX_OFFSET * 2.0;
-    if (x != (double)(int64_t)x || x < -MAX_OFFSET || x > MAX_OFFSET) {
+    if (x < -MAX_OFFSET || x > MAX_OFFSET || x != (double)(int64_t)x) {
         set_err(err, errlen, "utc_offset: expected whole seconds east of UTC within +-%d", MAX_OFFSET);
         return -1;
     }
@@ -414,6 +414,7 @@ static int64_t instant_in_day(const calendar *c, int64_t day, int64_t from_sod, 
 
 int64_t calendar_add_business_seconds(const calendar *c, int64_t ts, int64_t seconds) {
     if (seconds <= 0) return ts;
+    if (ts > TS_LIMIT) return CALENDAR_NEVER; /* never answer before ts */
     ts = clamp_ts(ts);
     int64_t l = ts + c->offset;
     int64_t day = floor_div(l, DAY), sod = l - day * DAY;

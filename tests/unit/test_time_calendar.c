@@ -207,6 +207,8 @@ static void decades_of_working_time_are_fast_and_huge_values_saturate(void **sta
     int64_t r = calendar_add_business_seconds(c, 1767225600, years);
     assert_int_equal(calendar_business_seconds(c, 1767225600, r), years);
     assert_true(calendar_add_business_seconds(c, 1767225600, INT64_MAX) == CALENDAR_NEVER);
+    assert_true(calendar_add_business_seconds(c, INT64_MAX - 5, 1) == CALENDAR_NEVER);
+    assert_true(calendar_add_business_seconds(c, INT64_MIN, 1) > INT64_MIN);
     assert_true(calendar_business_seconds(c, INT64_MIN, INT64_MAX) > 0);
     calendar_free(c);
 }
@@ -239,6 +241,8 @@ static void bad_calendars_are_rejected_naming_the_field(void **state) {
     expect_error("{\"workdays\":[]}", "workdays");
     expect_error("{\"utc_offset\":\"+08:00\"}", "utc_offset");
     expect_error("{\"utc_offset\":90000}", "utc_offset");
+    expect_error("{\"utc_offset\":1e300}", "utc_offset");
+    expect_error("{\"utc_offset\":3600.5}", "utc_offset");
     expect_error("{\"holiday\":[\"2026-10-01\"]}", "holiday");
     expect_error("[1,2,3]", "calendar");
 }
