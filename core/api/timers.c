@@ -281,6 +281,7 @@ static void on_tick(uv_timer_t *t) {
 int timers_start(server *s) {
     if (s->clock.manual) return 0; /* the manual clock fires timers when it moves */
     int rc = uv_timer_init(s->loop, &s->tick);
+    s->tick.data = s;
     if (rc == 0) rc = uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
     if (rc == 0) s->tick_active = 1;
     return rc;

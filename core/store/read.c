@@ -62,7 +62,7 @@ int store_read_begin(store *s, store_read **out) {
     if (s == NULL) return STORE_EINVAL;
     if (s->closing) return STORE_ECLOSED;
     if (s->active_reads == 0 && pthread_rwlock_rdlock(&s->resize) != 0) return STORE_EIO;
-    store_read *rd;
+    store_read *rd = NULL;
     int rc = read_open_txn(s, &rd);
     if (rc != 0) {
         if (s->active_reads == 0) pthread_rwlock_unlock(&s->resize);
