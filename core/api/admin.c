@@ -365,7 +365,7 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
         if (has_advance == has_set) {
             reply_invalid(req, "advance", "give either advance (seconds) or set (unix seconds)");
         } else if (has_set && clock_set(&s->clock, set) != 0) {
-            reply_invalid(req, "set", "the clock never goes backwards");
+            reply_invalid(req, "set", "unix seconds from 1970");
         } else {
             if (has_advance) clock_advance(&s->clock, advance);
             http_request_set_data(req, s);
