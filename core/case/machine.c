@@ -33,6 +33,9 @@ static const case_transition machine[] = {
     {"ship_back", NULL, GOODS, "awaiting_customer", "awaiting_shipment", "in_progress", "in_transit", FX_SHIP_BACK},
     {"receive", NULL, RET | EXC, "in_progress", "in_transit", "in_progress", "received", FX_RECEIVE},
     {"receive", NULL, REP, "in_progress", "in_transit", "in_progress", "repairing", FX_RECEIVE},
+    /* SPEC's repair row goes from the approval straight to receive: a device
+     * handed in at a service point has no shipment to record */
+    {"receive", NULL, REP, "awaiting_customer", "awaiting_shipment", "in_progress", "repairing", FX_RECEIVE},
     {"inspect", "pass", RET, "in_progress", "received", "in_progress", "awaiting_refund", FX_INSPECT_PASS},
     {"inspect", "pass", EXC, "in_progress", "received", "in_progress", "awaiting_replacement", FX_INSPECT_PASS},
     {"inspect", "fail", RET | EXC, "in_progress", "received", "rejected", "inspection_failed", FX_INSPECT_FAIL},

@@ -49,6 +49,11 @@ static void exchange_and_repair_end_with_shipment_to_customer(void **state) {
     expect_step(CASE_REPAIR, &st, &sg, "receive", NULL, "in_progress", "repairing");
     expect_step(CASE_REPAIR, &st, &sg, "repair_done", NULL, "in_progress", "repaired");
     expect_step(CASE_REPAIR, &st, &sg, "ship_to_customer", NULL, "resolved", "repaired");
+    /* a repair may be received straight after its approval (handed in) */
+    st = "awaiting_customer";
+    sg = "awaiting_shipment";
+    expect_step(CASE_REPAIR, &st, &sg, "receive", NULL, "in_progress", "repairing");
+    assert_null(case_machine_find(CASE_RETURN, "awaiting_customer", "awaiting_shipment", "receive", NULL));
 }
 
 static void money_types_start_awaiting_refund(void **state) {
