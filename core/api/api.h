@@ -126,6 +126,9 @@ int counters_load(server *s);
 void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer);
 /* {returns_30d, cases_30d, lifetime_spend_cents, tier} for ctx.customer. */
 json_t *customer_profile(server *s, const char *buyer_id);
+/* Counts a new case in its buyer's activity (what ctx.customer's 30-day
+ * figures are summed from). */
+void buyer_activity_add(store_batch *b, const json_t *kase);
 int agents_load(server *s);
 
 /* ---- decide.c: asking the policies ---- */

@@ -90,6 +90,7 @@ void case_save(server *s, store_batch *b, const json_t *before, json_t *after) {
     const char *id = json_string_value(json_object_get(after, "case_id"));
     rec_put(b, DB_CASES, id, after);
     case_index_update(b, before, after);
+    if (before == NULL) buyer_activity_add(b, after);
     timers_update(b, before, after);
     agents_track_load(s, b, before, after);
 }

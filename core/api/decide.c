@@ -200,16 +200,13 @@ void decide_sla(server *s, json_t *kase, const json_t *order, json_t *notes) {
     json_decref(args[0]);
     int business = json_is_true(json_object_get(r, "business"));
     int64_t start = json_integer_value(json_object_get(kase, "created_at"));
-    calendar *cal = NULL;
+    const calendar *cal = NULL;
     if (business) {
-        json_t *spec = NULL;
         char err[256];
-        policy_ctx ctx;
-        policy_ctx_init(s, &ctx, merchant, NULL);
-        if (policy_value(s->policies, merchant, "sla", "calendar", &ctx, &spec, err,
-                         sizeof err) == 0)
-            calendar_from_json(spec, &cal, err, sizeof err);
-        json_decref(spec);
+        cal = policy_calendar(s->policies, merchant, err, sizeof err);
+        if (err[0])
+            note(notes, "policy.error", json_pack("{s:s,s:s,s:s}", "module", "sla", "function",
+                                                  "calendar", "error", err));
     }
     json_t *sla = json_object_get(kase, "sla");
     const char *fields[2][2] = {{"first_response", "first_response_due"},
@@ -222,7 +219,6 @@ void decide_sla(server *s, json_t *kase, const json_t *order, json_t *notes) {
         json_object_set_new(sla, fields[i][1], json_integer(due));
     }
     json_object_set_new(sla, "business", json_boolean(business && cal != NULL));
-    calendar_free(cal);
     json_decref(r);
 }
 

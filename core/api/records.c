@@ -3,9 +3,10 @@
  * Documents (orders, cases, agents) are JSON values under their id. Case
  * indexes are keys 'c' | field | value | case_seq (value: created_at, type) so
  * a reverse prefix scan lists any filter newest first and the case_seq is the
- * cursor. The buyer profile ('b' | buyer_id) feeds ctx.customer. Timeline
- * entries are case_id | seq, feed events are seq; both seqs, and the case
- * counter, are persisted in DB_META with every batch. */
+ * cursor. The buyer profile ('b' | buyer_id) and activity ('d' | buyer_id |
+ * second) feed ctx.customer. Timeline entries are case_id | seq, feed events
+ * are seq; both seqs, and the case counter, are persisted in DB_META with
+ * every batch. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,8 @@
 
 #define IDX_CASE 'c'
 #define IDX_BUYER 'b'
+#define IDX_ACTIVITY 'd'
 #define CUSTOMER_WINDOW (30 * 86400)
-#define CUSTOMER_SCAN_MAX 10000
 
 static const char *const case_index_fields[] = {
     "status", "type", "queue", "assignee", "buyer_id", "order_id", "merchant_id", "breached", "all",
@@ -229,27 +230,60 @@ void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer
     json_decref(p);
 }
 
-/* Counts the buyer's cases of the last 30 days from the buyer_id index. */
+/* The buyer's activity: 'd' | buyer_id | created_at -> cases(be32) returns(be32),
+ * one record per second in which the buyer opened cases. ctx.customer counts
+ * a 30-day window exactly, in as many steps as the buyer had busy seconds
+ * (a buyer opening thousands of cases costs no more than one opening a few). */
+static void activity_key(store_key *k, const char *buyer_id, int64_t at) {
+    key_init(k);
+    key_u8(k, IDX_ACTIVITY);
+    key_str(k, buyer_id);
+    if (at >= 0) key_u64(k, (uint64_t)at);
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+void buyer_activity_add(store_batch *b, const json_t *kase) {
+    const char *buyer = json_string_value(json_object_get(kase, "buyer_id"));
+    if (buyer == NULL) return;
+    int64_t at = json_integer_value(json_object_get(kase, "created_at"));
+    const char *type = json_string_value(json_object_get(kase, "type"));
+    store_key k;
+    activity_key(&k, buyer, at < 0 ? 0 : at);
+    if (k.overflow) return;
+    unsigned char counts[8] = {0};
+    char *old;
+    size_t olen;
+    if (store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen) == 0) {
+        if (olen == sizeof counts) memcpy(counts, old, sizeof counts);
+        free(old);
+    }
+    put_u32(counts, get_u32(counts) + 1);
+    if (type && strcmp(type, "return") == 0) put_u32(counts + 4, get_u32(counts + 4) + 1);
+    store_batch_put(b, DB_INDEX, k.buf, k.len, counts, sizeof counts);
+}
+
 static void count_recent_cases(store_read *rd, const char *buyer_id, int64_t since,
                                int *returns, int *cases) {
-    store_key prefix;
-    key_init(&prefix);
-    key_u8(&prefix, IDX_CASE);
-    key_str(&prefix, "buyer_id");
-    key_str(&prefix, buyer_id);
+    store_key prefix, from;
+    activity_key(&prefix, buyer_id, -1);
+    activity_key(&from, buyer_id, since < 0 ? 0 : since);
     store_iter *it;
-    if (prefix.overflow ||
-        store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it) != 0)
+    if (from.overflow ||
+        store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 0, &it) != 0)
         return;
     const void *k, *v;
     size_t klen, vlen;
-    for (int n = 0; n < CUSTOMER_SCAN_MAX && store_iter_next(it, &k, &klen, &v, &vlen) == 1; n++) {
-        if (vlen < 8) continue;
-        int64_t created = (int64_t)key_get_u64(v);
-        if (created < since) break;
-        (*cases)++;
-        if (vlen - 8 == strlen("return") && memcmp((const char *)v + 8, "return", 6) == 0)
-            (*returns)++;
+    while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+        if (vlen != 8 || klen != prefix.len + 8) continue;
+        *cases += (int)get_u32(v);
+        *returns += (int)get_u32((const unsigned char *)v + 4);
     }
     store_iter_close(it);
 }

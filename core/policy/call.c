@@ -195,6 +195,18 @@ static int has_body(lua_State *L) {
     return 0;
 }
 
+static int override_body(lua_State *L) {
+    call_req *r = lua_touserdata(L, 1);
+    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0) == 2;
+    return 0;
+}
+
+int policy_overrides(policy_set *ps, const char *merchant_id, const char *module, const char *name) {
+    char err[128];
+    call_req r = {.ps = ps, .merchant = merchant_id, .module = module, .name = name};
+    return run_req(&r, override_body, HAS_BUDGET, err, sizeof err) == 0 && r.found;
+}
+
 int policy_has(const policy_set *ps, const char *merchant_id, const char *module, const char *fn) {
     if (ps == NULL || module == NULL || fn == NULL) return 0;
     char err[128];

@@ -263,10 +263,50 @@ int policy_set_load(const policy_config *cfg, policy_set **out, char *err, size_
     return 0;
 }
 
+/* An override's own calendar, or NULL (err says why) to use the default. */
+static calendar *merchant_calendar(policy_set *ps, const char *merchant_id, char *err,
+                                   size_t errlen) {
+    if (!policy_overrides(ps, merchant_id, "sla", "calendar")) return NULL;
+    json_t *spec = NULL;
+    calendar *cal = NULL;
+    policy_ctx ctx = {.now = ps->loaded_at, .merchant_id = merchant_id};
+    if (policy_value(ps, merchant_id, "sla", "calendar", &ctx, &spec, err, errlen) == 0) {
+        if (json_is_object(spec)) calendar_lists(spec);
+        if (calendar_from_json(spec, &cal, err, errlen) != 0) cal = NULL;
+    }
+    json_decref(spec);
+    return cal;
+}
+
+const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *err,
+                                size_t errlen) {
+    if (errlen) err[0] = '\0';
+    if (merchant_id == NULL) return ps->cal;
+    if (ps->merchant_cals == NULL && (ps->merchant_cals = json_object()) == NULL) return ps->cal;
+    json_t *known = json_object_get(ps->merchant_cals, merchant_id);
+    if (known) {
+        calendar *c = ps->cals[json_integer_value(known)];
+        return c ? c : ps->cal;
+    }
+    calendar **grown = realloc(ps->cals, (ps->ncals + 1) * sizeof *grown);
+    if (grown == NULL) return ps->cal;
+    ps->cals = grown;
+    calendar *c = merchant_calendar(ps, merchant_id, err, errlen);
+    if (json_object_set_new(ps->merchant_cals, merchant_id, json_integer((json_int_t)ps->ncals)) != 0) {
+        calendar_free(c);
+        return ps->cal;
+    }
+    ps->cals[ps->ncals++] = c;
+    return c ? c : ps->cal;
+}
+
 void policy_set_free(policy_set *ps) {
     if (ps == NULL) return;
     sandbox_close(&ps->sb);
     calendar_free(ps->cal);
+    for (size_t i = 0; i < ps->ncals; i++) calendar_free(ps->cals[i]);
+    free(ps->cals);
+    json_decref(ps->merchant_cals);
     json_decref(ps->files);
     json_decref(ps->tmp_json);
     free(ps);

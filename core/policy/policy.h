@@ -39,6 +39,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "time/calendar.h"
+
 typedef struct policy_set policy_set;
 
 typedef struct {
@@ -93,6 +95,14 @@ int policy_call(policy_set *ps, const char *merchant_id, const char *module,
 int policy_value(policy_set *ps, const char *merchant_id, const char *module,
                  const char *field, const policy_ctx *ctx, json_t **result, char *err,
                  size_t errlen);
+
+/* The business calendar merchant's SLAs run on: the override's sla.calendar
+ * when the merchant has one, else the set's default. Built once per set and
+ * merchant (a calendar that is a function of ctx is evaluated then); an
+ * override whose calendar does not build falls back to the default, with the
+ * reason in err. Valid as long as the set. */
+const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *err,
+                                size_t errlen);
 
 /* Runs the set's tests: every DIR/tests/NAME.lua, in name order, in the sandbox
  * with the set loaded (see docs/policies.md for the harness: test(name, fn),

@@ -18,6 +18,9 @@ struct policy_set {
     int64_t loaded_at;
     json_t *files;              /* [{name, sha256}] for describe */
     calendar *cal;              /* from the default sla.calendar */
+    json_t *merchant_cals;      /* {merchant_id: index into cals} (policy_calendar) */
+    calendar **cals;            /* merchant calendars; NULL entry: the default */
+    size_t ncals;
     int defaults_ref;           /* registry: {name = module} */
     int pending_ref;            /* registry: {name = chunk} while loading */
     int merchants_ref;          /* registry: {merchant_id = {name = module}} */
@@ -35,6 +38,9 @@ void ctx_create(lua_State *L, policy_set *ps);
 void ctx_begin(lua_State *L, policy_set *ps, const policy_ctx *c, const char *merchant_id);
 /* After the run: forgets the call's policy_ctx. */
 void ctx_end(policy_set *ps);
+
+/* call.c, outside a run: 1 if merchant's override set defines module.name. */
+int policy_overrides(policy_set *ps, const char *merchant_id, const char *module, const char *name);
 
 /* call.c, inside a run: pushes module.name for merchant (the override's own
  * raw field wins when it is a function, or with want_fn 0 any non-nil value)

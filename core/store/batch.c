@@ -119,3 +119,21 @@ int store_batch_apply(store_batch *b, MDB_txn *txn) {
     }
     return 0;
 }
+
+int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,
+                           char **val, size_t *vlen) {
+    if (b == NULL || b->is_reserve) return STORE_ENOMEM;
+    for (size_t i = b->nops; i-- > 0;) {
+        const store_op *op = &b->ops[i];
+        if (op->db != db || op->klen != klen || memcmp(b->arena + op->koff, key, klen) != 0)
+            continue;
+        if (op->del) return STORE_ENOTFOUND;
+        if ((*val = malloc(op->vlen + 1)) == NULL) return STORE_ENOMEM;
+        memcpy(*val, b->arena + op->voff, op->vlen);
+        (*val)[op->vlen] = '\0';
+        *vlen = op->vlen;
+        return 0;
+    }
+    return store_get_latest(b->s, db, key, klen, val, vlen);
+}
+

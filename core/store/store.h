@@ -106,6 +106,10 @@ void store_batch_put(store_batch *b, store_db db, const void *key, size_t klen,
                      const void *val, size_t vlen);
 void store_batch_del(store_batch *b, store_db db, const void *key, size_t klen);
 size_t store_batch_ops(const store_batch *b);
+/* store_get_latest as seen by b: b's own newest write of key first, then the
+ * store's latest. For read-modify-write of a counter a batch may touch twice. */
+int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,
+                           char **val, size_t *vlen);
 /* Takes ownership. cb runs on the loop thread once the batch is durable
  * (status 0) or failed (negative). An empty batch is a barrier: its callback
  * runs after every earlier batch is durable. */

@@ -269,6 +269,35 @@ static void bad_calendar_is_a_load_error_naming_sla(void **state) {
     assert_true(strncmp(d->err, "sla.lua: calendar", 17) == 0);
 }
 
+/* Monday 2026-01-05 09:00 UTC+8 plus 3600 s of business time. */
+static int64_t due_in_an_hour(const calendar *cal) {
+    return calendar_add_business_seconds(cal, 1767574800, 3600);
+}
+
+static void merchant_calendar_overrides_the_default_once_built(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "sla.lua", "return {calendar = {workdays = {1, 2, 3, 4, 5},\n"
+               "  hours = {{'09:00', '18:00'}}, utc_offset = 28800}}\n");
+    pdir_write(d, "merchants/m1/sla.lua", "return {calendar = {workdays = {1, 2, 3, 4, 5},\n"
+               "  hours = {{'09:00', '09:30'}}, utc_offset = 28800, holidays = {}}}\n");
+    pdir_write(d, "merchants/m2/sla.lua", "return {calendar = {workdays = {}}}\n");
+    pdir_load_ok(d);
+    char err[256];
+    const calendar *platform = policy_calendar(d->ps, NULL, err, sizeof err);
+    assert_non_null(platform);
+    assert_int_equal(due_in_an_hour(platform), 1767574800 + 3600);
+    assert_ptr_equal(policy_calendar(d->ps, "m0", err, sizeof err), platform);
+    assert_string_equal(err, "");
+    const calendar *m1 = policy_calendar(d->ps, "m1", err, sizeof err);
+    assert_ptr_not_equal(m1, platform);
+    /* half an hour on Monday, the other half on Tuesday at 09:00 */
+    assert_int_equal(due_in_an_hour(m1), 1767574800 + 86400 + 1800);
+    assert_ptr_equal(policy_calendar(d->ps, "m1", err, sizeof err), m1);
+    /* a calendar that does not build: the default, and the reason */
+    assert_ptr_equal(policy_calendar(d->ps, "m2", err, sizeof err), platform);
+    assert_true(err[0] != '\0');
+}
+
 static void stats_count_calls_and_errors(void **state) {
     pdir *d = *state;
     pdir_load_ok(d);
@@ -295,6 +324,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(calendar_may_be_a_function_of_ctx, setup, teardown),
         cmocka_unit_test_setup_teardown(without_sla_the_calendar_is_the_default_week, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_calendar_is_a_load_error_naming_sla, setup, teardown),
+        cmocka_unit_test_setup_teardown(merchant_calendar_overrides_the_default_once_built, setup, teardown),
         cmocka_unit_test_setup_teardown(stats_count_calls_and_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,36 @@ static void latest_keeps_a_newer_pending_value_when_an_older_batch_completes(voi
     free(lv);
 }
 
+static void batch_sees_its_own_newest_write_then_the_store(void **state) {
+    store_fixture *f = *state;
+    assert_int_equal(put_wait(f, DB_META, "k", "committed"), 0);
+    store_batch *pending = store_batch_new(f->s);
+    store_batch_put(pending, DB_META, "p", 1, "pending", 7);
+    commit_result r = {1, 0};
+    store_submit(pending, on_result, &r);
+    store_batch *b = store_batch_new(f->s);
+    char *v;
+    size_t n;
+    assert_int_equal(store_batch_get_latest(b, DB_META, "k", 1, &v, &n), 0);
+    assert_string_equal(v, "committed");
+    free(v);
+    assert_int_equal(store_batch_get_latest(b, DB_META, "p", 1, &v, &n), 0);
+    assert_string_equal(v, "pending");
+    free(v);
+    store_batch_put(b, DB_META, "k", 1, "one", 3);
+    store_batch_put(b, DB_META, "k", 1, "two", 3);
+    assert_int_equal(store_batch_get_latest(b, DB_META, "k", 1, &v, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(v, "two");
+    free(v);
+    store_batch_del(b, DB_META, "p", 1);
+    assert_int_equal(store_batch_get_latest(b, DB_META, "p", 1, &v, &n), STORE_ENOTFOUND);
+    assert_int_equal(store_batch_get_latest(b, DB_ORDERS, "k", 1, &v, &n), STORE_ENOTFOUND);
+    store_batch_free(b);
+    run_until(&f->loop, &r.runs);
+    assert_int_equal(r.status, 0);
+}
+
 typedef struct {
     int order[64];
     int n;
@@ -474,6 +504,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(
             latest_keeps_a_newer_pending_value_when_an_older_batch_completes, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_sees_its_own_newest_write_then_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(callbacks_run_in_submit_order, setup, teardown),
         cmocka_unit_test_setup_teardown(barrier_completes_after_every_earlier_batch, setup,
                                         teardown),
