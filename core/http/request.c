@@ -155,6 +155,12 @@ static int on_headers_complete(llhttp_t *p) {
     fix_pointers(r);
     r->method = llhttp_method_name(llhttp_get_method(p));
     r->head_only = llhttp_get_method(p) == HTTP_HEAD;
+    /* llhttp also parses HTTP/0.9 lines (no version) and any digit pair;
+     * we answer in HTTP/1.1 framing, so only 1.0 and 1.1 are requests. */
+    if (llhttp_get_http_major(p) != 1 || llhttp_get_http_minor(p) > 1) {
+        llhttp_set_error_reason(p, "unsupported HTTP version: HTTP/1.0 and HTTP/1.1 are served");
+        return -1;
+    }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg.max_body_bytes) {
         c->err_status = 413;
         llhttp_set_error_reason(p, "the body is larger than the limit");
