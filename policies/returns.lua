@@ -33,12 +33,11 @@ M.PERISHABLE_CLAIM_DAYS = 7         -- later perishable claims go to a person
 M.ABUSE_RETURNS_30D = 5             -- more than this many returns in 30 days: review
 M.PERISHABLE = "perishable"         -- refund-only with photos, never shipped back
 
--- Warranty for repairs, by category. Consumables have none; an unknown
--- category gets the spec's default period.
+-- Warranty for repairs, by category (SPEC: electronics and appliances carry
+-- the 365-day warranty). A category not listed has no repair warranty.
 M.DEFAULT_WARRANTY_DAYS = 365
 M.WARRANTY_DAYS = {
-    electronics = 365, appliances = 365, apparel = 365, other = 365,
-    liquor = 0, food = 0, personal_care = 0, perishable = 0,
+    electronics = M.DEFAULT_WARRANTY_DAYS, appliances = M.DEFAULT_WARRANTY_DAYS,
 }
 
 -- Categories that cannot be returned or exchanged once opened unless the
@@ -199,7 +198,7 @@ local function evaluate_refund_only(case, order, ctx)
 end
 
 function M.warranty_days(category)
-    return M.WARRANTY_DAYS[category] or M.DEFAULT_WARRANTY_DAYS
+    return M.WARRANTY_DAYS[category] or 0
 end
 
 local function evaluate_repair(case, order, ctx)

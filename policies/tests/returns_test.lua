@@ -155,10 +155,14 @@ test("repair within the 365-day electronics warranty, inclusive", function()
     ok(d.message:find("365-day electronics warranty ended 2026-11-16", 1, true), d.message)
 end)
 
-test("repair warranty by category: appliances 365, unknown default 365, consumables none", function()
+test("repair warranty by category: electronics and appliances 365, every other category none", function()
     eq(policy.returns.warranty_days("appliances"), 365)
-    eq(policy.returns.warranty_days("garden"), 365)
-    eq(outcome(claim("repair", "quality", { item = item("food") }), order()), "reject/no_warranty")
+    eq(policy.returns.warranty_days("electronics"), 365)
+    eq(policy.returns.warranty_days("garden"), 0)
+    eq(outcome(claim("repair", "quality", { item = item("appliances") }), order()), "approve/in_warranty")
+    for _, cat in ipairs({ "apparel", "other", "garden", "food", "liquor", "personal_care", "perishable" }) do
+        eq(outcome(claim("repair", "quality", { item = item(cat) }), order()), "reject/no_warranty", cat)
+    end
 end)
 
 test("repair without a defect reason goes to a technician's review", function()
