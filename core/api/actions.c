@@ -148,7 +148,8 @@ static int fx_resolve(action_ctx *ax) {
 }
 
 /* Escalation: priority goes up at least one step and routing runs again
- * with case.escalated = true; a new queue means a new assignee. */
+ * with case.escalated = true; a new queue means a new assignee, and a case
+ * nobody holds (an appeal of a rejection) gets one if an agent is free. */
 static void escalate(action_ctx *ax) {
     json_t *k = ax->kase;
     json_int_t before = json_integer_value(json_object_get(k, "priority"));
@@ -159,9 +160,13 @@ static void escalate(action_ctx *ax) {
     decide_route(ax->s, k, order_of(ax), ax->notes);
     json_int_t after = json_integer_value(json_object_get(k, "priority"));
     if (after >= before) set_int(k, "priority", before > 1 ? before - 1 : 1);
-    if (strcmp(queue_was, json_string_value(json_object_get(k, "queue"))) != 0) {
+    int unassigned = !json_is_string(json_object_get(k, "assignee"));
+    if (unassigned || strcmp(queue_was, json_string_value(json_object_get(k, "queue"))) != 0) {
         const char *agent = pick_agent(ax->s, k);
         json_object_set_new(k, "assignee", agent ? json_string(agent) : json_null());
+        if (agent)
+            json_array_append_new(ax->notes, json_pack("{s:s,s:{s:s,s:s}}", "type", "assignment", "data",
+                                                       "agent_id", agent, "by", "routing"));
     }
 }
 
