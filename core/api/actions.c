@@ -6,6 +6,7 @@
  * adding up partial refunds, keeping agents' load exact. Everything an action
  * changes is saved in one batch with its timeline entry and feed events. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -290,7 +291,7 @@ static void save_action(action_ctx *ax, const json_t *before, const char *action
     const char *case_id = json_string_value(json_object_get(ax->kase, "case_id"));
     const char *order_id = json_string_value(json_object_get(ax->kase, "order_id"));
     store_batch *b = store_batch_new(s->db);
-    case_save(s, b, before, ax->kase);
+    char *answer = case_save(s, b, before, ax->kase);
     json_t *args = json_deep_copy(ax->in);
     json_object_del(args, "action");
     timeline_append(s, b, case_id, "action", ax->who,
@@ -311,8 +312,7 @@ static void save_action(action_ctx *ax, const json_t *before, const char *action
         json_incref(data);
         event_append(s, b, json_string_value(json_object_get(ev, "type")), case_id, order_id, data);
     }
-    json_incref(ax->kase);
-    commit_and_reply(s, b, ax->req, ax->who, 200, ax->kase);
+    commit_and_reply_text(s, b, ax->req, ax->who, 200, answer);
 }
 
 static void run_action(action_ctx *ax, const char *action) {

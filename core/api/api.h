@@ -102,6 +102,11 @@ void mask_email(const char *in, char *out, size_t outlen);
  * answer is stored under it in the same transaction. */
 void commit_and_reply(server *s, store_batch *b, http_request *req, const principal *who,
                       int status, json_t *body);
+/* The same with the answer already serialised (text, stolen, NUL-terminated):
+ * a handler that stored a document answers with the bytes it stored instead
+ * of serialising it twice. */
+void commit_and_reply_text(server *s, store_batch *b, http_request *req, const principal *who,
+                           int status, char *text);
 /* Idempotency: returns 1 if the request carried an Idempotency-Key whose
  * first answer exists (and has answered it), 0 otherwise. */
 int idem_replay(server *s, http_request *req, const principal *who);
@@ -114,6 +119,9 @@ void batch_poison(store_batch *b);
  * that need no masking or tenancy check). 0, STORE_ENOTFOUND or an error. */
 int rec_respond_raw(server *s, http_request *req, store_db db, const char *id);
 void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc);
+/* rec_put that also answers the stored text (malloc'd, the caller frees), or
+ * NULL when serialising failed (the batch is then poisoned). */
+char *rec_put_text(store_batch *b, store_db db, const char *id, const json_t *doc);
 void case_index_update(store_batch *b, const json_t *before, const json_t *after);
 uint64_t case_seq_of(const char *case_id);
 void case_id_format(uint64_t seq, char *out, size_t outlen);

@@ -6,6 +6,7 @@
  * routing, SLA targets; assign an agent; save the case, its timeline and the
  * case.created event in one batch; answer 201 once durable. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/alerts.h"
@@ -219,10 +220,10 @@ static json_t *open_case(server *s, http_request *req, const principal *who, cas
 }
 
 /* Saves a new case with its timeline and the case.created event. */
-static void save_new_case(server *s, store_batch *b, const principal *who, json_t *kase,
-                          json_t *order, json_t *notes) {
+static char *save_new_case(server *s, store_batch *b, const principal *who, json_t *kase,
+                           json_t *order, json_t *notes) {
     const char *case_id = json_string_value(json_object_get(kase, "case_id"));
-    case_save(s, b, NULL, kase);
+    char *text = case_save(s, b, NULL, kase);
     alerts_on_case_created(s, b, kase);
     if (order) order_add_case(b, order, case_id);
     timeline_append(s, b, case_id, "case.created", who,
@@ -231,6 +232,7 @@ static void save_new_case(server *s, store_batch *b, const principal *who, json_
     timeline_notes(s, b, case_id, who, notes);
     event_append(s, b, "case.created", case_id, json_string_value(json_object_get(kase, "order_id")),
                  json_incref(kase)); /* dumped at once, never changed */
+    return text;
 }
 
 void h_case_create(server *s, http_request *req, const route_params *p, const principal *who) {
@@ -249,8 +251,8 @@ void h_case_create(server *s, http_request *req, const route_params *p, const pr
     decide_opening(s, kase, order, notes);
     route_and_assign(s, kase, order, notes);
     store_batch *b = store_batch_new(s->db);
-    save_new_case(s, b, who, kase, order, notes);
-    commit_and_reply(s, b, req, who, 201, kase);
+    commit_and_reply_text(s, b, req, who, 201, save_new_case(s, b, who, kase, order, notes));
+    json_decref(kase);
     json_decref(notes);
     json_decref(order);
     json_decref(in);
@@ -276,7 +278,7 @@ json_t *case_open_system(server *s, store_batch *b, const case_seed *seed) {
         const char *agent = pick_agent(s, kase);
         json_object_set_new(kase, "assignee", agent ? json_string(agent) : json_null());
     }
-    save_new_case(s, b, NULL, kase, order, notes);
+    free(save_new_case(s, b, NULL, kase, order, notes));
     json_decref(notes);
     json_decref(order);
     return kase;

@@ -1,4 +1,5 @@
 /* api/casework: shared steps of the case write path (see casework.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/casework.h"
@@ -86,13 +87,14 @@ void timeline_notes(server *s, store_batch *b, const char *case_id, const princi
     }
 }
 
-void case_save(server *s, store_batch *b, const json_t *before, json_t *after) {
+char *case_save(server *s, store_batch *b, const json_t *before, json_t *after) {
     const char *id = json_string_value(json_object_get(after, "case_id"));
-    rec_put(b, DB_CASES, id, after);
+    char *text = rec_put_text(b, DB_CASES, id, after);
     case_index_update(b, before, after);
     if (before == NULL) buyer_activity_add(b, after);
     timers_update(b, before, after);
     agents_track_load(s, b, before, after);
+    return text;
 }
 
 json_t *case_load_for(server *s, http_request *req, const principal *who, const char *case_id,

@@ -20,8 +20,10 @@ void agents_track_load(server *s, store_batch *b, const json_t *before, const js
 /* Appends each {type, data} of notes to the case's timeline. */
 void timeline_notes(server *s, store_batch *b, const char *case_id, const principal *who,
                     json_t *notes);
-/* Puts the case, updates its indexes and agent loads against `before`. */
-void case_save(server *s, store_batch *b, const json_t *before, json_t *after);
+/* Puts the case, updates its indexes and agent loads against `before`.
+ * Answers the stored text (an answer can reuse it; the caller frees it), or
+ * NULL if serialising failed, which poisons the batch. */
+char *case_save(server *s, store_batch *b, const json_t *before, json_t *after);
 /* The case as loaded for an update (pending writes included) if the caller
  * may see it; answers 404 and returns NULL otherwise. */
 json_t *case_load_for(server *s, http_request *req, const principal *who, const char *case_id,

@@ -5,17 +5,20 @@
  * that carries the batch has been fsync'd. Idempotency keys ride in the same
  * batch as the change, so a repeat can never see the change without its
  * answer or the other way round. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "util/log.h"
 
+/* The answer waiting for its commit: a JSON body, or text already serialised. */
 typedef struct {
     server *s;
     http_request *req;
     int status;
     json_t *body;
+    char *text;
 } pending_reply;
 
 void reply_store_error(http_request *req, int err) {
@@ -49,7 +52,9 @@ static int idem_key(const http_request *req, const principal *who, store_key *k)
 
 static void on_commit(int status, void *ud) {
     pending_reply *p = ud;
-    if (status == 0) {
+    if (status == 0 && p->text) {
+        http_respond(p->req, p->status, "application/json", p->text, strlen(p->text));
+    } else if (status == 0) {
         http_respond_json(p->req, p->status, p->body);
     } else {
         json_decref(p->body);
@@ -60,30 +65,58 @@ static void on_commit(int status, void *ud) {
         if (agents_load(p->s) != 0) log_msg(LOG_ERROR, "reloading agents after a failed commit");
         reply_store_error(p->req, status);
     }
+    free(p->text);
     free(p);
+}
+
+/* The idempotency record {"status":N,"body":TEXT} of an answer. */
+static char *idem_record(int status, const char *text) {
+    size_t n = strlen(text) + 32;
+    char *rec = malloc(n);
+    if (rec != NULL) snprintf(rec, n, "{\"status\":%d,\"body\":%s}", status, text);
+    return rec;
+}
+
+static void submit_reply(server *s, store_batch *b, http_request *req, const principal *who,
+                         pending_reply *p) {
+    store_key k;
+    if (idem_key(req, who, &k)) {
+        char *body = p->text ? p->text : json_dumps(p->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *rec = body ? idem_record(p->status, body) : NULL;
+        if (rec) store_batch_put(b, DB_IDEM, k.buf, k.len, rec, strlen(rec));
+        else batch_poison(b); /* no record, no change: a retry must not apply it twice */
+        free(rec);
+        if (body != p->text) free(body);
+    }
+    counters_put(s, b);
+    store_submit(b, on_commit, p);
+}
+
+static pending_reply *reply_new(server *s, store_batch *b, http_request *req, int status,
+                                json_t *body, char *text) {
+    pending_reply *p = malloc(sizeof *p);
+    if (p == NULL || (body == NULL && text == NULL)) {
+        free(p);
+        store_batch_free(b);
+        json_decref(body);
+        free(text);
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return NULL;
+    }
+    *p = (pending_reply){s, req, status, body, text};
+    return p;
 }
 
 void commit_and_reply(server *s, store_batch *b, http_request *req, const principal *who,
                       int status, json_t *body) {
-    pending_reply *p = malloc(sizeof *p);
-    if (p == NULL) {
-        store_batch_free(b);
-        json_decref(body);
-        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
-        return;
-    }
-    *p = (pending_reply){s, req, status, body};
-    store_key k;
-    if (idem_key(req, who, &k)) {
-        char *stored = NULL;
-        json_t *rec = json_pack("{s:i,s:O}", "status", status, "body", body);
-        if (rec) stored = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(rec);
-        if (stored) store_batch_put(b, DB_IDEM, k.buf, k.len, stored, strlen(stored));
-        free(stored);
-    }
-    counters_put(s, b);
-    store_submit(b, on_commit, p);
+    pending_reply *p = reply_new(s, b, req, status, body, NULL);
+    if (p) submit_reply(s, b, req, who, p);
+}
+
+void commit_and_reply_text(server *s, store_batch *b, http_request *req, const principal *who,
+                           int status, char *text) {
+    pending_reply *p = reply_new(s, b, req, status, NULL, text);
+    if (p) submit_reply(s, b, req, who, p);
 }
 
 /* A replayed answer still waits for durability: the first answer may be in a
@@ -111,7 +144,7 @@ int idem_replay(server *s, http_request *req, const principal *who) {
         http_respond_error(req, 503, "unavailable", "out of memory", NULL);
         return 1;
     }
-    *p = (pending_reply){s, req, status, body};
+    *p = (pending_reply){s, req, status, body, NULL};
     store_submit(store_batch_new(s->db), on_commit, p);
     return 1;
 }

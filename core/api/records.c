@@ -72,17 +72,21 @@ int rec_respond_raw(server *s, http_request *req, store_db db, const char *id) {
     return rc;
 }
 
-void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc) {
+char *rec_put_text(store_batch *b, store_db db, const char *id, const json_t *doc) {
     store_key k;
     key_init(&k);
     key_str(&k, id);
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL) {
         batch_poison(b);
-        return;
+        return NULL;
     }
     store_batch_put(b, db, k.buf, k.len, text, strlen(text));
-    free(text);
+    return text;
+}
+
+void rec_put(store_batch *b, store_db db, const char *id, const json_t *doc) {
+    free(rec_put_text(b, db, id, doc));
 }
 
 void case_id_format(uint64_t seq, char *out, size_t outlen) {

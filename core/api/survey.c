@@ -5,6 +5,7 @@
  * closes (SPEC: "cases close ... when the survey is answered"), and
  * survey.on_answer may open a follow-up (回访) case for the quality team, all
  * in one batch. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -92,7 +93,7 @@ void h_case_survey(server *s, http_request *req, const route_params *p, const pr
         }
         json_object_set_new(kase, "updated_at", json_integer(now));
         const char *id = json_string_value(json_object_get(kase, "case_id"));
-        case_save(s, b, before, kase);
+        free(case_save(s, b, before, kase));
         timeline_append(s, b, id, "survey.answered", who, json_deep_copy(answer));
         timeline_notes(s, b, id, who, notes);
         event_append(s, b, "survey.answered", id, json_string_value(json_object_get(kase, "order_id")),

@@ -175,7 +175,7 @@ static void round_save(server *s, store_batch *b, round_cases *rc) {
     const char *id;
     json_t *kase;
     json_object_foreach(rc->after, id, kase) {
-        case_save(s, b, json_object_get(rc->before, id), kase);
+        free(case_save(s, b, json_object_get(rc->before, id), kase));
         timeline_notes(s, b, id, NULL, json_object_get(rc->notes, id));
     }
 }
