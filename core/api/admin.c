@@ -47,12 +47,17 @@ static void load_on_worker(uv_work_t *w) {
         FILE *out = open_memstream(&text, &len);
         int rc = policy_run_tests(&cfg, out, &passed, &failed, job->err, sizeof job->err);
         if (out) fclose(out);
-        if (rc != 0 && job->err[0] == '\0') {
-            /* Name the first failing test. */
+        if (rc != 0) {
+            /* Name the first failing test: err only counts them (or, when
+             * the set does not load, already says why). */
             const char *line = text ? strstr(text, "not ok - ") : NULL;
-            snprintf(job->err, sizeof job->err, "policy tests failed (%d passed, %d failed)%s%.*s",
-                     passed, failed, line ? ": " : "",
-                     line ? (int)strcspn(line + 9, "\n") : 0, line ? line + 9 : "");
+            if (line != NULL && strncmp(line + 9, "load: ", 6) == 0) line = NULL;
+            if (job->err[0] == '\0')
+                snprintf(job->err, sizeof job->err, "policy tests failed (%d passed, %d failed)", passed,
+                         failed);
+            size_t n = strlen(job->err);
+            if (line != NULL)
+                snprintf(job->err + n, sizeof job->err - n, ": %.*s", (int)strcspn(line + 9, "\n"), line + 9);
         }
         free(text);
         if (rc != 0) return;
@@ -110,9 +115,11 @@ static void reply_rejected(server *s, http_request *req, const char *err) {
         file[0] = '\0';
         line = 0;
     }
-    json_t *d = json_pack("{s:s?,s:i?,s:s}", "file", file[0] ? file : NULL, "line", line,
-                          "version", policy_set_version(s->policies));
-    if (line == 0) json_object_del(d, "line");
+    /* (Jansson's pack has no optional integer: build the details by hand) */
+    json_t *d = json_object();
+    if (file[0]) json_object_set_new(d, "file", json_string(file));
+    if (line > 0) json_object_set_new(d, "line", json_integer(line));
+    json_object_set_new(d, "version", json_string(policy_set_version(s->policies)));
     http_respond_error(req, 422, "policy_rejected", err, d);
 }
 
@@ -174,6 +181,7 @@ static void reload_done(policy_job *job) {
     policy_set *old = s->policies;
     policy_set_set_loaded_at(job->set, clock_now(&s->clock));
     s->policies = job->set;
+    policy_carry_stats(s->policies, old);
     policy_set_free(old);
     log_emit(LOG_INFO, "policies reloaded", json_pack("{s:s}", "version", policy_set_version(s->policies)));
     http_respond_json(job->req, 200, describe_sets(s));

@@ -332,3 +332,9 @@ json_t *policy_set_describe(const policy_set *ps) {
 void policy_get_stats(const policy_set *ps, policy_stats *st) {
     *st = ps->stats;
 }
+
+void policy_carry_stats(policy_set *to, const policy_set *from) {
+    to->stats.calls += from->stats.calls;
+    to->stats.errors += from->stats.errors;
+    to->stats.call_us_total += from->stats.call_us_total;
+}

@@ -120,5 +120,8 @@ typedef struct {
     uint64_t call_us_total;
 } policy_stats;
 void policy_get_stats(const policy_set *ps, policy_stats *st);
+/* Adds from's statistics to to's: a set that replaces another (reload) carries
+ * its predecessor's counts, so the counters of /metrics never go down. */
+void policy_carry_stats(policy_set *to, const policy_set *from);
 
 #endif
