@@ -57,7 +57,8 @@ static int case_timers(const json_t *kase, case_timer out[4]) {
     }
     if (status && !strcmp(status, "resolved")) {
         json_t *due = json_object_get(survey, "due_at");
-        if (json_is_integer(due) && json_is_null(json_object_get(survey, "sent_at")))
+        json_t *sent = json_object_get(survey, "sent_at"); /* absent until sent */
+        if (json_is_integer(due) && (sent == NULL || json_is_null(sent)))
             out[n++] = (case_timer){json_integer_value(due), "survey"};
         json_t *resolved = json_object_get(kase, "resolved_at");
         if (json_is_integer(resolved))
