@@ -88,8 +88,8 @@ static int parse_list_query(http_request *req, const principal *who, list_query 
         snprintf(q->value[4], sizeof q->value[4], "%s", who->merchant);
         q->given[4] = 1;
     }
-    if (q->given[7] && strcmp(q->value[7], "true") != 0) {
-        reply_invalid(req, "breached", "only breached=true is a filter");
+    if (q->given[7] && strcmp(q->value[7], "true") != 0 && strcmp(q->value[7], "false") != 0) {
+        reply_invalid(req, "breached", "must be true or false");
         return -1;
     }
     char num[32];
@@ -119,8 +119,8 @@ static int case_matches(const json_t *kase, const list_query *q) {
     for (size_t i = 0; i < NFILTERS; i++) {
         if (!q->given[i]) continue;
         if (!strcmp(filters[i], "breached")) {
-            if (json_array_size(json_object_get(json_object_get(kase, "sla"), "breached")) == 0)
-                return 0;
+            int breached = json_array_size(json_object_get(json_object_get(kase, "sla"), "breached")) > 0;
+            if (breached != !strcmp(q->value[i], "true")) return 0;
             continue;
         }
         const char *v = json_string_value(json_object_get(kase, filters[i]));
@@ -132,8 +132,11 @@ static int case_matches(const json_t *kase, const list_query *q) {
 /* One page: scans the chosen index backwards from the cursor. */
 static int list_page(server *s, const list_query *q, json_t *out, uint64_t *next) {
     size_t f = NFILTERS;
-    for (size_t i = 0; i < NFILTERS; i++)
-        if (q->given[i]) { f = i; break; }
+    for (size_t i = 0; i < NFILTERS; i++) /* breached=false has no index: check it per case */
+        if (q->given[i] && !(!strcmp(filters[i], "breached") && strcmp(q->value[i], "true"))) {
+            f = i;
+            break;
+        }
     store_key prefix, from;
     key_init(&prefix);
     key_u8(&prefix, 'c');

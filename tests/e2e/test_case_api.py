@@ -250,6 +250,9 @@ class CaseApiTest(ServerTestCase):
             "?merchant_id=m2": [rej, cmp_],
             "?merchant_id=m1": [con, ret],
             "?breached=true": [con],
+            "?breached=false": [rej, cmp_, ret],
+            "?breached=false&type=consultation": [],
+            "?breached=true&merchant_id=m2": [],
             "?type=return&merchant_id=m1": [ret],
             "?type=return&status=rejected&buyer_id=b3": [rej],
             "?queue=after_sales&assignee=x1&status=awaiting_customer": [ret],
@@ -260,6 +263,7 @@ class CaseApiTest(ServerTestCase):
         self.assertField(self.s.get("/v1/cases?limit=0"), "limit")
         self.assertField(self.s.get("/v1/cases?limit=201"), "limit")
         self.assertField(self.s.get("/v1/cases?cursor=abc"), "cursor")
+        self.assertField(self.s.get("/v1/cases?breached=maybe"), "breached")
 
     def test_cursor_pages_newest_first_without_gaps_while_cases_arrive(self):
         self.make_order()
