@@ -281,6 +281,27 @@ class TimersTest(ServerTestCase):
         self.assertEqual(self.logistics_cases("o2"), [])
         self.assertEqual(len(self.alerts("stalled_parcel")), 1)
 
+    # --- complaint spikes ------------------------------------------------------
+    def test_complaint_spike_per_sku_in_24_hours(self):
+        # risk.rules.complaints_per_sku_24h = 5: the 5th complaint in a rolling day alerts
+        for i in range(5):
+            self.make_order(order_id="c%d" % i, buyer_id="b%d" % i, sku="hot")
+        self.make_order(order_id="cold", buyer_id="bc", sku="cold")
+        self.open_case(type="complaint", order_id="cold", reason="quality")
+        for i in range(4):
+            self.open_case(type="complaint", order_id="c%d" % i, reason="quality")
+            self.s.advance(HOUR)
+        self.assertEqual(self.alerts("complaint_spike"), [])
+        self.open_case(type="complaint", order_id="c4", reason="quality")
+        spikes = self.alerts("complaint_spike")
+        self.assertEqual([(a["sku"], a["data"]["count"]) for a in spikes], [("hot", 5)])
+        self.assertEqual(spikes[0]["merchant_id"], "m1")
+        self.assertTrue([e for e in self.events("alert.raised") if e["data"].get("kind") == "complaint_spike"])
+        # a day later the count starts again
+        self.s.advance(DAY)
+        self.open_case(type="complaint", order_id="c0", reason="quality")
+        self.assertEqual(len(self.alerts("complaint_spike")), 1)
+
     # --- KPI -------------------------------------------------------------------
     def test_kpi_report(self):
         self.make_agent("a1", queues=["customer_service"], capacity=10)
