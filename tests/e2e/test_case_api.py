@@ -2,6 +2,8 @@
 transitions, refunds that would overpay, Idempotency-Key, list filters and
 cursors, a customer's cases, tenancy and masking, the timeline and the events
 feed (SPEC section 3, docs/api.md)."""
+import threading
+
 from harness import DAY, HOUR, T0, ServerTestCase, main, order_body
 
 PHONE, EMAIL = "13812345678", "alice@example.com"
@@ -217,6 +219,44 @@ class CaseApiTest(ServerTestCase):
         self.assertEqual(r4.json, r1.json)
         self.assertEqual(self.s.get("/v1/cases/" + cid).json["refund"]["refunded_cents"], 10800)
         self.assertEqual(len([e for e in self.events() if e["type"] == "refund.requested"]), 2)
+
+    def parallel(self, fn, n):
+        out = [None] * n
+        go = threading.Barrier(n)
+
+        def run(i):
+            go.wait()
+            out[i] = fn(i)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
+
+    def test_concurrent_repeats_of_one_key_create_one_case(self):
+        self.make_order()
+        body = {"type": "return", "order_id": "o1", "reason": "no_reason", "channel": "app"}
+        rs = self.parallel(lambda i: self.post_case(body, headers={"Idempotency-Key": "same"}), 8)
+        self.assertEqual([r.status for r in rs], [201] * 8)
+        self.assertEqual(len(set(r.json["case_id"] for r in rs)), 1)
+        self.assertEqual(len(self.list_ids()), 1)
+        self.assertEqual(len([e for e in self.events() if e["type"] == "case.created"]), 1)
+
+    def test_concurrent_refunds_never_pay_more_than_approved(self):
+        self.make_order(delivered_at=None)  # approved 108.00
+        cid = self.open_case(type="refund_only", order_id="o1", reason="not_received")["case_id"]
+        path = "/v1/cases/%s/actions" % cid
+        rs = self.parallel(lambda i: self.s.post(path, {"action": "refund", "amount_cents": 5000}), 6)
+        ok = [r for r in rs if r.status == 200]
+        self.assertEqual(len(ok), 2, rs)
+        for r in rs:
+            if r.status != 200:
+                self.assertEqual(r.status // 100, 4, r)
+        c = self.s.get("/v1/cases/" + cid).json
+        self.assertEqual(c["refund"]["refunded_cents"], 10000)
+        paid = [e["data"]["amount_cents"] for e in self.events() if e["type"] == "refund.requested"]
+        self.assertEqual(paid, [5000, 5000])
 
     # --- lists ---------------------------------------------------------------
     def test_list_filters(self):
