@@ -14,6 +14,17 @@ EMAIL_MASKED = "a***@example.com"
 
 
 class AuthTest(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.assertCleanExit)
+
+    def assertCleanExit(self):
+        """Every test ends with a SIGTERM: exit 0 (no crash, and no leak
+        under the sanitizers)."""
+        rc = self.s.stop()
+        if rc is not None:
+            self.assertEqual(rc, 0, self.s.tail())
+
     def assertNoPII(self, r, what):
         self.assertNotIn(PHONE, r.raw.decode(), what)
         self.assertNotIn(EMAIL, r.raw.decode(), what)
@@ -297,7 +308,8 @@ class AuthTest(ServerTestCase):
         bad["items"][0]["price_cents"] = -1
         self.s.post("/v1/orders", bad)
         self.s.stop()  # flush every log line
-        log = open(self.s.log_path, encoding="utf-8", errors="replace").read()
+        with open(self.s.log_path, encoding="utf-8", errors="replace") as f:
+            log = f.read()
         self.assertIn('"request"', log, "the access log is in server.log")
         self.assertIn("/v1/orders/o1", log)
         self.assertNotIn(PHONE, log)

@@ -128,7 +128,14 @@ class DurabilityTest(unittest.TestCase):
     def restart(self, old):
         s = Server(data=old.data).start()
         self.addCleanup(s.stop)
+        self.addCleanup(self.assertCleanExit, s)
         return s
+
+    def assertCleanExit(self, s):
+        """The recovered server also stops cleanly (exit 0)."""
+        rc = s.stop()
+        if rc is not None:
+            self.assertEqual(rc, 0, s.tail())
 
     def check_all_acknowledged(self, s, writers, cw):
         n_orders = 0

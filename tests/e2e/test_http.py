@@ -91,6 +91,17 @@ def req(method, path, body=None, headers="", auth=True, version="HTTP/1.1"):
 
 
 class HttpTest(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.assertCleanExit)
+
+    def assertCleanExit(self):
+        """Every test ends with a SIGTERM: exit 0 (no crash, and no leak
+        under the sanitizers)."""
+        rc = self.s.stop()
+        if rc is not None:
+            self.assertEqual(rc, 0, self.s.tail())
+
     def conn(self, timeout=5.0):
         c = RawConn(self.s.port, timeout)
         self.addCleanup(c.close)
