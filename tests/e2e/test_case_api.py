@@ -2,9 +2,12 @@
 transitions, refunds that would overpay, Idempotency-Key, list filters and
 cursors, a customer's cases, tenancy and masking, the timeline and the events
 feed (SPEC section 3, docs/api.md)."""
+import os
+import shutil
+import tempfile
 import threading
 
-from harness import DAY, HOUR, T0, ServerTestCase, main, order_body
+from harness import DAY, HOUR, POLICIES, T0, ServerTestCase, main, order_body
 
 PHONE, EMAIL = "13812345678", "alice@example.com"
 
@@ -553,6 +556,62 @@ class CaseApiTest(ServerTestCase):
         self.assertEqual(after[:len(before)], before)
         self.assertEqual(after[-1]["seq"], before[-1]["seq"] + 1)
         self.assertEqual(len(self.list_ids()), 2)
+
+
+class FailingPolicyTest(ServerTestCase):
+    """SPEC section 4: a policy that fails, loops or exceeds a cap never loses
+    the customer's case: it is stored with outcome review and the error on its
+    timeline."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="as-flaky-")
+        pol = os.path.join(cls.dir, "policies")
+        shutil.copytree(POLICIES, pol)
+        with open(os.path.join(pol, "returns.lua")) as f:
+            src = f.read()
+        hook = (
+            "local M_evaluate_default = M.evaluate\n"
+            "function M.evaluate(case, order, ctx)\n"
+            "    if case.description == 'boom' then error('boom on purpose') end\n"
+            "    if case.description == 'loop' then while true do end end\n"
+            "    if case.description == 'nonsense' then return {outcome = 'perhaps'} end\n"
+            "    return M_evaluate_default(case, order, ctx)\n"
+            "end\n"
+            "return M\n")
+        idx = src.rstrip().rfind("return M")
+        with open(os.path.join(pol, "returns.lua"), "w") as f:
+            f.write(src[:idx] + hook)
+        cls.server_kwargs = {"policies": pol}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_a_failing_policy_keeps_the_case_for_review(self):
+        self.make_order()
+        for how in ("boom", "loop", "nonsense"):
+            r = self.s.post("/v1/cases", {"type": "return", "order_id": "o1", "reason": "no_reason",
+                                          "channel": "app", "description": how})
+            self.assertStatus(r, 201)
+            c = r.json
+            self.assertEqual((c["status"], c["stage"]), ("open", "manual_review"), how)
+            self.assertEqual(c["decision"]["outcome"], "review", how)
+            self.assertEqual(c["decision"]["reason_code"], "policy_error", how)
+            self.assertTrue(c["decision"]["policy_version"])
+            tl = self.s.get("/v1/cases/%s/timeline" % c["case_id"]).json["events"]
+            errors = [e for e in tl if e["type"] == "policy.error"]
+            self.assertEqual(len(errors), 1, how)
+            self.assertEqual(errors[0]["data"]["module"], "returns")
+            if how == "boom":
+                self.assertIn("boom on purpose", errors[0]["data"]["error"])
+            # a person settles it
+            c = self.act(c["case_id"], "approve")
+            self.assertEqual(c["stage"], "awaiting_shipment")
+        # the set still serves ordinary cases
+        c = self.open_case(type="return", order_id="o1", buyer_id="b1")
+        self.assertEqual(c["decision"]["reason_code"], "no_reason_return")
+        self.assertEqual(len(self.s.get("/v1/cases").json["cases"]), 4)
 
 
 if __name__ == "__main__":
