@@ -171,10 +171,12 @@ route_result router_match(const router *r, const char *method, const char *path,
     if (params != NULL) params->count = 0;
     if (split(path, &ps) != 0) return ROUTE_NOT_FOUND;
     int shape_seen = 0;
+    /* HEAD is GET without the body (RFC 9110 9.3.2; http/response drops it) */
+    int head = strcmp(method, "HEAD") == 0;
     for (size_t i = 0; i < r->n; i++) {
         const route *rt = &r->routes[i];
         if (!shape_matches(rt, &ps)) continue;
-        if (strcmp(rt->method, method) != 0) {
+        if (strcmp(rt->method, method) != 0 && !(head && strcmp(rt->method, "GET") == 0)) {
             shape_seen = 1;
             if (allow != NULL && allow_len > 0) allow_add(allow, allow_len, rt->method);
             continue;

@@ -3,7 +3,8 @@
  * Patterns are literal segments and {name} parameters, e.g.
  * "/v1/orders/{id}/prices/{sku}". A parameter matches one non-empty segment;
  * its value is percent-decoded. Matching is exact on segments (a trailing
- * slash is a different path). Routes are tried in the order they were added. */
+ * slash is a different path). Routes are tried in the order they were added.
+ * A HEAD request matches a GET route (the answer then carries no body). */
 #ifndef AS_HTTP_ROUTER_H
 #define AS_HTTP_ROUTER_H
 

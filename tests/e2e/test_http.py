@@ -51,7 +51,8 @@ class RawConn:
             raise EOFError("connection closed by the server")
         self.buf += b
 
-    def read_response(self):
+    def read_response(self, to_head=False):
+        """The next answer; to_head: the answer to a HEAD request (no body)."""
         while b"\r\n\r\n" not in self.buf:
             self._fill()
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
@@ -62,7 +63,7 @@ class RawConn:
         for line in lines[1:]:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
+        n = 0 if to_head else int(headers.get("content-length", "0"))
         while len(self.buf) < n:
             self._fill()
         body, self.buf = self.buf[:n], self.buf[n:]
@@ -183,6 +184,25 @@ class HttpTest(ServerTestCase):
         self.assertTrue(c.at_eof())
         for i in range(4):
             self.assertStatus(self.s.get("/v1/orders/h%d" % i), 200)
+
+    def test_head_is_get_without_a_body(self):
+        self.make_order()
+        c = self.conn()
+        get = req("GET", "/v1/orders/o1")
+        c.send(get.replace(b"GET ", b"HEAD ", 1) + get + req("HEAD", "/v1/orders/none") + req("HEAD", "/healthz", auth=False))
+        h = c.read_response(to_head=True)
+        self.assertEqual(h.status, 200, repr(h))
+        g = c.read_response()  # parses only if the HEAD answer carried no body bytes
+        self.assertEqual(g.status, 200)
+        self.assertEqual(g.json["order_id"], "o1")
+        self.assertEqual(int(h.headers["content-length"]), len(g.body))
+        self.assertEqual(c.read_response(to_head=True).status, 404)
+        self.assertEqual(c.read_response(to_head=True).status, 200)
+        c.send(req("GET", "/healthz", auth=False))
+        self.assertEqual(c.read_response().json["status"], "ok")
+        # HEAD needs the same token as GET
+        c.send(req("HEAD", "/v1/orders/o1", auth=False))
+        self.assertEqual(c.read_response(to_head=True).status, 401)
 
     # ---- bodies ----------------------------------------------------------------------
 

@@ -80,6 +80,20 @@ static void known_path_with_other_method_lists_allowed_methods(void **state) {
     assert_string_equal(allow, "GET, POST");
 }
 
+static void head_matches_a_get_route(void **state) {
+    void *h = NULL;
+    const char *label = NULL;
+    route_params p;
+    assert_int_equal(router_match(*state, "HEAD", "/v1/orders/o1", &h, &label, &p, NULL, 0), ROUTE_FOUND);
+    assert_ptr_equal(h, &h_get);
+    assert_string_equal(label, "GET /v1/orders/{id}");
+    assert_string_equal(route_param(&p, "id"), "o1");
+    char allow[64];
+    assert_int_equal(router_match(*state, "HEAD", "/v1/orders/o1/prices/s1", NULL, NULL, &p, allow, sizeof allow),
+                     ROUTE_METHOD_NOT_ALLOWED);
+    assert_string_equal(allow, "PUT");
+}
+
 static void badly_encoded_or_overlong_param_is_refused(void **state) {
     route_params p;
     assert_int_equal(router_match(*state, "GET", "/v1/orders/%zz", NULL, NULL, &p, NULL, 0), ROUTE_BAD_PARAM);
@@ -107,6 +121,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(params_are_percent_decoded, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_path_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(known_path_with_other_method_lists_allowed_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(head_matches_a_get_route, setup, teardown),
         cmocka_unit_test_setup_teardown(badly_encoded_or_overlong_param_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_patterns_are_rejected, setup, teardown),
     };
