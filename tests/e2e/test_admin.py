@@ -372,6 +372,24 @@ class AdminTest(ServerTestCase):
         r = self.s.post("/v1/admin/policies/replay", {"sources": {"returns.lua": "x ="}})
         self.assertError(r, 422, "policy_rejected")
 
+    def test_replay_since_limits_to_newer_cases(self):
+        self.make_order(order_id="o1", delivered_at=T0 - 2 * DAY)
+        old = self.open_case(type="return", order_id="o1")
+        self.s.advance(DAY)
+        new = self.open_case(type="return", order_id="o1")
+        r = self.s.post("/v1/admin/policies/replay", {"sources": {"returns.lua": "local M = {}\n"
+                        "function M.evaluate() return {outcome='review', reason_code='x', message='x: x'} end\n"
+                        "return M\n"}, "since": T0 + HOUR})
+        self.assertStatus(r, 200)
+        self.assertEqual((r["evaluated"], r["changed"]), (1, 1), r)
+        self.assertEqual(r["diffs"][0]["case_id"], new["case_id"])
+        self.assertNotEqual(old["case_id"], new["case_id"])
+        for body, field in (({"limit": 0}, "limit"), ({"limit": "5"}, "limit"), ({"since": -1}, "since"),
+                            ({"sources": "x"}, "sources")):
+            with self.subTest(body=body):
+                err = self.assertError(self.s.post("/v1/admin/policies/replay", body), 400, "invalid_field")
+                self.assertEqual(err["field"], field)
+
     def test_replay_decides_as_of_each_cases_creation(self):
         # a case approved inside the window still replays as approved long after
         self.make_order(order_id="o1", delivered_at=T0 - 2 * DAY)
