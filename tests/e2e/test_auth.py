@@ -296,6 +296,19 @@ class AuthTest(ServerTestCase):
             if "phone" in buyer:
                 self.assertEqual(buyer["phone"], PHONE, "admin answers are never masked")
 
+    def test_tokens_never_appear_in_answers(self):
+        self.make_order(token="svc1")
+        c = self.open_case(type="return", order_id="o1", token="svc1")
+        self.act(c["case_id"], "note", token="ag1", body="checked")
+        tl = self.s.get("/v1/cases/%s/timeline" % c["case_id"], token="ag1")
+        actors = [e["actor"] for e in tl["events"]]
+        self.assertIn({"role": "service", "id": "m1"}, actors)
+        self.assertIn({"role": "agent", "id": "a1"}, actors)
+        for path in ("/v1/cases/%s/timeline" % c["case_id"], "/v1/events?limit=1000", "/v1/cases"):
+            raw = self.s.get(path).raw.decode()
+            for token in ('"svc1"', '"ag1"', '"adm"'):
+                self.assertNotIn(token, raw, path)
+
     def test_access_log_never_holds_raw_pii(self):
         self.make_order(token="svc1")
         self.make_order(order_id="o2", token="adm")
