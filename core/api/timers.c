@@ -246,33 +246,50 @@ static int fire_due(server *s, store_batch *b) {
     return (int)n;
 }
 
+#define ROUNDS_MAX 64 /* per clock move: a round may start timers already due */
+
 typedef struct {
     server *s;
     timers_done_cb done;
     void *ud;
+    int fired;  /* timers this round fired */
+    int rounds; /* rounds run for this caller so far */
 } round_req;
 
+static void run_round(server *s, timers_done_cb done, void *ud, int rounds);
+
+/* A round that fired something may have started timers that are due already
+ * (the case a stalled parcel opens, more than FIRE_MAX_PER_ROUND due): a
+ * caller waiting for "everything due by now" gets its answer only once a
+ * round finds nothing left. */
 static void round_committed(int status, void *ud) {
     round_req *r = ud;
     r->s->timers_busy = 0;
     if (status != 0) log_msg(LOG_ERROR, "timer round failed to commit: %s", store_strerror(status));
-    if (r->done) r->done(status, r->ud);
+    if (status == 0 && r->done && r->fired > 0 && r->rounds < ROUNDS_MAX && !r->s->stopping) {
+        run_round(r->s, r->done, r->ud, r->rounds + 1);
+    } else if (r->done) {
+        r->done(status, r->ud);
+    }
     free(r);
 }
 
-void timers_run(server *s, timers_done_cb done, void *ud) {
+static void run_round(server *s, timers_done_cb done, void *ud, int rounds) {
     round_req *r = malloc(sizeof *r);
     if (r == NULL || s->timers_busy || s->db == NULL) {
         free(r);
         if (done) done(s->timers_busy ? 0 : STORE_ENOMEM, ud);
         return;
     }
-    *r = (round_req){s, done, ud};
+    *r = (round_req){s, done, ud, 0, rounds};
     s->timers_busy = 1;
     store_batch *b = store_batch_new(s->db);
-    if (fire_due(s, b) > 0) counters_put(s, b);
+    r->fired = fire_due(s, b);
+    if (r->fired > 0) counters_put(s, b);
     store_submit(b, round_committed, r);
 }
+
+void timers_run(server *s, timers_done_cb done, void *ud) { run_round(s, done, ud, 1); }
 
 static void on_tick(uv_timer_t *t) {
     server *s = t->data;

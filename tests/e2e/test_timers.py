@@ -263,6 +263,31 @@ class TimersTest(ServerTestCase):
         self.assertEqual(len(self.logistics_cases()), 1)
         self.assertEqual(len(self.alerts("stalled_parcel")), 1)
 
+    def test_a_jump_of_the_clock_opens_the_stalled_parcel_case(self):
+        self.make_order(delivered_at=None)
+        self.track("shipped", T0)
+        self.s.advance(30 * DAY)
+        cases = self.logistics_cases()
+        self.assertEqual(len(cases), 1)
+        self.assertEqual(len(self.alerts("stalled_parcel")), 1)
+
+    def test_one_clock_move_fires_every_due_timer_however_many(self):
+        # more timers due than one firing round takes: the clock answers only
+        # once every one of them has fired
+        n = 2005
+        for i in range(n):
+            r = self.s.post("/v1/cases", {"type": "consultation", "buyer_id": "b%d" % (i % 40),
+                                          "reason": "other", "channel": "chat"})
+            self.assertStatus(r, 201)
+        self.s.advance(2 * HOUR + 1)
+        self.assertEqual(self.s.get("/v1/cases?breached=false").json["cases"], [])
+        breached, cursor = 0, ""
+        while cursor is not None:
+            r = self.s.get("/v1/cases?breached=true&limit=200" + ("&cursor=" + cursor if cursor else ""))
+            breached += len(r.json["cases"])
+            cursor = r.json["next_cursor"]
+        self.assertEqual(breached, n)
+
     def test_a_tracking_update_or_delivery_resets_the_watch(self):
         self.make_order(delivered_at=None)
         self.make_order(order_id="o2", buyer_id="b2", delivered_at=None)
