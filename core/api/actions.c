@@ -211,10 +211,21 @@ static int fx_note(action_ctx *ax) {
     return 0;
 }
 
+/* An agent registered with POST /v1/agents, or the agent a token names
+ * (if that token is bound to a merchant, only for that merchant's cases). */
+static int agent_known(server *s, const char *agent, const char *merchant) {
+    if (json_object_get(s->agents, agent) != NULL) return 1;
+    for (size_t i = 0; i < s->ntokens; i++)
+        if (s->tokens[i].agent && strcmp(s->tokens[i].agent, agent) == 0 &&
+            principal_sees_merchant(&s->tokens[i], merchant))
+            return 1;
+    return 0;
+}
+
 static int fx_assign(action_ctx *ax) {
     const char *agent;
     if (req_id(ax->req, ax->in, "agent_id", 1, &agent) != 0) return -1;
-    if (json_object_get(ax->s->agents, agent) == NULL) {
+    if (!agent_known(ax->s, agent, json_string_value(json_object_get(ax->kase, "merchant_id")))) {
         reply_invalid(ax->req, "agent_id", "is not a known agent");
         return -1;
     }

@@ -421,7 +421,18 @@ class LifecycleTest(ServerTestCase):
         self.assertState(c, "awaiting_customer/awaiting_shipment")
         r = self.s.post("/v1/cases/%s/actions" % c["case_id"], {"action": "assign", "agent_id": "nobody"})
         self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], "agent_id")
+        # a2 is the agent of m2's token: not for m1's cases
+        r = self.s.post("/v1/cases/%s/actions" % c["case_id"], {"action": "assign", "agent_id": "a2"})
+        self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], "agent_id")
         self.assertEqual(self.get_case(c["case_id"])["assignee"], "a9")
+
+    def test_assign_to_the_agent_of_a_token(self):
+        # ag1's token names agent a1 of merchant m1, never registered as an agent
+        self.make_order()
+        c = self.open_case(type="return", order_id="o1")
+        self.assertIsNone(c["assignee"])
+        c = self.act(c["case_id"], "assign", token="ag1", agent_id="a1")
+        self.assertEqual(c["assignee"], "a1")
 
     def test_generic_actions_work_in_any_status_but_closed(self):
         self.make_agent("a1", queues=["after_sales"])
