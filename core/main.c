@@ -2,7 +2,7 @@
  *
  *   aftersaled [--listen HOST:PORT] [--data DIR] [--policies DIR] [--tokens FILE]
  *              [--clock manual] [--max-body BYTES] [--map-size MiB] [--map-max MiB]
- *              [--quiet]
+ *              [--idle-timeout MS] [--request-timeout MS] [--max-connections N] [--quiet]
  *   aftersaled policy test DIR
  */
 #include <signal.h>
@@ -26,6 +26,9 @@ static void usage(FILE *out) {
             "  --max-body BYTES     largest request body (default 1048576)\n"
             "  --map-size MIB       initial LMDB map size (default 256)\n"
             "  --map-max MIB        largest the map may grow to (default 65536)\n"
+            "  --idle-timeout MS    close a keep-alive connection idle this long (default 60000)\n"
+            "  --request-timeout MS a request must arrive whole within this, else 408 (default 15000)\n"
+            "  --max-connections N  connections beyond this get 503 (default 10000)\n"
             "  --quiet              no access log lines\n"
             "  --help               this text\n\n"
             "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n");
@@ -42,6 +45,15 @@ static int parse_listen(const char *arg, server_config *cfg) {
     if (*end != '\0' || port < 0 || port > 65535) return -1;
     cfg->host = host;
     cfg->port = (int)port;
+    return 0;
+}
+
+/* A positive count that fits in unsigned (milliseconds, connections). */
+static int parse_count(const char *arg, unsigned *out) {
+    char *end;
+    unsigned long n = strtoul(arg, &end, 10);
+    if (*end != '\0' || n == 0 || n > 0xffffffffUL || arg[0] == '-') return -1;
+    *out = (unsigned)n;
     return 0;
 }
 
@@ -69,6 +81,9 @@ static int parse_flags(int argc, char **argv, server_config *cfg) {
         else if (!strcmp(f, "--max-body")) ok = parse_size(v, 1, &cfg->max_body) == 0;
         else if (!strcmp(f, "--map-size")) ok = parse_size(v, (size_t)1 << 20, &cfg->map_size) == 0;
         else if (!strcmp(f, "--map-max")) ok = parse_size(v, (size_t)1 << 20, &cfg->map_max) == 0;
+        else if (!strcmp(f, "--idle-timeout")) ok = parse_count(v, &cfg->idle_timeout_ms) == 0;
+        else if (!strcmp(f, "--request-timeout")) ok = parse_count(v, &cfg->request_timeout_ms) == 0;
+        else if (!strcmp(f, "--max-connections")) ok = parse_count(v, &cfg->max_connections) == 0;
         else ok = 0;
         if (!ok) {
             fprintf(stderr, "aftersaled: bad flag or value: %s%s%s\n", f, v && takes_value ? " " : "",

@@ -160,6 +160,9 @@ static int start_http(server *s) {
     hc.host = s->cfg.host;
     hc.port = s->cfg.port;
     hc.max_body_bytes = s->cfg.max_body;
+    hc.idle_timeout_ms = s->cfg.idle_timeout_ms;
+    hc.request_timeout_ms = s->cfg.request_timeout_ms;
+    hc.max_connections = s->cfg.max_connections;
     hc.access_log = !s->cfg.quiet;
     hc.handler = dispatch;
     hc.on_response = metrics_on_response;

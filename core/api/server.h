@@ -21,6 +21,9 @@ typedef struct {
     size_t max_body;
     size_t map_size;
     size_t map_max;
+    unsigned idle_timeout_ms;    /* 0: the http defaults (see core/http/http.h) */
+    unsigned request_timeout_ms;
+    unsigned max_connections;
     int quiet; /* no access log */
 } server_config;
 

@@ -1,0 +1,96 @@
+"""Transport limits set by flags: idle keep-alive timeout, request timeout
+(408) and the connection cap (503). These are wall-clock transport timers,
+not business time, so the tests wait for the server's own event (a close, an
+answer) with a bounded socket timeout instead of sleeping."""
+import socket
+import time
+
+from harness import ServerTestCase, main
+
+GET = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def read_all(sock, limit=10.0):
+    """Everything the server sends until it closes; fails the wait at limit."""
+    sock.settimeout(limit)
+    chunks = []
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+class Timeouts(ServerTestCase):
+    server_kwargs = {"extra_args": ["--idle-timeout", "200", "--request-timeout", "300"]}
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
+        self.addCleanup(s.close)
+        return s
+
+    def test_idle_keep_alive_connection_is_closed(self):
+        c = self.connect()
+        c.sendall(GET)
+        started = time.monotonic()
+        got = read_all(c)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got)
+        self.assertGreaterEqual(time.monotonic() - started, 0.15)  # kept alive a while first
+
+    def test_request_that_never_completes_gets_408_and_is_closed(self):
+        c = self.connect()
+        c.sendall(b"POST /v1/orders HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"order")
+        got = read_all(c)
+        self.assertTrue(got.startswith(b"HTTP/1.1 408"), got)
+        self.assertIn(b'"code":"request_timeout"', got)
+
+    def test_a_trickling_client_is_cut_off_while_others_are_served(self):
+        slow = self.connect()
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        for _ in range(3):
+            self.assertStatus(self.s.get("/healthz", token=None), 200)
+        got = read_all(slow)
+        self.assertTrue(got.startswith(b"HTTP/1.1 408"), got)
+        self.assertStatus(self.s.get("/healthz", token=None), 200)
+
+
+class ConnectionCap(ServerTestCase):
+    server_kwargs = {"extra_args": ["--max-connections", "2"]}
+
+    def test_connections_over_the_cap_get_503_and_a_freed_slot_serves_again(self):
+        held = []
+        for _ in range(2):
+            c = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
+            c.sendall(GET)
+            self.assertTrue(c.recv(65536).startswith(b"HTTP/1.1 200"))
+            held.append(c)
+        over = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
+        over.sendall(GET)
+        got = read_all(over)
+        over.close()
+        self.assertTrue(got.startswith(b"HTTP/1.1 503"), got)
+        self.assertIn(b"too_many_connections", got)
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:  # the server learns of the close asynchronously
+            r = self.s.get("/healthz", token=None)
+            if r.status == 200 or time.monotonic() > deadline:
+                break
+        self.assertStatus(r, 200)
+        for c in held:
+            c.close()
+
+
+class Flags(ServerTestCase):
+    def test_bad_values_are_refused_at_start(self):
+        import subprocess
+        from harness import BINARY
+        for flag, value in (("--idle-timeout", "0"), ("--request-timeout", "-5"),
+                            ("--max-connections", "many")):
+            run = subprocess.run([BINARY, flag, value], capture_output=True, text=True, timeout=10)
+            self.assertEqual(run.returncode, 2, (flag, value, run.stderr))
+            self.assertIn("bad flag or value: %s %s" % (flag, value), run.stderr)
+
+
+if __name__ == "__main__":
+    main()
