@@ -223,6 +223,15 @@ class ServerTestCase(unittest.TestCase):
     def setUp(self):
         self.s = Server(**self.server_kwargs).start()
         self.addCleanup(self.s.cleanup)
+        self.addCleanup(self.stop_cleanly, self.s)
+
+    def stop_cleanly(self, server):
+        """SIGTERM must end the server with 0: a crash, or a leak the sanitizers
+        report at exit, fails the test that caused it."""
+        if server.proc is None:
+            return  # the test stopped it itself
+        rc = server.stop()
+        self.assertEqual(rc, 0, "server exit code %r; log tail:\n%s" % (rc, server.tail()))
 
     def assertStatus(self, r, status, msg=None):
         self.assertEqual(r.status, status, msg or repr(r))
