@@ -216,6 +216,15 @@ def order_body(order_id="o1", buyer_id="b1", merchant_id="m1", paid_at=None,
     return body
 
 
+def stop_cleanly(test, server):
+    """SIGTERM must end the server with 0: a crash, or a leak the sanitizers
+    report at exit, fails the test that caused it."""
+    if server.proc is None:
+        return  # the test stopped it itself
+    rc = server.stop()
+    test.assertEqual(rc, 0, "server exit code %r; log tail:\n%s" % (rc, server.tail()))
+
+
 class ServerTestCase(unittest.TestCase):
     """A fresh server per test; self.s is it."""
     server_kwargs = {}
@@ -226,12 +235,7 @@ class ServerTestCase(unittest.TestCase):
         self.addCleanup(self.stop_cleanly, self.s)
 
     def stop_cleanly(self, server):
-        """SIGTERM must end the server with 0: a crash, or a leak the sanitizers
-        report at exit, fails the test that caused it."""
-        if server.proc is None:
-            return  # the test stopped it itself
-        rc = server.stop()
-        self.assertEqual(rc, 0, "server exit code %r; log tail:\n%s" % (rc, server.tail()))
+        stop_cleanly(self, server)
 
     def assertStatus(self, r, status, msg=None):
         self.assertEqual(r.status, status, msg or repr(r))

@@ -71,14 +71,7 @@ class AdminTest(ServerTestCase):
         shutil.copytree(POLICIES, self.pdir, dirs_exist_ok=True)
         self.s = Server(policies=self.pdir).start()
         self.addCleanup(self.s.cleanup)
-        self.addCleanup(self.assertCleanExit)
-
-    def assertCleanExit(self):
-        """Every test ends with a SIGTERM: exit 0 (no crash, and no leak
-        under the sanitizers)."""
-        rc = self.s.stop()
-        if rc is not None:
-            self.assertEqual(rc, 0, self.s.tail())
+        self.addCleanup(self.stop_cleanly, self.s)
 
     def edit(self, name, fn):
         p = os.path.join(self.pdir, name)

@@ -14,17 +14,6 @@ EMAIL_MASKED = "a***@example.com"
 
 
 class AuthTest(ServerTestCase):
-    def setUp(self):
-        super().setUp()
-        self.addCleanup(self.assertCleanExit)
-
-    def assertCleanExit(self):
-        """Every test ends with a SIGTERM: exit 0 (no crash, and no leak
-        under the sanitizers)."""
-        rc = self.s.stop()
-        if rc is not None:
-            self.assertEqual(rc, 0, self.s.tail())
-
     def assertNoPII(self, r, what):
         self.assertNotIn(PHONE, r.raw.decode(), what)
         self.assertNotIn(EMAIL, r.raw.decode(), what)

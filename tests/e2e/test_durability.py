@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, T0, main, order_body
+from harness import Server, T0, main, order_body, stop_cleanly
 
 THREADS = 6
 TARGET_ACKS = 600   # acknowledged writes before the server is stopped
@@ -128,14 +128,8 @@ class DurabilityTest(unittest.TestCase):
     def restart(self, old):
         s = Server(data=old.data).start()
         self.addCleanup(s.stop)
-        self.addCleanup(self.assertCleanExit, s)
+        self.addCleanup(stop_cleanly, self, s)  # the recovered server too
         return s
-
-    def assertCleanExit(self, s):
-        """The recovered server also stops cleanly (exit 0)."""
-        rc = s.stop()
-        if rc is not None:
-            self.assertEqual(rc, 0, s.tail())
 
     def check_all_acknowledged(self, s, writers, cw):
         n_orders = 0

@@ -11,17 +11,6 @@ from harness import DAY, HOUR, ServerTestCase, T0, main, order_body
 
 
 class OrdersTest(ServerTestCase):
-    def setUp(self):
-        super().setUp()
-        self.addCleanup(self.assertCleanExit)
-
-    def assertCleanExit(self):
-        """Every test ends with a SIGTERM: exit 0 (no crash, and no leak
-        under the sanitizers)."""
-        rc = self.s.stop()
-        if rc is not None:
-            self.assertEqual(rc, 0, self.s.tail())
-
     def assertInvalid(self, body, field, token="adm"):
         r = self.s.post("/v1/orders", body, token=token)
         err = self.assertError(r, 400, "invalid_field")
