@@ -300,7 +300,6 @@ static const case_transition *find_row(http_request *req, json_t *in, const json
 static void save_action(action_ctx *ax, const json_t *before, const char *action) {
     server *s = ax->s;
     const char *case_id = json_string_value(json_object_get(ax->kase, "case_id"));
-    const char *order_id = json_string_value(json_object_get(ax->kase, "order_id"));
     store_batch *b = store_batch_new(s->db);
     char *answer = case_save(s, b, before, ax->kase);
     json_t *args = json_deep_copy(ax->in);
@@ -312,7 +311,7 @@ static void save_action(action_ctx *ax, const json_t *before, const char *action
                               json_string_value(json_object_get(ax->kase, "status")), "stage",
                               json_string_value(json_object_get(ax->kase, "stage"))));
     timeline_notes(s, b, case_id, ax->who, ax->notes);
-    event_append(s, b, "case.updated", case_id, order_id,
+    event_append(s, b, "case.updated", ax->kase,
                  json_pack("{s:s,s:s,s:s,s:O}", "action", action, "status",
                            json_string_value(json_object_get(ax->kase, "status")), "stage",
                            json_string_value(json_object_get(ax->kase, "stage")), "case", ax->kase));
@@ -321,7 +320,7 @@ static void save_action(action_ctx *ax, const json_t *before, const char *action
     json_array_foreach(ax->events, i, ev) {
         json_t *data = json_object_get(ev, "data");
         json_incref(data);
-        event_append(s, b, json_string_value(json_object_get(ev, "type")), case_id, order_id, data);
+        event_append(s, b, json_string_value(json_object_get(ev, "type")), ax->kase, data);
     }
     commit_and_reply_text(s, b, ax->req, ax->who, 200, answer);
 }

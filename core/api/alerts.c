@@ -49,8 +49,7 @@ void alert_raise(server *s, store_batch *b, const char *kind, const json_t *abou
         batch_poison(b);
         return;
     }
-    event_append(s, b, "alert.raised", json_string_value(json_object_get(alert, "case_id")),
-                 json_string_value(json_object_get(alert, "order_id")), json_incref(alert));
+    event_append(s, b, "alert.raised", alert, json_incref(alert));
     store_key k;
     key_init(&k);
     key_u8(&k, IDX_ALERT);

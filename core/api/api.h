@@ -127,8 +127,11 @@ uint64_t case_seq_of(const char *case_id);
 void case_id_format(uint64_t seq, char *out, size_t outlen);
 void timeline_append(server *s, store_batch *b, const char *case_id, const char *type,
                      const principal *who, json_t *data);
-void event_append(server *s, store_batch *b, const char *type, const char *case_id,
-                  const char *order_id, json_t *data);
+/* Appends a feed event about subject (a case, an order or an alert: the
+ * envelope takes its case_id, order_id and merchant_id, which is what a
+ * merchant-bound token's feed is filtered on). data is stolen. */
+void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
+                  json_t *data);
 void counters_put(server *s, store_batch *b);
 int counters_load(server *s);
 void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer);

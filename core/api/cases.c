@@ -224,14 +224,13 @@ static char *save_new_case(server *s, store_batch *b, const principal *who, json
                            json_t *order, json_t *notes) {
     const char *case_id = json_string_value(json_object_get(kase, "case_id"));
     char *text = case_save(s, b, NULL, kase);
-    alerts_on_case_created(s, b, kase);
     if (order) order_add_case(b, order, case_id);
     timeline_append(s, b, case_id, "case.created", who,
                     json_pack("{s:O,s:O,s:O}", "type", json_object_get(kase, "type"), "channel",
                               json_object_get(kase, "channel"), "reason", json_object_get(kase, "reason")));
     timeline_notes(s, b, case_id, who, notes);
-    event_append(s, b, "case.created", case_id, json_string_value(json_object_get(kase, "order_id")),
-                 json_incref(kase)); /* dumped at once, never changed */
+    event_append(s, b, "case.created", kase, json_incref(kase)); /* dumped at once */
+    alerts_on_case_created(s, b, kase); /* an alert it raises follows it in the feed */
     return text;
 }
 

@@ -55,9 +55,7 @@ void h_events(server *s, http_request *req, const route_params *p, const princip
             json_t *ev = json_loadb(v, vlen, 0, NULL);
             if (ev == NULL) continue;
             if (who->merchant) { /* a bound token reads only its merchant's events */
-                json_t *data = json_object_get(ev, "data");
-                const char *m = json_string_value(json_object_get(data, "merchant_id"));
-                if (m == NULL) m = json_string_value(json_object_get(json_object_get(data, "case"), "merchant_id"));
+                const char *m = json_string_value(json_object_get(ev, "merchant_id"));
                 if (!principal_sees_merchant(who, m)) {
                     last = key_get_u64(k);
                     json_decref(ev);

@@ -129,7 +129,7 @@ static void commit_order(server *s, http_request *req, const principal *who, con
     alerts_watch_order(s, b, before, order);
     buyer_profile_put(b, json_string_value(json_object_get(order, "buyer_id")),
                       json_object_get(order, "buyer"));
-    event_append(s, b, event, NULL, id,
+    event_append(s, b, event, order,
                  json_pack("{s:s,s:s}", "merchant_id",
                            json_string_value(json_object_get(order, "merchant_id")), "buyer_id",
                            json_string_value(json_object_get(order, "buyer_id"))));

@@ -168,12 +168,14 @@ void timeline_append(server *s, store_batch *b, const char *case_id, const char 
     json_decref(ev);
 }
 
-void event_append(server *s, store_batch *b, const char *type, const char *case_id,
-                  const char *order_id, json_t *data) {
+void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
+                  json_t *data) {
     uint64_t seq = s->next_event_seq++;
-    json_t *ev = json_pack("{s:I,s:s,s:I,s:s?,s:s?,s:o}", "seq", (json_int_t)seq, "type", type,
-                           "at", (json_int_t)clock_now(&s->clock), "case_id", case_id,
-                           "order_id", order_id, "data", data ? data : json_object());
+    json_t *ev = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?,s:o}", "seq", (json_int_t)seq, "type", type,
+                           "at", (json_int_t)clock_now(&s->clock), "case_id",
+                           json_object_get(subject, "case_id"), "order_id",
+                           json_object_get(subject, "order_id"), "merchant_id",
+                           json_object_get(subject, "merchant_id"), "data", data ? data : json_object());
     store_key k;
     key_init(&k);
     key_u64(&k, seq);

@@ -96,7 +96,7 @@ void h_case_survey(server *s, http_request *req, const route_params *p, const pr
         free(case_save(s, b, before, kase));
         timeline_append(s, b, id, "survey.answered", who, json_deep_copy(answer));
         timeline_notes(s, b, id, who, notes);
-        event_append(s, b, "survey.answered", id, json_string_value(json_object_get(kase, "order_id")),
+        event_append(s, b, "survey.answered", kase,
                      json_pack("{s:O,s:O,s:O}", "merchant_id", json_object_get(kase, "merchant_id"), "answer",
                                answer, "followup_case_id", json_object_get(survey, "followup_case_id")
                                    ? json_object_get(survey, "followup_case_id") : json_null()));

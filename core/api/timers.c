@@ -131,14 +131,14 @@ static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, 
         char msg[200];
         snprintf(msg, sizeof msg, "sla_breach: case %s missed its %s target", id, kind);
         alert_raise(s, b, "sla_breach", kase, msg, json_pack("{s:s}", "kind", kind));
-        json_array_append_new(events, json_pack("{s:s,s:s,s:{s:s}}", "type", "sla.breached", "case_id", id,
-                                                "data", "kind", kind));
+        json_array_append_new(events, json_pack("{s:s,s:O,s:{s:s}}", "type", "sla.breached", "case",
+                                                kase, "data", "kind", kind));
     } else if (!strcmp(kind, "survey")) {
         json_t *survey = json_object_get(kase, "survey");
         json_object_set_new(survey, "sent_at", json_integer(now));
         json_array_append_new(notes, json_pack("{s:s,s:{}}", "type", "survey.sent", "data"));
-        json_array_append_new(events, json_pack("{s:s,s:s,s:{s:O,s:O}}", "type", "survey.requested", "case_id",
-                                                id, "data", "buyer_id", json_object_get(kase, "buyer_id"),
+        json_array_append_new(events, json_pack("{s:s,s:O,s:{s:O,s:O}}", "type", "survey.requested", "case",
+                                                kase, "data", "buyer_id", json_object_get(kase, "buyer_id"),
                                                 "questions", json_object_get(survey, "questions")));
     } else if (!strcmp(kind, "auto_close")) {
         json_object_set_new(kase, "status", json_string("closed"));
@@ -146,8 +146,10 @@ static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, 
         json_object_set_new(kase, "closed_at", json_integer(now));
         json_array_append_new(notes, json_pack("{s:s,s:{s:s}}", "type", "status", "data", "closed_by",
                                                "auto_close"));
-        json_array_append_new(events, json_pack("{s:s,s:s,s:{s:s,s:s}}", "type", "case.updated", "case_id",
-                                                id, "data", "action", "auto_close", "status", "closed"));
+        /* like an action's case.updated; "case" is the case as the round saves it */
+        json_array_append_new(events, json_pack("{s:s,s:O,s:{s:s,s:s,s:s,s:O}}", "type", "case.updated",
+                                                "case", kase, "data", "action", "auto_close", "status",
+                                                "closed", "stage", "closed", "case", kase));
     }
     json_object_set_new(kase, "updated_at", json_integer(now));
 }
@@ -238,8 +240,7 @@ static int fire_due(server *s, store_batch *b) {
     json_array_foreach(events, i, t) {
         json_t *data = json_object_get(t, "data");
         json_incref(data);
-        event_append(s, b, json_string_value(json_object_get(t, "type")),
-                     json_string_value(json_object_get(t, "case_id")), NULL, data);
+        event_append(s, b, json_string_value(json_object_get(t, "type")), json_object_get(t, "case"), data);
     }
     free(due);
     json_decref(events);
