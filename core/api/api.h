@@ -66,6 +66,7 @@ struct server {
     uv_timer_t tick;      /* real clock: fires due timers */
     int tick_active;
     int timers_busy;      /* a timer round is waiting for its commit */
+    struct timer_waiter *timer_waiters; /* callers that came while it was busy */
 };
 
 /* ---- auth.c ---- */

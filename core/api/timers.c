@@ -259,13 +259,41 @@ typedef struct {
 
 static void run_round(server *s, timers_done_cb done, void *ud, int rounds);
 
+/* A caller that asked while a round was running (a second clock move): the
+ * clock may have moved past what that round collected, so it waits for a
+ * round of its own, which runs for every such caller at once. */
+struct timer_waiter {
+    timers_done_cb done;
+    void *ud;
+    struct timer_waiter *next;
+};
+
+static void waiters_done(int status, void *ud) {
+    struct timer_waiter *w = ud;
+    while (w) {
+        struct timer_waiter *next = w->next;
+        w->done(status, w->ud);
+        free(w);
+        w = next;
+    }
+}
+
+/* After a round: the callers that waited get a round of their own. */
+static void run_waiters(server *s) {
+    struct timer_waiter *w = s->timer_waiters;
+    if (w == NULL || s->timers_busy) return;
+    s->timer_waiters = NULL;
+    run_round(s, waiters_done, w, 1);
+}
+
 /* A round that fired something may have started timers that are due already
  * (the case a stalled parcel opens, more than FIRE_MAX_PER_ROUND due): a
  * caller waiting for "everything due by now" gets its answer only once a
  * round finds nothing left. */
 static void round_committed(int status, void *ud) {
     round_req *r = ud;
-    r->s->timers_busy = 0;
+    server *s = r->s;
+    s->timers_busy = 0;
     if (status != 0) log_msg(LOG_ERROR, "timer round failed to commit: %s", store_strerror(status));
     if (status == 0 && r->done && r->fired > 0 && r->rounds < ROUNDS_MAX && !r->s->stopping) {
         run_round(r->s, r->done, r->ud, r->rounds + 1);
@@ -273,9 +301,20 @@ static void round_committed(int status, void *ud) {
         r->done(status, r->ud);
     }
     free(r);
+    run_waiters(s);
 }
 
 static void run_round(server *s, timers_done_cb done, void *ud, int rounds) {
+    if (s->timers_busy && done) {
+        struct timer_waiter *w = malloc(sizeof *w);
+        if (w == NULL) {
+            done(STORE_ENOMEM, ud);
+            return;
+        }
+        *w = (struct timer_waiter){done, ud, s->timer_waiters};
+        s->timer_waiters = w;
+        return;
+    }
     round_req *r = malloc(sizeof *r);
     if (r == NULL || s->timers_busy || s->db == NULL) {
         free(r);
