@@ -18,7 +18,8 @@
 
 #define IDX_ALERT 'a'
 #define DAY 86400
-#define SPIKE_SCAN_MAX 5000
+#define IDX_COMPLAINTS 'k'
+#define COMPLAINTS_KEPT 256 /* thresholds above this never fire */
 #define ALERTS_DEFAULT 50
 #define ALERTS_MAX 200
 
@@ -61,60 +62,71 @@ void alert_raise(server *s, store_batch *b, const char *kind, const json_t *abou
     json_decref(alert);
 }
 
-/* Complaints of the last 24 h about the same sku and the same merchant
- * (committed cases; the new one is not among them yet). */
-static void count_complaints(server *s, const json_t *kase, int64_t since, int64_t *per_sku, int64_t *per_merchant) {
-    const char *sku = json_string_value(json_object_get(kase, "sku"));
-    const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
-    store_key prefix;
-    key_init(&prefix);
-    key_u8(&prefix, 'c');
-    key_str(&prefix, "type");
-    key_str(&prefix, "complaint");
-    store_read *rd;
-    store_iter *it = NULL;
-    if (store_read_begin(s->db, &rd) != 0) return;
-    if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it) == 0) {
-        const void *k, *v;
-        size_t klen, vlen;
-        for (int n = 0; n < SPIKE_SCAN_MAX && store_iter_next(it, &k, &klen, &v, &vlen) == 1; n++) {
-            if (vlen < 8 || (int64_t)key_get_u64(v) < since) break;
-            char id[32];
-            case_id_format(key_get_u64((const unsigned char *)k + klen - 8), id, sizeof id);
-            json_t *other = rec_load(s, DB_CASES, id, 0);
-            const char *osku = json_string_value(json_object_get(other, "sku"));
-            const char *om = json_string_value(json_object_get(other, "merchant_id"));
-            if (sku && osku && !strcmp(sku, osku)) (*per_sku)++;
-            if (merchant && om && !strcmp(merchant, om)) (*per_merchant)++;
-            json_decref(other);
+/* Recent complaints per scope: 'k' | scope | merchant | sku? -> the be64
+ * times of its latest complaints, oldest first (at most COMPLAINTS_KEPT).
+ * Updated read-modify-write through the batch and the pending overlay, so
+ * concurrent complaints each see the ones before them, and counting a window
+ * costs one record however busy the sku is. */
+static int64_t complaints_add(store_batch *b, const char *scope, const char *merchant,
+                              const char *sku, int64_t now, int64_t since) {
+    store_key k;
+    key_init(&k);
+    key_u8(&k, IDX_COMPLAINTS);
+    key_str(&k, scope);
+    key_str(&k, merchant);
+    if (sku) key_str(&k, sku);
+    if (k.overflow) return 0;
+    unsigned char times[COMPLAINTS_KEPT * 8];
+    size_t n = 0;
+    char *old;
+    size_t olen;
+    if (store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen) == 0) {
+        for (size_t off = 0; off + 8 <= olen; off += 8) { /* keep the window, newest KEPT - 1 */
+            if ((int64_t)key_get_u64(old + off) < since) continue;
+            if (n == COMPLAINTS_KEPT - 1) {
+                memmove(times, times + 8, (n - 1) * 8);
+                n--;
+            }
+            memcpy(times + n++ * 8, old + off, 8);
         }
-        store_iter_close(it);
+        free(old);
     }
-    store_read_end(rd);
+    for (int i = 0; i < 8; i++) times[n * 8 + (size_t)i] = (unsigned char)((uint64_t)now >> (56 - 8 * i));
+    n++;
+    store_batch_put(b, DB_INDEX, k.buf, k.len, times, n * 8);
+    return (int64_t)n;
 }
 
+static void spike_alert(server *s, store_batch *b, const json_t *kase, const char *scope,
+                        const char *what, int64_t count, int64_t threshold) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "complaint_spike: %lld complaints about %s %s in 24 h", (long long)count,
+             scope, what);
+    alert_raise(s, b, "complaint_spike", kase, msg,
+                json_pack("{s:s,s:I,s:I}", "scope", scope, "count", (json_int_t)count, "threshold",
+                          (json_int_t)threshold));
+}
+
+/* A complaint counts toward its sku's and its merchant's rolling day; the one
+ * that brings a count to risk.rules' threshold raises the alert (once: the
+ * counts are exact, so only one complaint reaches it). Survey follow-ups are
+ * the platform's own cases, not complaints from buyers, and do not count. */
 void alerts_on_case_created(server *s, store_batch *b, const json_t *kase) {
-    if (strcmp(json_string_value(json_object_get(kase, "type")), "complaint") != 0) return;
+    if (strcmp(json_string_value(json_object_get(kase, "type")), "complaint") != 0 ||
+        json_is_true(json_object_get(kase, "followup")))
+        return;
     const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
-    int64_t per_sku = 1, per_merchant = 1; /* this complaint */
-    count_complaints(s, kase, clock_now(&s->clock) - DAY, &per_sku, &per_merchant);
+    const char *sku = json_string_value(json_object_get(kase, "sku"));
+    if (merchant == NULL) return;
+    int64_t now = clock_now(&s->clock), since = now - DAY;
     int64_t sku_limit = risk_rule(s, merchant, "complaints_per_sku_24h", 5);
     int64_t merchant_limit = risk_rule(s, merchant, "complaints_per_merchant_24h", 20);
-    char msg[256];
-    if (json_string_value(json_object_get(kase, "sku")) && per_sku == sku_limit) {
-        snprintf(msg, sizeof msg, "complaint_spike: %lld complaints about sku %s in 24 h", (long long)per_sku,
-                 json_string_value(json_object_get(kase, "sku")));
-        alert_raise(s, b, "complaint_spike", kase, msg,
-                    json_pack("{s:s,s:I,s:I}", "scope", "sku", "count", (json_int_t)per_sku, "threshold",
-                              (json_int_t)sku_limit));
+    if (sku) {
+        int64_t n = complaints_add(b, "sku", merchant, sku, now, since);
+        if (n == sku_limit) spike_alert(s, b, kase, "sku", sku, n, sku_limit);
     }
-    if (merchant && per_merchant == merchant_limit) {
-        snprintf(msg, sizeof msg, "complaint_spike: %lld complaints about merchant %s in 24 h",
-                 (long long)per_merchant, merchant);
-        alert_raise(s, b, "complaint_spike", kase, msg,
-                    json_pack("{s:s,s:I,s:I}", "scope", "merchant", "count", (json_int_t)per_merchant,
-                              "threshold", (json_int_t)merchant_limit));
-    }
+    int64_t n = complaints_add(b, "merchant", merchant, NULL, now, since);
+    if (n == merchant_limit) spike_alert(s, b, kase, "merchant", merchant, n, merchant_limit);
 }
 
 /* The instant an order's parcel counts as stalled, or 0 if it is not watched:
