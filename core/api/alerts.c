@@ -129,14 +129,27 @@ void alerts_on_case_created(server *s, store_batch *b, const json_t *kase) {
     if (n == merchant_limit) spike_alert(s, b, kase, "merchant", merchant, n, merchant_limit);
 }
 
+/* The tracking update with the latest `at`, whatever order updates came in
+ * (a carrier may report an older scan late), or NULL. */
+static const json_t *newest_update(const json_t *order) {
+    const json_t *newest = NULL;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(order, "tracking"), i, t) {
+        if (newest == NULL || json_integer_value(json_object_get(t, "at")) >
+                                  json_integer_value(json_object_get(newest, "at")))
+            newest = t;
+    }
+    return newest;
+}
+
 /* The instant an order's parcel counts as stalled, or 0 if it is not watched:
  * delivered parcels and parcels already reported are not. */
 static int64_t stall_due(server *s, const json_t *order) {
     if (order == NULL || json_is_integer(json_object_get(order, "delivered_at"))) return 0;
-    json_t *tracking = json_object_get(order, "tracking");
-    size_t n = json_array_size(tracking);
-    if (n == 0) return 0;
-    int64_t last = json_integer_value(json_object_get(json_array_get(tracking, n - 1), "at"));
+    const json_t *newest = newest_update(order);
+    if (newest == NULL) return 0;
+    int64_t last = json_integer_value(json_object_get(newest, "at"));
     if (json_integer_value(json_object_get(order, "stall_reported_for")) == last) return 0;
     const char *merchant = json_string_value(json_object_get(order, "merchant_id"));
     return last + risk_rule(s, merchant, "stalled_parcel_hours", 48) * 3600;
@@ -172,8 +185,7 @@ void alerts_fire_stall(server *s, store_batch *b, const char *order_id) {
         return;
     }
     json_t *before = json_deep_copy(order);
-    json_t *tracking = json_object_get(order, "tracking");
-    json_t *last = json_array_get(tracking, json_array_size(tracking) - 1);
+    const json_t *last = newest_update(order);
     json_object_set(order, "stall_reported_for", json_object_get(last, "at"));
     json_t *items = json_object_get(order, "items");
     char msg[256];
@@ -200,8 +212,9 @@ void h_alerts(server *s, http_request *req, const route_params *p, const princip
     char num[32], kind[64] = "";
     int64_t limit = ALERTS_DEFAULT;
     if (http_query_param(req, "limit", num, sizeof num) == 1) {
-        limit = strtoll(num, NULL, 10);
-        if (limit < 1 || limit > ALERTS_MAX) {
+        char *end;
+        limit = strtoll(num, &end, 10);
+        if (*end != '\0' || limit < 1 || limit > ALERTS_MAX) {
             reply_invalid(req, "limit", "must be an integer from 1 to 200");
             return;
         }

@@ -1,11 +1,12 @@
-"""Complaint spikes stay exact under concurrent load: the complaint that
-brings a sku to risk.rules' threshold (5 in 24 h) raises exactly one alert,
-however the complaints interleave; survey follow-ups are not complaints."""
+"""Alerts stay exact: the complaint that brings a sku to risk.rules'
+threshold (5 in 24 h) raises exactly one alert however complaints interleave,
+survey follow-ups are not complaints, and a stalled parcel is judged by its
+newest tracking update, not the last one posted."""
 import http.client
 import json
 import threading
 
-from harness import ServerTestCase, main
+from harness import HOUR, T0, ServerTestCase, main
 
 CLIENTS = 8
 TRIALS = 5
@@ -58,6 +59,26 @@ class ComplaintSpike(ServerTestCase):
         self.assertEqual(len(followups), 4)
         self.assertEqual([c["sku"] for c in followups], ["s1"] * 4)
         self.assertEqual(self.sku_alerts("s1"), [])
+
+
+class StalledParcel(ServerTestCase):
+    def track(self, status, at):
+        r = self.s.post("/v1/orders/o1/tracking", {"status": status, "at": at})
+        self.assertStatus(r, 200)
+
+    def test_a_late_older_scan_does_not_make_a_moving_parcel_stalled(self):
+        self.make_order(delivered_at=None)
+        self.s.advance(47 * HOUR)
+        self.track("in_transit", T0 + 47 * HOUR)
+        self.track("shipped", T0)  # the carrier reports the first scan late
+        self.s.advance(HOUR)       # 48 h after the shipping scan, 1 h after the newest
+        self.assertEqual(self.s.get("/v1/cases?type=logistics").json["cases"], [])
+        self.s.advance(47 * HOUR)  # 48 h of silence since the newest scan
+        cases = self.s.get("/v1/cases?type=logistics").json["cases"]
+        self.assertEqual(len(cases), 1)
+        self.assertIn(str(T0 + 47 * HOUR), cases[0]["description"])
+        self.assertEqual(self.s.get("/v1/orders/o1").json["stall_reported_for"], T0 + 47 * HOUR)
+
 
 if __name__ == "__main__":
     main()
