@@ -76,9 +76,12 @@ static void count_case(kpi_group *g, const json_t *k) {
     const char *status = json_string_value(json_object_get(k, "status"));
     json_t *sla = json_object_get(k, "sla"), *survey = json_object_get(k, "survey");
     g->cases++;
-    if (status && (!strcmp(status, "resolved") || !strcmp(status, "closed"))) g->resolved++;
+    /* resolved and its times agree: a rejection sets resolved_at too, but it
+     * is not a resolution (it would report instant "resolutions") */
+    int resolved = status && (!strcmp(status, "resolved") || !strcmp(status, "closed"));
+    if (resolved) g->resolved++;
     if (json_is_integer(fr)) series_add(&g->first_response, json_integer_value(fr) - created);
-    if (json_is_integer(res)) series_add(&g->resolution, json_integer_value(res) - created);
+    if (resolved && json_is_integer(res)) series_add(&g->resolution, json_integer_value(res) - created);
     if (json_is_integer(json_object_get(sla, "first_response_due")) ||
         json_is_integer(json_object_get(sla, "resolution_due"))) {
         g->with_sla++;
