@@ -162,13 +162,8 @@ static void escalate(action_ctx *ax) {
     json_int_t after = json_integer_value(json_object_get(k, "priority"));
     if (after >= before) set_int(k, "priority", before > 1 ? before - 1 : 1);
     int unassigned = !json_is_string(json_object_get(k, "assignee"));
-    if (unassigned || strcmp(queue_was, json_string_value(json_object_get(k, "queue"))) != 0) {
-        const char *agent = pick_agent(ax->s, k);
-        json_object_set_new(k, "assignee", agent ? json_string(agent) : json_null());
-        if (agent)
-            json_array_append_new(ax->notes, json_pack("{s:s,s:{s:s,s:s}}", "type", "assignment", "data",
-                                                       "agent_id", agent, "by", "routing"));
-    }
+    if (unassigned || strcmp(queue_was, json_string_value(json_object_get(k, "queue"))) != 0)
+        case_reassign(ax->s, k, NULL, "routing", ax->notes);
 }
 
 static int fx_escalate(action_ctx *ax) {

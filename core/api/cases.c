@@ -272,11 +272,8 @@ json_t *case_open_system(server *s, store_batch *b, const case_seed *seed) {
     json_t *notes = json_array();
     route_and_assign(s, kase, order, notes);
     const char *queue = seed->queue;
-    if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue")))) {
-        json_object_set_new(kase, "queue", json_string(queue));
-        const char *agent = pick_agent(s, kase);
-        json_object_set_new(kase, "assignee", agent ? json_string(agent) : json_null());
-    }
+    if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue"))))
+        case_reassign(s, kase, queue, "routing", notes);
     free(save_new_case(s, b, NULL, kase, order, notes));
     json_decref(notes);
     json_decref(order);

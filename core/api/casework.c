@@ -54,6 +54,17 @@ const char *pick_agent(server *s, const json_t *kase) {
     return best;
 }
 
+void case_reassign(server *s, json_t *kase, const char *queue, const char *by, json_t *notes) {
+    if (queue) json_object_set_new(kase, "queue", json_string(queue));
+    const char *was = json_string_value(json_object_get(kase, "assignee"));
+    const char *agent = pick_agent(s, kase);
+    if ((was == NULL && agent == NULL) || (was && agent && strcmp(was, agent) == 0)) return;
+    json_array_append_new(notes, json_pack("{s:s,s:{s:s?,s:s?,s:s}}", "type", "assignment", "data",
+                                           "agent_id", agent, "from", was, "by", by));
+    /* last: `was` points into the value this replaces */
+    json_object_set_new(kase, "assignee", agent ? json_string(agent) : json_null());
+}
+
 /* The agent a case counts for, or NULL if it counts for nobody. */
 static const char *load_holder(const json_t *kase) {
     if (kase == NULL) return NULL;

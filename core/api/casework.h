@@ -13,6 +13,10 @@ int case_status_active(const char *status);
 /* Picks the least-loaded online agent of the case's queue who has its skills
  * and free capacity (ties: lowest agent_id). NULL if none. */
 const char *pick_agent(server *s, const json_t *kase);
+/* Re-routing: moves the case to queue (NULL: keeps its queue) and gives it to
+ * the agent pick_agent chooses there, or to nobody; a change of assignee goes
+ * on the timeline as an "assignment" note {agent_id, from, by}. */
+void case_reassign(server *s, json_t *kase, const char *queue, const char *by, json_t *notes);
 /* Keeps agents' load exact: compares who held the case (and whether it was
  * active) before and after, updates the in-memory mirror and persists the
  * agents that changed. before may be NULL (new case). */

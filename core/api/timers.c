@@ -113,11 +113,8 @@ static void fire_breach(server *s, json_t *kase, const char *kind, json_t *notes
         json_object_set_new(kase, "priority", json_integer(next < 1 ? 1 : (next > 5 ? 5 : next)));
         json_object_set_new(kase, "escalated", json_true());
         const char *queue = json_string_value(json_object_get(r, "queue"));
-        if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue")))) {
-            json_object_set_new(kase, "queue", json_string(queue));
-            const char *agent = pick_agent(s, kase);
-            json_object_set_new(kase, "assignee", agent ? json_string(agent) : json_null());
-        }
+        if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue"))))
+            case_reassign(s, kase, queue, "sla_breach", notes);
     }
     json_decref(r);
 }
