@@ -261,14 +261,22 @@ json_t *case_open_system(server *s, store_batch *b, const case_seed *seed) {
     case_input ci = {.type = seed->type, .reason = seed->reason, .channel = "system",
                      .description = seed->description, .order_id = seed->order_id,
                      .buyer_id = seed->buyer_id, .merchant_id = seed->merchant_id, .sku = seed->sku};
+    json_t *order = seed->order ? json_incref(seed->order)
+                                : ci.order_id ? rec_load(s, DB_ORDERS, ci.order_id, 1) : NULL;
+    const json_t *item = ci.sku && order ? order_item(order, ci.sku) : NULL;
+    if (item) { /* the order line's quantity, as a customer's case defaults to */
+        ci.qty = json_integer_value(json_object_get(item, "qty"));
+        ci.has_qty = 1;
+    }
     char case_id[32];
     case_id_format(s->next_case_seq++, case_id, sizeof case_id);
     json_t *kase = case_skeleton(s, &ci, case_id);
-    if (kase == NULL) return NULL;
+    if (kase == NULL) {
+        json_decref(order);
+        return NULL;
+    }
     if (seed->followup) json_object_set_new(kase, "followup", json_true());
     if (seed->parent_case_id) json_object_set_new(kase, "parent_case_id", json_string(seed->parent_case_id));
-    json_t *order = seed->order ? json_incref(seed->order)
-                                : ci.order_id ? rec_load(s, DB_ORDERS, ci.order_id, 1) : NULL;
     json_t *notes = json_array();
     route_and_assign(s, kase, order, notes);
     const char *queue = seed->queue;

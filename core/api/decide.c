@@ -241,6 +241,9 @@ void decide_survey(server *s, json_t *kase, json_t *notes) {
     const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
     json_t *survey = json_object_get(kase, "survey");
     if (!json_is_object(survey) || !policy_has(s->policies, merchant, "survey", "plan")) return;
+    /* one survey per case: a case resolved again after a reopen is not asked twice */
+    if (json_is_integer(json_object_get(survey, "sent_at")) || json_is_integer(json_object_get(survey, "csat")))
+        return;
     json_t *args[1] = {policy_case_view(kase, NULL)};
     json_t *r = decide_call(s, merchant, "survey", "plan", args, 1, notes);
     json_decref(args[0]);

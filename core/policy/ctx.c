@@ -44,11 +44,13 @@ static int l_add_business_seconds(lua_State *L) {
     return 1;
 }
 
-/* ctx.customer(buyer_id): the server's record as a table, or nil. The record
+/* ctx.customer(buyer_id): the server's record as a table, or nil (also for a
+ * nil buyer_id, so policies need not guard order-less cases). The record
  * is parked in ps->tmp_json while it is converted, so a memory error in the
  * middle does not leak it (the next conversion or the set's free drops it). */
 static int l_customer(lua_State *L) {
     policy_set *ps = self(L);
+    if (lua_isnoneornil(L, 1)) return 0; /* a case with no buyer has no record */
     const char *id = luaL_checkstring(L, 1);
     const policy_ctx *c = ps->cur;
     if (c == NULL || c->customer == NULL) return 0;

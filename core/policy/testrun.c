@@ -94,6 +94,10 @@ static const char HARNESS[] =
     "    days_since = function(ts) return (now - ts) / 86400 end,\n"
     "    business_seconds = bsecs, add_business_seconds = addbsecs,\n"
     "    customer = function(id)\n"
+    "      if id == nil then return nil end\n" /* as the server's ctx.customer */
+    "      if type(id) ~= 'string' then\n"
+    "        error(\"bad argument #1 to 'customer' (string expected, got \" .. type(id) .. \")\", 2)\n"
+    "      end\n"
     "      local c = customers[id]\n"
     "      if c ~= nil then return c end\n"
     "      return {returns_30d = 0, cases_30d = 0, lifetime_spend_cents = 0}\n"

@@ -61,3 +61,10 @@ test("tech support needs the item's category as skill, other teams none", functi
     eq(route("repair").skills, {})
     eq(route("return", { item = { category = "electronics" } }).skills, {})
 end)
+
+test("a case with no buyer (a dry-run of an order-less case) routes without asking for a customer", function()
+    local r = policy.routing.route({ case_id = "r2", type = "complaint", escalated = false, followup = false },
+                                   plain)
+    eq(r.queue, "quality")
+    eq(r.priority, 2)
+end)

@@ -171,7 +171,8 @@ static void ctx_binds_now_days_customer_and_log(void **state) {
                "  ctx.log('first'); ctx.log(42)\n"
                "  local c = ctx.customer('b1')\n"
                "  return {now = ctx.now, days = ctx.days_since(ctx.now - 36 * 3600),\n"
-               "          returns = c.returns_30d, tier = c.tier, other = ctx.customer('zz') == nil}\n"
+               "          returns = c.returns_30d, tier = c.tier, other = ctx.customer('zz') == nil,\n"
+               "          nobody = ctx.customer(nil) == nil}\n"
                "end,\n"
                "spam = function(ctx) for i = 1, 500 do ctx.log(i) end end,\n"
                "poke = function(ctx) ctx.now = 1 end}\n");
@@ -186,7 +187,8 @@ static void ctx_binds_now_days_customer_and_log(void **state) {
     assert_int_equal(json_integer_value(json_object_get(r, "returns")), 6);
     assert_string_equal(json_string_value(json_object_get(r, "tier")), "vip");
     assert_true(json_is_true(json_object_get(r, "other")));
-    assert_int_equal(asked, 2);
+    assert_true(json_is_true(json_object_get(r, "nobody")));
+    assert_int_equal(asked, 2); /* a nil buyer is not looked up */
     assert_int_equal(json_array_size(log), 2);
     assert_string_equal(json_string_value(json_array_get(log, 1)), "42");
     json_decref(r);
