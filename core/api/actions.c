@@ -29,7 +29,7 @@ typedef struct {
 
 typedef int (*effect_fn)(action_ctx *ax);
 
-static int64_t now_of(action_ctx *ax) { return clock_now(&ax->s->clock); }
+static int64_t now_of(action_ctx *ax) { return server_now(ax->s); }
 
 static const json_t *order_of(action_ctx *ax) {
     const char *id = json_string_value(json_object_get(ax->kase, "order_id"));

@@ -42,7 +42,7 @@ void alert_raise(server *s, store_batch *b, const char *kind, const json_t *abou
                  json_t *data) {
     uint64_t seq = s->next_event_seq;
     json_t *alert = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?,s:O?,s:s,s:o}", "alert_id", (json_int_t)seq,
-                              "kind", kind, "at", (json_int_t)clock_now(&s->clock), "merchant_id",
+                              "kind", kind, "at", (json_int_t)server_now(s), "merchant_id",
                               json_object_get(about, "merchant_id"), "case_id", json_object_get(about, "case_id"),
                               "order_id", json_object_get(about, "order_id"), "sku", json_object_get(about, "sku"),
                               "message", message, "data", data ? data : json_object());
@@ -118,7 +118,7 @@ void alerts_on_case_created(server *s, store_batch *b, const json_t *kase) {
     const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
     const char *sku = json_string_value(json_object_get(kase, "sku"));
     if (merchant == NULL) return;
-    int64_t now = clock_now(&s->clock), since = now - DAY;
+    int64_t now = server_now(s), since = now - DAY;
     int64_t sku_limit = risk_rule(s, merchant, "complaints_per_sku_24h", 5);
     int64_t merchant_limit = risk_rule(s, merchant, "complaints_per_merchant_24h", 20);
     if (sku) {
@@ -180,7 +180,7 @@ void alerts_watch_order(server *s, store_batch *b, const json_t *before, const j
 void alerts_fire_stall(server *s, store_batch *b, const char *order_id) {
     json_t *order = rec_load(s, DB_ORDERS, order_id, 1);
     int64_t due = stall_due(s, order);
-    if (due == 0 || due > clock_now(&s->clock)) { /* delivered or updated since */
+    if (due == 0 || due > server_now(s)) { /* delivered or updated since */
         json_decref(order);
         return;
     }

@@ -62,12 +62,19 @@ struct server {
     uv_signal_t sigterm, sigint;
     int stopping;
     int64_t started_at;
-    int64_t now_override; /* non-zero: the "now" policies see (replay) */
+    int64_t now_override; /* non-zero: when the work in hand happens (server_now) */
     uv_timer_t tick;      /* real clock: fires due timers */
     int tick_active;
     int timers_busy;      /* a timer round is waiting for its commit */
     struct timer_waiter *timer_waiters; /* callers that came while it was busy */
 };
+
+/* When the work in hand happens: the clock, except while a timer fires (its
+ * due time, however late a jump of the manual clock delivers it) or a stored
+ * case is re-decided (its creation time). Everything stamped goes by this. */
+static inline int64_t server_now(const server *s) {
+    return s->now_override ? s->now_override : clock_now(&s->clock);
+}
 
 /* ---- auth.c ---- */
 int auth_load(server *s);

@@ -120,7 +120,7 @@ static int bind_to_order(http_request *req, case_input *ci, const json_t *order)
 }
 
 static json_t *case_skeleton(server *s, const case_input *ci, const char *case_id) {
-    int64_t now = clock_now(&s->clock);
+    int64_t now = server_now(s);
     return json_pack(
         "{s:s,s:s,s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s?,s:s,s:s,s:s?,s:b,s:o,s:n,s:i,s:[],s:n,s:b,"
         "s:I,s:I,s:n,s:n,s:n,s:{s:n,s:n,s:b,s:[]},s:n,s:{s:i,s:i,s:n},s:n,"
@@ -169,7 +169,7 @@ static void decide_opening(server *s, json_t *kase, const json_t *order, json_t 
     json_object_set_new(kase, "status", json_string(status));
     json_object_set_new(kase, "stage", json_string(stage));
     if (!strcmp(status, "rejected") || !strcmp(status, "resolved"))
-        json_object_set_new(kase, "resolved_at", json_integer(clock_now(&s->clock)));
+        json_object_set_new(kase, "resolved_at", json_integer(server_now(s)));
 }
 
 static void route_and_assign(server *s, json_t *kase, const json_t *order, json_t *notes) {

@@ -16,7 +16,7 @@ static json_t *customer_cb(void *ud, const char *buyer_id) {
 }
 
 void policy_ctx_init(server *s, policy_ctx *ctx, const char *merchant_id, json_t *log) {
-    ctx->now = s->now_override ? s->now_override : clock_now(&s->clock);
+    ctx->now = server_now(s);
     ctx->merchant_id = merchant_id;
     ctx->customer = customer_cb;
     ctx->ud = s;
@@ -143,7 +143,7 @@ json_t *decide_eligibility(server *s, const json_t *kase, const json_t *order, j
     json_object_set_new(d, "policy_version", json_string(policy_set_version(s->policies)));
     json_object_set_new(d, "module", json_string("returns"));
     json_object_set_new(d, "function", json_string("evaluate"));
-    json_object_set_new(d, "at", json_integer(clock_now(&s->clock)));
+    json_object_set_new(d, "at", json_integer(server_now(s)));
     return d;
 }
 
@@ -249,7 +249,7 @@ void decide_survey(server *s, json_t *kase, json_t *notes) {
     json_decref(args[0]);
     json_t *after = json_object_get(r, "send_after");
     if (json_is_integer(after) && json_integer_value(after) >= 0) {
-        json_object_set_new(survey, "due_at", json_integer(clock_now(&s->clock) + json_integer_value(after)));
+        json_object_set_new(survey, "due_at", json_integer(server_now(s) + json_integer_value(after)));
         json_object_set(survey, "questions", json_is_array(json_object_get(r, "questions"))
                                                  ? json_object_get(r, "questions") : json_null());
     }

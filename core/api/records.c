@@ -155,7 +155,7 @@ void timeline_append(server *s, store_batch *b, const char *case_id, const char 
                      const principal *who, json_t *data) {
     uint64_t seq = s->next_timeline_seq++;
     json_t *ev = json_pack("{s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)seq, "type", type, "at",
-                           (json_int_t)clock_now(&s->clock), "actor", actor_json(who), "data",
+                           (json_int_t)server_now(s), "actor", actor_json(who), "data",
                            data ? data : json_object());
     store_key k;
     key_init(&k);
@@ -172,7 +172,7 @@ void event_append(server *s, store_batch *b, const char *type, const json_t *sub
                   json_t *data) {
     uint64_t seq = s->next_event_seq++;
     json_t *ev = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?,s:o}", "seq", (json_int_t)seq, "type", type,
-                           "at", (json_int_t)clock_now(&s->clock), "case_id",
+                           "at", (json_int_t)server_now(s), "case_id",
                            json_object_get(subject, "case_id"), "order_id",
                            json_object_get(subject, "order_id"), "merchant_id",
                            json_object_get(subject, "merchant_id"), "data", data ? data : json_object());
@@ -299,7 +299,7 @@ json_t *customer_profile(server *s, const char *buyer_id) {
     store_read *rd;
     if (store_read_begin(s->db, &rd) != 0) return NULL;
     int returns = 0, cases = 0;
-    count_recent_cases(rd, buyer_id, clock_now(&s->clock) - CUSTOMER_WINDOW, &returns, &cases);
+    count_recent_cases(rd, buyer_id, server_now(s) - CUSTOMER_WINDOW, &returns, &cases);
     json_t *profile = NULL;
     store_key k;
     buyer_key(&k, buyer_id);

@@ -80,7 +80,7 @@ void h_case_survey(server *s, http_request *req, const route_params *p, const pr
                                      "stage", json_object_get(kase, "stage")));
     } else {
         json_t *before = json_deep_copy(kase), *notes = json_array();
-        int64_t now = clock_now(&s->clock);
+        int64_t now = server_now(s);
         json_t *survey = json_object_get(kase, "survey");
         json_object_update(survey, answer);
         json_object_set_new(survey, "answered_at", json_integer(now));

@@ -121,7 +121,7 @@ static void fire_breach(server *s, json_t *kase, const char *kind, json_t *notes
 
 static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, json_t *events,
                      json_t *notes) {
-    int64_t now = clock_now(&s->clock);
+    int64_t now = server_now(s);
     const char *id = json_string_value(json_object_get(kase, "case_id"));
     if (!strcmp(kind, "first_response") || !strcmp(kind, "resolution")) {
         fire_breach(s, kase, kind, notes);
@@ -151,33 +151,37 @@ static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, 
     json_object_set_new(kase, "updated_at", json_integer(now));
 }
 
-/* The cases one round touches: several timers of one case may fire in the
- * same round, and each must see the others' changes, so every case is loaded
- * once, changed in memory and saved once. */
-typedef struct {
-    json_t *before; /* case_id -> case as loaded */
-    json_t *after;  /* case_id -> case being changed */
-    json_t *notes;  /* case_id -> timeline notes */
-} round_cases;
-
-static json_t *round_case(server *s, round_cases *rc, const char *id) {
-    json_t *kase = json_object_get(rc->after, id);
+/* The cases one round touches, as its timers so far left them: a case with
+ * several timers due loads once, and each timer sees what the earlier did. */
+static json_t *round_case(server *s, json_t *cases, const char *id) {
+    json_t *kase = json_object_get(cases, id);
     if (kase) return kase;
     kase = rec_load(s, DB_CASES, id, 1);
-    if (kase == NULL) return NULL;
-    json_object_set_new(rc->before, id, json_deep_copy(kase));
-    json_object_set_new(rc->after, id, kase);
-    json_object_set_new(rc->notes, id, json_array());
+    if (kase) json_object_set_new(cases, id, kase);
     return kase;
 }
 
-static void round_save(server *s, store_batch *b, round_cases *rc) {
-    const char *id;
-    json_t *kase;
-    json_object_foreach(rc->after, id, kase) {
-        free(case_save(s, b, json_object_get(rc->before, id), kase));
-        timeline_notes(s, b, id, NULL, json_object_get(rc->notes, id));
+/* One timer, applied as of server_now (its due time) and saved at once with
+ * its timeline notes and feed events, so each carries the time it fired. */
+static void fire_case_timer(server *s, store_batch *b, json_t *kase, const char *kind) {
+    json_t *before = json_deep_copy(kase), *notes = json_array(), *events = json_array();
+    if (before == NULL || notes == NULL || events == NULL) {
+        batch_poison(b); /* the round fails and the timer stays due */
+    } else {
+        fire_one(s, b, kase, kind, events, notes);
+        free(case_save(s, b, before, kase));
+        timeline_notes(s, b, json_string_value(json_object_get(kase, "case_id")), NULL, notes);
+        size_t i;
+        json_t *t;
+        json_array_foreach(events, i, t) {
+            json_t *data = json_object_get(t, "data");
+            json_incref(data);
+            event_append(s, b, json_string_value(json_object_get(t, "type")), kase, data);
+        }
     }
+    json_decref(before);
+    json_decref(notes);
+    json_decref(events);
 }
 
 typedef struct {
@@ -185,7 +189,7 @@ typedef struct {
     size_t klen;
 } due_timer;
 
-/* Copies out the keys of the timers due by now (committed data). */
+/* Copies out the keys of the timers due by now (committed data), earliest first. */
 static size_t collect_due(server *s, int64_t now, due_timer *out, size_t max) {
     size_t n = 0;
     store_read *rd;
@@ -205,42 +209,34 @@ static size_t collect_due(server *s, int64_t now, due_timer *out, size_t max) {
     return n;
 }
 
-/* Fires every due timer into one batch. Returns the number fired. */
+/* Fires every due timer, in due order, into one batch; each acts at its due
+ * time (server_now), not at the landing time of a jump of the clock. Returns
+ * the number fired. */
 static int fire_due(server *s, store_batch *b) {
     due_timer *due = malloc(FIRE_MAX_PER_ROUND * sizeof *due);
-    json_t *events = json_array();
-    if (due == NULL || events == NULL) {
+    json_t *cases = json_object();
+    if (due == NULL || cases == NULL) {
         free(due);
-        json_decref(events);
+        json_decref(cases);
         return 0;
     }
     size_t n = collect_due(s, clock_now(&s->clock), due, FIRE_MAX_PER_ROUND);
-    round_cases rc = {json_object(), json_object(), json_object()};
     for (size_t i = 0; i < n; i++) {
         /* key: due(8) | kind NUL | case_id NUL */
         const char *kind = (const char *)due[i].key + 8;
         const char *id = memchr(kind, 0, due[i].klen - 8) ? kind + strlen(kind) + 1 : NULL;
         store_batch_del(b, DB_TIMERS, due[i].key, due[i].klen);
+        s->now_override = (int64_t)key_get_u64(due[i].key);
         if (id && !strcmp(kind, "stall")) {
             alerts_fire_stall(s, b, id);
-            continue;
+        } else {
+            json_t *kase = id ? round_case(s, cases, id) : NULL;
+            if (kase) fire_case_timer(s, b, kase, kind);
         }
-        json_t *kase = id ? round_case(s, &rc, id) : NULL;
-        if (kase) fire_one(s, b, kase, kind, events, json_object_get(rc.notes, id));
+        s->now_override = 0;
     }
-    round_save(s, b, &rc);
-    json_decref(rc.before);
-    json_decref(rc.after);
-    json_decref(rc.notes);
-    size_t i;
-    json_t *t;
-    json_array_foreach(events, i, t) {
-        json_t *data = json_object_get(t, "data");
-        json_incref(data);
-        event_append(s, b, json_string_value(json_object_get(t, "type")), json_object_get(t, "case"), data);
-    }
+    json_decref(cases);
     free(due);
-    json_decref(events);
     return (int)n;
 }
 

@@ -1,10 +1,11 @@
 """The manual clock: a move answers only once every timer due by the new time
-has fired, also when two moves overlap."""
+has fired, also when two moves overlap, and a timer acts at its due time
+however far one move jumps past it."""
 import http.client
 import json
 import threading
 
-from harness import HOUR, T0, ServerTestCase, main
+from harness import DAY, HOUR, T0, ServerTestCase, main
 
 CASES = 300
 
@@ -43,6 +44,43 @@ class OverlappingMoves(ServerTestCase):
             if not page["next_cursor"]:
                 return total
             cursor = "&cursor=%s" % page["next_cursor"]
+
+
+class JumpPastTimers(ServerTestCase):
+    def test_each_timer_is_stamped_with_its_due_time(self):
+        c = self.open_case(type="consultation", buyer_id="b1", reason="other", channel="chat")
+        cid = c["case_id"]
+        due = c["sla"]["first_response_due"]
+        self.assertEqual(due, T0 + 2 * HOUR)
+        self.s.advance(3 * HOUR)  # the first-response target passed an hour ago
+        self.act(cid, "resolve", resolution="answered")
+        resolved = T0 + 3 * HOUR
+        self.s.advance(30 * DAY)  # one jump past the survey and the auto-close
+        k = self.s.get("/v1/cases/" + cid).json
+        self.assertEqual(k["status"], "closed")
+        self.assertEqual(k["survey"]["sent_at"], resolved + HOUR)
+        self.assertEqual(k["closed_at"], resolved + 7 * DAY)
+        self.assertEqual(k["updated_at"], resolved + 7 * DAY)
+        timeline = self.s.get("/v1/cases/%s/timeline" % cid).json["events"]
+        at = {e["type"]: e["at"] for e in timeline if e["type"] in ("sla.breached", "survey.sent", "status")}
+        self.assertEqual(at, {"sla.breached": due, "survey.sent": resolved + HOUR,
+                              "status": resolved + 7 * DAY})
+        feed = [e for e in self.s.get("/v1/events?limit=1000").json["events"] if e.get("case_id") == cid]
+        times = {e["type"]: e["at"] for e in feed if e["type"] in ("sla.breached", "survey.requested")}
+        self.assertEqual(times, {"sla.breached": due, "survey.requested": resolved + HOUR})
+        self.assertEqual([e["seq"] for e in feed], sorted(e["seq"] for e in feed))
+        self.assertEqual([e["at"] for e in feed], sorted(e["at"] for e in feed))
+
+    def test_a_stalled_parcel_case_opens_when_the_silence_reached_48_hours(self):
+        self.make_order(delivered_at=None)
+        self.assertStatus(self.s.post("/v1/orders/o1/tracking", {"status": "shipped", "at": T0}), 200)
+        self.s.advance(10 * DAY)
+        cases = self.s.get("/v1/cases?type=logistics").json["cases"]
+        self.assertEqual(len(cases), 1)
+        self.assertEqual(cases[0]["created_at"], T0 + 48 * HOUR)
+        alerts = self.s.get("/v1/alerts?kind=stalled_parcel").json["alerts"]
+        self.assertEqual([a["at"] for a in alerts], [T0 + 48 * HOUR])
+
 
 if __name__ == "__main__":
     main()
