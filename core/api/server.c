@@ -64,8 +64,23 @@ void server_config_defaults(server_config *cfg) {
     cfg->data_dir = "./var";
     cfg->policies_dir = "./policies";
     cfg->max_body = 1 << 20;
+    cfg->max_pending_writes = 20000;
     cfg->map_size = (size_t)256 << 20;
     cfg->map_max = (size_t)64 << 30;
+}
+
+/* With --max-pending-writes batches waiting for the disk, further writes get
+ * 503: memory stays bounded when clients outrun the disk, and they back off. */
+static int write_backlog_full(server *s, http_request *req) {
+    const char *m = http_request_method(req);
+    if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) return 0;
+    store_stats st;
+    store_get_stats(s->db, &st);
+    if (st.pending < s->cfg.max_pending_writes) return 0;
+    http_response_header(req, "Retry-After", "1");
+    http_respond_error(req, 503, "overloaded",
+                       "too many writes are waiting for the disk; retry shortly", NULL);
+    return 1;
 }
 
 static void dispatch(http_request *req, void *ud) {
@@ -106,6 +121,7 @@ static void dispatch(http_request *req, void *ud) {
             return;
         }
     }
+    if (write_backlog_full(s, req)) return;
     def->handler(s, req, &params, who);
 }
 

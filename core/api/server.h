@@ -24,6 +24,7 @@ typedef struct {
     unsigned idle_timeout_ms;    /* 0: the http defaults (see core/http/http.h) */
     unsigned request_timeout_ms;
     unsigned max_connections;
+    unsigned max_pending_writes; /* batches waiting for the disk before writes get 503 */
     int quiet; /* no access log */
 } server_config;
 

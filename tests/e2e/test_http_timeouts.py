@@ -1,5 +1,5 @@
 """Transport limits set by flags: idle keep-alive timeout, request timeout
-(408) and the connection cap (503). These are wall-clock transport timers,
+(408), the connection cap (503) and the write backlog (503 overloaded). These are wall-clock transport timers,
 not business time, so the tests wait for the server's own event (a close, an
 answer) with a bounded socket timeout instead of sleeping."""
 import socket
@@ -81,12 +81,40 @@ class ConnectionCap(ServerTestCase):
             c.close()
 
 
+class WriteBacklog(ServerTestCase):
+    server_kwargs = {"extra_args": ["--max-pending-writes", "1"]}
+
+    def test_writes_past_the_backlog_get_503_and_reads_still_work(self):
+        from test_http import RawConn, req
+        from harness import order_body
+        conns = [RawConn(self.s.port) for _ in range(20)]
+        for c in conns:
+            self.addCleanup(c.close)
+        # twenty writes at once: the loop reads them while the first one's
+        # commit (an fsync) is still running, so all but it find the backlog full
+        for i, c in enumerate(conns):
+            c.send(req("POST", "/v1/orders", order_body(order_id="o%d" % i)))
+        answers = [c.read_response() for c in conns]
+        statuses = [a.status for a in answers]
+        self.assertIn(201, statuses)
+        self.assertIn(503, statuses)
+        self.assertEqual(set(statuses), {201, 503})
+        for i, a in enumerate(answers):
+            if a.status == 503:
+                self.assertEqual(a.json["error"]["code"], "overloaded")
+                self.assertEqual(a.headers.get("retry-after"), "1")
+                self.assertStatus(self.s.get("/v1/orders/o%d" % i), 404)  # nothing half-written
+            else:
+                self.assertStatus(self.s.get("/v1/orders/o%d" % i), 200)
+        self.assertStatus(self.s.post("/v1/orders", order_body(order_id="later")), 201)
+
+
 class Flags(ServerTestCase):
     def test_bad_values_are_refused_at_start(self):
         import subprocess
         from harness import BINARY
         for flag, value in (("--idle-timeout", "0"), ("--request-timeout", "-5"),
-                            ("--max-connections", "many")):
+                            ("--max-connections", "many"), ("--max-pending-writes", "0")):
             run = subprocess.run([BINARY, flag, value], capture_output=True, text=True, timeout=10)
             self.assertEqual(run.returncode, 2, (flag, value, run.stderr))
             self.assertIn("bad flag or value: %s %s" % (flag, value), run.stderr)
