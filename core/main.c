@@ -3,7 +3,7 @@
  *   aftersaled [--listen HOST:PORT] [--data DIR] [--policies DIR] [--tokens FILE]
  *              [--clock manual] [--max-body BYTES] [--map-size MiB] [--map-max MiB]
  *              [--idle-timeout MS] [--request-timeout MS] [--max-connections N]
- *              [--max-pending-writes N] [--quiet]
+ *              [--max-pending-writes N] [--webhook URL [--webhook-secret S]] [--quiet]
  *   aftersaled policy test DIR
  */
 #include <signal.h>
@@ -31,6 +31,8 @@ static void usage(FILE *out) {
             "  --request-timeout MS a request must arrive whole within this, else 408 (default 15000)\n"
             "  --max-connections N  connections beyond this get 503 (default 10000)\n"
             "  --max-pending-writes N  writes waiting for the disk before more get 503 (default 20000)\n"
+            "  --webhook URL        also push the events feed to http://HOST[:PORT]/PATH (POST, in order)\n"
+            "  --webhook-secret S   sign each push: X-Aftersale-Signature: sha256=HMAC-SHA256(S, body)\n"
             "  --quiet              no access log lines\n"
             "  --help               this text\n\n"
             "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n");
@@ -87,6 +89,8 @@ static int parse_flags(int argc, char **argv, server_config *cfg) {
         else if (!strcmp(f, "--request-timeout")) ok = parse_count(v, &cfg->request_timeout_ms) == 0;
         else if (!strcmp(f, "--max-connections")) ok = parse_count(v, &cfg->max_connections) == 0;
         else if (!strcmp(f, "--max-pending-writes")) ok = parse_count(v, &cfg->max_pending_writes) == 0;
+        else if (!strcmp(f, "--webhook")) cfg->webhook_url = v;
+        else if (!strcmp(f, "--webhook-secret")) cfg->webhook_secret = v;
         else ok = 0;
         if (!ok) {
             fprintf(stderr, "aftersaled: bad flag or value: %s%s%s\n", f, v && takes_value ? " " : "",

@@ -16,6 +16,7 @@
 #include "store/keys.h"
 #include "store/store.h"
 #include "time/clock.h"
+#include "webhook/webhook.h"
 
 typedef enum { ROLE_ADMIN, ROLE_AGENT, ROLE_SERVICE } api_role;
 
@@ -67,6 +68,7 @@ struct server {
     int tick_active;
     int timers_busy;      /* a timer round is waiting for its commit */
     struct timer_waiter *timer_waiters; /* callers that came while it was busy */
+    webhook *webhook;     /* --webhook: pushes the feed, or NULL */
 };
 
 /* When the work in hand happens: the clock, except while a timer fires (its
@@ -75,6 +77,12 @@ struct server {
 static inline int64_t server_now(const server *s) {
     return s->now_override ? s->now_override : clock_now(&s->clock);
 }
+
+/* ---- webhooks.c: the feed pushed to --webhook ---- */
+int webhooks_start(server *s);
+/* Events became durable: push them now if the deliverer is idle. */
+void webhooks_poke(server *s);
+void webhooks_stop(server *s);
 
 /* ---- auth.c ---- */
 int auth_load(server *s);

@@ -52,6 +52,7 @@ static int idem_key(const http_request *req, const principal *who, store_key *k)
 
 static void on_commit(int status, void *ud) {
     pending_reply *p = ud;
+    if (status == 0) webhooks_poke(p->s);
     if (status == 0 && p->text) {
         http_respond(p->req, p->status, "application/json", p->text, strlen(p->text));
     } else if (status == 0) {

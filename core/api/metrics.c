@@ -128,6 +128,16 @@ void h_metrics(server *s, http_request *req, const route_params *p, const princi
               "# TYPE aftersale_http_connections gauge\naftersale_http_connections %u\n",
               (unsigned long long)ps.calls, (unsigned long long)ps.errors,
               (double)ps.call_us_total / 1e6, http_server_connections(s->http));
+    if (s->webhook) {
+        webhook_stats ws;
+        webhook_get_stats(s->webhook, &ws);
+        tb_printf(&tb,
+                  "# TYPE aftersale_webhook_delivered_seq gauge\naftersale_webhook_delivered_seq %llu\n"
+                  "# TYPE aftersale_webhook_deliveries_total counter\naftersale_webhook_deliveries_total %llu\n"
+                  "# TYPE aftersale_webhook_failures_total counter\naftersale_webhook_failures_total %llu\n",
+                  (unsigned long long)ws.delivered_seq, (unsigned long long)ws.deliveries,
+                  (unsigned long long)ws.failures);
+    }
     if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
     else http_respond(req, 200, "text/plain; version=0.0.4", tb.buf, tb.len);
     free(tb.buf);

@@ -25,6 +25,8 @@ typedef struct {
     unsigned request_timeout_ms;
     unsigned max_connections;
     unsigned max_pending_writes; /* batches waiting for the disk before writes get 503 */
+    const char *webhook_url;     /* NULL: no webhook */
+    const char *webhook_secret;  /* NULL: unsigned */
     int quiet; /* no access log */
 } server_config;
 
