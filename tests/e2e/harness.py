@@ -216,6 +216,15 @@ def order_body(order_id="o1", buyer_id="b1", merchant_id="m1", paid_at=None,
     return body
 
 
+def policies_copy(test):
+    """A private copy of the default policy set, removed after the test: for
+    tests that edit policies or reload them."""
+    path = tempfile.mkdtemp(prefix="as-policies-")
+    test.addCleanup(shutil.rmtree, path, True)
+    shutil.copytree(POLICIES, path, dirs_exist_ok=True)
+    return path
+
+
 def stop_cleanly(test, server):
     """SIGTERM must end the server with 0: a crash, or a leak the sanitizers
     report at exit, fails the test that caused it."""

@@ -8,9 +8,8 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 
-from harness import DAY, HOUR, POLICIES, Server, ServerTestCase, T0, main, order_body
+from harness import DAY, HOUR, POLICIES, Server, ServerTestCase, T0, main, order_body, policies_copy
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_]\w*="(?:[^"\\\n]|\\.)*",?)*)\})? (\S+)$')
@@ -66,9 +65,7 @@ def policy_files(d):
 
 class AdminTest(ServerTestCase):
     def setUp(self):
-        self.pdir = tempfile.mkdtemp(prefix="as-pol-")
-        self.addCleanup(shutil.rmtree, self.pdir, True)
-        shutil.copytree(POLICIES, self.pdir, dirs_exist_ok=True)
+        self.pdir = policies_copy(self)
         self.s = Server(policies=self.pdir).start()
         self.addCleanup(self.s.cleanup)
         self.addCleanup(self.stop_cleanly, self.s)

@@ -2,9 +2,8 @@
 queue's least-loaded agent and says so on the timeline."""
 import os
 import shutil
-import tempfile
 
-from harness import HOUR, POLICIES, ServerTestCase, main
+from harness import HOUR, ServerTestCase, main, policies_copy
 
 ON_BREACH = """
 function M.on_breach(case, kind, ctx)
@@ -17,9 +16,7 @@ return M
 
 class BreachReroute(ServerTestCase):
     def setUp(self):
-        self.policies = tempfile.mkdtemp(prefix="as-policies-")
-        self.addCleanup(shutil.rmtree, self.policies, True)
-        shutil.copytree(POLICIES, self.policies, dirs_exist_ok=True)
+        self.policies = policies_copy(self)
         shutil.rmtree(os.path.join(self.policies, "tests"))  # they test the default on_breach
         path = os.path.join(self.policies, "sla.lua")
         with open(path) as f:

@@ -3,11 +3,9 @@ that was serving (SPEC section 5)."""
 import http.client
 import json
 import os
-import shutil
-import tempfile
 import threading
 
-from harness import POLICIES, ServerTestCase, main, order_body
+from harness import ServerTestCase, main, order_body, policies_copy
 
 WORKERS = 4
 CASES_EACH = 60
@@ -15,10 +13,7 @@ CASES_EACH = 60
 
 class ReloadUnderLoad(ServerTestCase):
     def setUp(self):
-        self.policies = tempfile.mkdtemp(prefix="as-policies-")
-        shutil.rmtree(self.policies)
-        shutil.copytree(POLICIES, self.policies)
-        self.addCleanup(shutil.rmtree, self.policies, True)
+        self.policies = policies_copy(self)
         self.server_kwargs = {"policies": self.policies}
         super().setUp()
 
