@@ -160,6 +160,10 @@ int agents_load(server *s);
 
 /* ---- decide.c: asking the policies ---- */
 void policy_ctx_init(server *s, policy_ctx *ctx, const char *merchant_id, json_t *log);
+/* What a policy is given: the case (with its order line as case.item) or the
+ * order (no case ids, no buyer phone or email), null members left out as a
+ * policy sees them (nil). Later changes to the case do not reach a view, so
+ * a decision records the inputs as they were. */
 json_t *policy_case_view(const json_t *kase, const json_t *order);
 json_t *policy_order_view(const json_t *order);
 

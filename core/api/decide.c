@@ -36,12 +36,47 @@ const json_t *order_item(const json_t *order, const char *sku) {
     return NULL;
 }
 
+static json_t *view_of(const json_t *v);
+
+/* An object without its null members: a policy sees them as nil, absent, and
+ * its decision record keeps exactly what it saw, smaller. */
+static json_t *object_view(const json_t *o) {
+    json_t *v = json_object();
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)o, k, m) {
+        if (json_is_null(m)) continue;
+        if (v == NULL || json_object_set_new(v, k, view_of(m)) != 0) {
+            json_decref(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* A copy the case can no longer change: objects and arrays are new, scalars
+ * shared (nothing here changes a scalar in place; members are replaced). */
+static json_t *view_of(const json_t *v) {
+    if (json_is_object(v)) return object_view(v);
+    if (!json_is_array(v)) return json_incref((json_t *)v);
+    json_t *a = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+        if (a == NULL || json_array_append_new(a, view_of(x)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 json_t *policy_case_view(const json_t *kase, const json_t *order) {
-    json_t *v = json_deep_copy(kase);
+    json_t *v = view_of(kase);
     if (v == NULL) return NULL;
     const json_t *item = order ? order_item(order, json_string_value(json_object_get(kase, "sku")))
                                : NULL;
-    if (item) json_object_set_new(v, "item", json_deep_copy(item));
+    if (item) json_object_set_new(v, "item", view_of(item));
     if (!json_is_true(json_object_get(v, "escalated")))
         json_object_set_new(v, "escalated", json_false());
     if (!json_is_true(json_object_get(v, "followup")))
@@ -51,7 +86,7 @@ json_t *policy_case_view(const json_t *kase, const json_t *order) {
 
 json_t *policy_order_view(const json_t *order) {
     if (order == NULL) return json_null();
-    json_t *v = json_deep_copy(order);
+    json_t *v = view_of(order);
     if (v == NULL) return NULL;
     json_object_del(v, "case_ids");
     json_t *buyer = json_object_get(v, "buyer");
