@@ -306,10 +306,13 @@ static void save_action(action_ctx *ax, const json_t *before, const char *action
                               json_string_value(json_object_get(ax->kase, "status")), "stage",
                               json_string_value(json_object_get(ax->kase, "stage"))));
     timeline_notes(s, b, case_id, ax->who, ax->notes);
-    event_append(s, b, "case.updated", ax->kase,
-                 json_pack("{s:s,s:s,s:s,s:O}", "action", action, "status",
-                           json_string_value(json_object_get(ax->kase, "status")), "stage",
-                           json_string_value(json_object_get(ax->kase, "stage")), "case", ax->kase));
+    json_t *what = json_pack("{s:s,s:s,s:s}", "action", action, "status",
+                             json_string_value(json_object_get(ax->kase, "status")), "stage",
+                             json_string_value(json_object_get(ax->kase, "stage")));
+    char *data = what && answer ? json_with_member(what, "case", answer) : NULL;
+    event_append_text(s, b, "case.updated", ax->kase, data); /* {action, status, stage, case} */
+    free(data);
+    json_decref(what);
     size_t i;
     json_t *ev;
     json_array_foreach(ax->events, i, ev) {

@@ -148,6 +148,13 @@ void timeline_append(server *s, store_batch *b, const char *case_id, const char 
  * merchant-bound token's feed is filtered on). data is stolen. */
 void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
                   json_t *data);
+/* The same with data already serialised (e.g. the case text case_save
+ * stored), so a document is not serialised twice. A NULL data poisons b. */
+void event_append_text(server *s, store_batch *b, const char *type, const json_t *subject,
+                       const char *data);
+/* obj's JSON text with one more member `key` whose value is `text` (JSON
+ * already), appended last; malloc'd, NULL on failure. */
+char *json_with_member(const json_t *obj, const char *key, const char *text);
 void counters_put(server *s, store_batch *b);
 int counters_load(server *s);
 void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer);

@@ -229,7 +229,7 @@ static char *save_new_case(server *s, store_batch *b, const principal *who, json
                     json_pack("{s:O,s:O,s:O}", "type", json_object_get(kase, "type"), "channel",
                               json_object_get(kase, "channel"), "reason", json_object_get(kase, "reason")));
     timeline_notes(s, b, case_id, who, notes);
-    event_append(s, b, "case.created", kase, json_incref(kase)); /* dumped at once */
+    event_append_text(s, b, "case.created", kase, text); /* the case as just stored */
     alerts_on_case_created(s, b, kase); /* an alert it raises follows it in the feed */
     return text;
 }

@@ -168,22 +168,45 @@ void timeline_append(server *s, store_batch *b, const char *case_id, const char 
     json_decref(ev);
 }
 
-void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
-                  json_t *data) {
+char *json_with_member(const json_t *obj, const char *key, const char *text) {
+    char *head = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t hlen = head ? strlen(head) : 0;
+    if (hlen < 2 || head[hlen - 1] != '}') {
+        free(head);
+        return NULL;
+    }
+    size_t n = hlen + strlen(key) + strlen(text) + 8;
+    char *out = malloc(n);
+    if (out != NULL)
+        snprintf(out, n, "%.*s%s\"%s\":%s}", (int)(hlen - 1), head, hlen > 2 ? "," : "", key, text);
+    free(head);
+    return out;
+}
+
+void event_append_text(server *s, store_batch *b, const char *type, const json_t *subject,
+                       const char *data) {
     uint64_t seq = s->next_event_seq++;
-    json_t *ev = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?,s:o}", "seq", (json_int_t)seq, "type", type,
-                           "at", (json_int_t)server_now(s), "case_id",
-                           json_object_get(subject, "case_id"), "order_id",
-                           json_object_get(subject, "order_id"), "merchant_id",
-                           json_object_get(subject, "merchant_id"), "data", data ? data : json_object());
+    json_t *env = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?}", "seq", (json_int_t)seq, "type", type,
+                            "at", (json_int_t)server_now(s), "case_id",
+                            json_object_get(subject, "case_id"), "order_id",
+                            json_object_get(subject, "order_id"), "merchant_id",
+                            json_object_get(subject, "merchant_id"));
+    char *text = env && data ? json_with_member(env, "data", data) : NULL;
+    json_decref(env);
     store_key k;
     key_init(&k);
     key_u64(&k, seq);
-    char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (text) store_batch_put(b, DB_EVENTS, k.buf, k.len, text, strlen(text));
     else batch_poison(b);
     free(text);
-    json_decref(ev);
+}
+
+void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
+                  json_t *data) {
+    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("{}");
+    event_append_text(s, b, type, subject, text);
+    free(text);
+    json_decref(data);
 }
 
 #define COUNTERS_KEY "counters"

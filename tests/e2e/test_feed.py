@@ -42,6 +42,17 @@ class BoundFeed(ServerTestCase):
                 self.assertEqual(e["order_id"], "o1", e)
         self.assertTrue(any(e.get("case_id") == theirs for e in self.feed("svc2")))
 
+    def test_case_events_carry_the_case_as_stored(self):
+        self.make_order(qty=1)
+        c = self.open_case(type="return", order_id="o1", reason="quality")
+        shipped = self.act(c["case_id"], "ship_back", carrier="SF", tracking_no="T1")
+        evs = [e for e in self.feed("adm") if e.get("case_id") == c["case_id"]]
+        self.assertEqual([e["type"] for e in evs], ["case.created", "case.updated"])
+        self.assertEqual(evs[0]["data"], c)
+        self.assertEqual(evs[1]["data"], {"action": "ship_back", "status": "in_progress",
+                                          "stage": "in_transit", "case": shipped})
+        self.assertEqual(shipped, self.s.get("/v1/cases/" + c["case_id"]).json)
+
     def test_alert_follows_the_case_that_raised_it(self):
         self.make_order(order_id="o1", qty=5)
         for _ in range(5):  # risk.rules: 5 complaints about one sku in 24 h
