@@ -41,7 +41,7 @@ struct harness {
     int port;
     client_fn client;
     int drained, client_done;
-    char failure[256]; /* first failed check in the client thread */
+    char failure[512]; /* first failed check in the client thread */
     sem_t held_sem;
     http_request *held[MAX_HELD];
     int nheld;
@@ -54,7 +54,7 @@ struct harness {
     do {                                                                                       \
         if (!(cond)) {                                                                         \
             if ((h)->failure[0] == '\0')                                                       \
-                snprintf((h)->failure, sizeof (h)->failure, "%s:%d: %s", __FILE__, __LINE__, #cond); \
+                snprintf((h)->failure, sizeof (h)->failure, "line %d: %s", __LINE__, #cond);    \
             return;                                                                            \
         }                                                                                      \
     } while (0)
