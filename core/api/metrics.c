@@ -15,7 +15,9 @@ void metrics_on_response(void *ud, const http_request *req, int status, uint64_t
     if (route == NULL) route = "unmatched";
     m->requests++;
     int r, st;
-    for (r = 0; r < METRIC_ROUTES && m->route[r] && strcmp(m->route[r], route) != 0; r++) {}
+    /* labels are the route table's own strings: the pointer usually decides */
+    for (r = 0; r < METRIC_ROUTES && m->route[r] && m->route[r] != route && strcmp(m->route[r], route) != 0;
+         r++) {}
     if (r == METRIC_ROUTES) return; /* more labels than slots: counted in requests only */
     if (m->route[r] == NULL) m->route[r] = route;
     for (st = 0; st < METRIC_STATUSES && m->status[st] && m->status[st] != status; st++) {}

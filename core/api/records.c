@@ -253,8 +253,16 @@ void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     store_key k;
     buyer_key(&k, buyer_id);
-    if (text) store_batch_put(b, DB_INDEX, k.buf, k.len, text, strlen(text));
-    else batch_poison(b);
+    char *old = NULL;
+    size_t olen = 0;
+    if (text == NULL) {
+        batch_poison(b);
+    } else if (store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen) != 0 ||
+               olen != strlen(text) || memcmp(old, text, olen) != 0) {
+        /* most orders repeat the buyer's profile: write only a change */
+        store_batch_put(b, DB_INDEX, k.buf, k.len, text, strlen(text));
+    }
+    free(old);
     free(text);
     json_decref(p);
 }
