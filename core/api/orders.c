@@ -40,12 +40,14 @@ static int parse_item(http_request *req, json_t *item, size_t i) {
     snprintf(field, sizeof field, "items[%zu].price_cents", i);
     if (!json_is_integer(price) || json_integer_value(price) < 0 ||
         json_integer_value(price) > MONEY_MAX) {
-        reply_invalid(req, field, "is required: an integer number of cents >= 0");
+        char msg[96];
+        snprintf(msg, sizeof msg, "is required: an integer number of cents from 0 to %lld", (long long)MONEY_MAX);
+        reply_invalid(req, field, msg);
         return -1;
     }
     snprintf(field, sizeof field, "items[%zu].qty", i);
     if (!json_is_integer(qty) || json_integer_value(qty) < 1 || json_integer_value(qty) > 1000000) {
-        reply_invalid(req, field, "is required: an integer >= 1");
+        reply_invalid(req, field, "is required: an integer from 1 to 1000000");
         return -1;
     }
     json_t *title = json_object_get(item, "title");
