@@ -151,6 +151,19 @@ static json_t *actor_json(const principal *who) {
     return json_pack("{s:s,s:s?}", "role", role_name(who->role), "id", id);
 }
 
+/* Timeline entries are serialised by the writer thread (they are the bulk of
+ * a case's bytes: every decision records the inputs it saw). That is safe
+ * because nothing changes an entry once handed over: its objects are built for
+ * it, and what it shares with live documents are scalars, which are only ever
+ * replaced, never changed in place; the serialiser reads no reference count. */
+static char *serialize_json(void *value, size_t *len) {
+    char *text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) *len = strlen(text);
+    return text;
+}
+
+static void release_json(void *value) { json_decref(value); }
+
 void timeline_append(server *s, store_batch *b, const char *case_id, const char *type,
                      const principal *who, json_t *data) {
     uint64_t seq = s->next_timeline_seq++;
@@ -161,11 +174,8 @@ void timeline_append(server *s, store_batch *b, const char *case_id, const char 
     key_init(&k);
     key_str(&k, case_id);
     key_u64(&k, seq);
-    char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if (text) store_batch_put(b, DB_TIMELINE, k.buf, k.len, text, strlen(text));
-    else batch_poison(b);
-    free(text);
-    json_decref(ev);
+    if (ev == NULL) batch_poison(b);
+    else store_batch_put_deferred(b, DB_TIMELINE, k.buf, k.len, ev, serialize_json, release_json);
 }
 
 char *json_with_member(const json_t *obj, const char *key, const char *text) {

@@ -68,6 +68,7 @@ static void batch_add(store_batch *b, store_db db, const void *key, size_t klen,
         return;
     }
     store_op *op = &b->ops[b->nops++];
+    memset(op, 0, sizeof *op);
     op->db = (uint8_t)db;
     op->del = (uint8_t)(del != 0);
     op->koff = b->alen;
@@ -89,10 +90,42 @@ void store_batch_del(store_batch *b, store_db db, const void *key, size_t klen) 
     batch_add(b, db, key, klen, 1, NULL, 0);
 }
 
+void store_batch_put_deferred(store_batch *b, store_db db, const void *key, size_t klen,
+                              void *value, store_serialize_fn serialize, store_release_fn release) {
+    size_t before = b && !b->is_reserve ? b->nops : 0;
+    if (value != NULL && serialize != NULL) batch_add(b, db, key, klen, 0, NULL, 0);
+    else if (b && !b->is_reserve && !b->err) b->err = STORE_EINVAL;
+    if (b == NULL || b->is_reserve || b->nops == before) { /* not queued: give it back now */
+        if (release && value) release(value);
+        return;
+    }
+    store_op *op = &b->ops[b->nops - 1];
+    op->deferred = value;
+    op->serialize = serialize;
+    op->release = release;
+}
+
+int store_batch_materialize(store_batch *b) {
+    for (size_t i = 0; i < b->nops; i++) {
+        store_op *op = &b->ops[i];
+        if (op->deferred == NULL || op->text != NULL) continue;
+        size_t len = 0;
+        op->text = op->serialize(op->deferred, &len);
+        if (op->text == NULL) return STORE_ENOMEM;
+        op->vlen = len;
+    }
+    return 0;
+}
+
 size_t store_batch_ops(const store_batch *b) { return b ? b->nops : 0; }
 
 void store_batch_release(store_batch *b) {
     if (b == NULL || b->is_reserve) return;
+    for (size_t i = 0; i < b->nops; i++) {
+        store_op *op = &b->ops[i];
+        free(op->text);
+        if (op->deferred && op->release) op->release(op->deferred);
+    }
     free(b->ops);
     free(b->arena);
     free(b);
@@ -112,7 +145,7 @@ int store_batch_apply(store_batch *b, MDB_txn *txn) {
             rc = mdb_del(txn, dbi[op->db], &k, NULL);
             if (rc == MDB_NOTFOUND) rc = 0;
         } else {
-            MDB_val v = {op->vlen, b->arena + op->voff};
+            MDB_val v = {op->vlen, op->deferred ? (void *)op->text : b->arena + op->voff};
             rc = mdb_put(txn, dbi[op->db], &k, &v, 0);
         }
         if (rc != 0) return rc;
@@ -125,7 +158,8 @@ int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t 
     if (b == NULL || b->is_reserve) return STORE_ENOMEM;
     for (size_t i = b->nops; i-- > 0;) {
         const store_op *op = &b->ops[i];
-        if (op->db != db || op->klen != klen || memcmp(b->arena + op->koff, key, klen) != 0)
+        if (op->deferred || op->db != db || op->klen != klen ||
+            memcmp(b->arena + op->koff, key, klen) != 0)
             continue;
         if (op->del) return STORE_ENOTFOUND;
         if ((*val = malloc(op->vlen + 1)) == NULL) return STORE_ENOMEM;

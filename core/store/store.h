@@ -106,6 +106,17 @@ void store_batch_put(store_batch *b, store_db db, const void *key, size_t klen,
                      const void *val, size_t vlen);
 void store_batch_del(store_batch *b, store_db db, const void *key, size_t klen);
 size_t store_batch_ops(const store_batch *b);
+/* A value the writer thread serialises, off the loop: serialize(value, &len)
+ * answers malloc'd bytes (NULL: out of memory; the batch then fails with
+ * STORE_ENOMEM as after a failed commit, with the later batches built while it
+ * was pending) and release(value) runs on the loop thread once the batch is
+ * done. The value must not change after the call (the writer reads it while
+ * the loop goes on). For append-only records read back only once committed:
+ * store_get_latest and store_batch_get_latest do not see such a value. */
+typedef char *(*store_serialize_fn)(void *value, size_t *len);
+typedef void (*store_release_fn)(void *value);
+void store_batch_put_deferred(store_batch *b, store_db db, const void *key, size_t klen,
+                              void *value, store_serialize_fn serialize, store_release_fn release);
 /* store_get_latest as seen by b: b's own newest write of key first, then the
  * store's latest. For read-modify-write of a counter a batch may touch twice. */
 int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,

@@ -20,6 +20,12 @@ typedef struct {
     uint8_t del;
     size_t koff, klen;
     size_t voff, vlen;
+    /* a deferred value (store_batch_put_deferred): serialised into `text`
+     * (vlen bytes) by the writer before its transaction */
+    void *deferred;
+    store_serialize_fn serialize;
+    store_release_fn release;
+    char *text;
 } store_op;
 
 struct store_batch {
@@ -105,6 +111,9 @@ int store_reload_map(store *s);
 
 /* batch.c */
 void store_batch_release(store_batch *b);
+/* Writer thread, before the transaction: serialises the deferred values.
+ * 0, or STORE_ENOMEM (the batch then fails alone). */
+int store_batch_materialize(store_batch *b);
 int store_batch_apply(store_batch *b, MDB_txn *txn); /* writer thread, MDB code */
 
 /* writer.c */

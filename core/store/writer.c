@@ -99,7 +99,13 @@ static void run_group(store *s, store_batch *group) {
         b->live = 0;
         if (b->err) b->status = b->err;
         else if (s->any_failed && b->epoch <= s->failed_epoch) b->status = s->failed_err;
-        else {
+        else if ((b->status = store_batch_materialize(b)) != 0) {
+            /* like a failed transaction: later batches of its epoch may hold
+             * values derived from its pending writes, so they fail too */
+            s->any_failed = 1;
+            if (b->epoch > s->failed_epoch) s->failed_epoch = b->epoch;
+            s->failed_err = b->status;
+        } else {
             b->live = 1;
             nlive++;
             nops += b->nops;

@@ -175,6 +175,66 @@ static void on_barrier(int status, void *ud) {
     c->n = -1;
 }
 
+/* A deferred value: its text, and how often the store released it. */
+typedef struct {
+    const char *text; /* NULL: serialising fails */
+    int released;
+} deferred_value;
+
+static char *serialize_value(void *v, size_t *len) {
+    deferred_value *d = v;
+    if (d->text == NULL) return NULL;
+    *len = strlen(d->text);
+    return strdup(d->text);
+}
+
+static void release_value(void *v) { ((deferred_value *)v)->released++; }
+
+static void deferred_values_are_written_by_the_writer_and_released_once(void **state) {
+    store_fixture *f = *state;
+    deferred_value ok = {"{\"seq\":1}", 0}, bad = {NULL, 0};
+    commit_result r1 = {1, 0}, r2 = {1, 0}, r3 = {1, 0};
+    store_batch *b1 = store_batch_new(f->s);
+    store_batch_put(b1, DB_META, "plain", 5, "p", 1);
+    store_batch_put_deferred(b1, DB_TIMELINE, "t1", 2, &ok, serialize_value, release_value);
+    store_submit(b1, on_result, &r1);
+    store_batch *b2 = store_batch_new(f->s); /* its value cannot be serialised */
+    store_batch_put(b2, DB_META, "other", 5, "o", 1);
+    store_batch_put_deferred(b2, DB_TIMELINE, "t2", 2, &bad, serialize_value, release_value);
+    store_submit(b2, on_result, &r2);
+    store_batch *b3 = store_batch_new(f->s);
+    store_batch_put(b3, DB_META, "third", 5, "3", 1);
+    store_submit(b3, on_result, &r3);
+    char *lv;
+    size_t ln;
+    /* pending: the plain value is visible, the deferred one is not */
+    assert_int_equal(store_get_latest(f->s, DB_META, "plain", 5, &lv, &ln), 0);
+    free(lv);
+    assert_int_equal(store_get_latest(f->s, DB_TIMELINE, "t1", 2, &lv, &ln), STORE_ENOTFOUND);
+    run_until(&f->loop, &r3.runs);
+    assert_int_equal(r1.status, 0);
+    assert_int_equal(r2.status, STORE_ENOMEM);
+    assert_int_equal(r3.status, STORE_ENOMEM); /* built while b2 was pending: fails with it */
+    char *c = read_committed(f->s, DB_TIMELINE, "t1", 2);
+    assert_string_equal(c, "{\"seq\":1}");
+    free(c);
+    assert_null(read_committed(f->s, DB_TIMELINE, "t2", 2));
+    assert_null(read_committed(f->s, DB_META, "other", 5));
+    assert_null(read_committed(f->s, DB_META, "third", 5));
+    assert_int_equal(put_wait(f, DB_META, "after", "a"), 0); /* the next epoch commits */
+    assert_int_equal(ok.released, 1);
+    assert_int_equal(bad.released, 1);
+    /* a batch that already failed releases what it is given at once */
+    store_batch *b4 = store_batch_new(f->s);
+    static const unsigned char too_long[STORE_KEY_MAX + 1];
+    store_batch_put(b4, DB_META, too_long, sizeof too_long, "", 0);
+    deferred_value late = {"x", 0};
+    store_batch_put_deferred(b4, DB_TIMELINE, "t4", 2, &late, serialize_value, release_value);
+    assert_int_equal(late.released, 1);
+    store_batch_free(b4);
+    assert_int_equal(late.released, 1);
+}
+
 static void barrier_completes_after_every_earlier_batch(void **state) {
     store_fixture *f = *state;
     commit_result rs[10];
@@ -505,6 +565,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(
             latest_keeps_a_newer_pending_value_when_an_older_batch_completes, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_sees_its_own_newest_write_then_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(deferred_values_are_written_by_the_writer_and_released_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(callbacks_run_in_submit_order, setup, teardown),
         cmocka_unit_test_setup_teardown(barrier_completes_after_every_earlier_batch, setup,
                                         teardown),
