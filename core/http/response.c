@@ -48,7 +48,7 @@ static const char *reason_phrase(int status) {
 static size_t json_str(char *out, size_t o, const char *s, size_t max) {
     static const char hex[] = "0123456789abcdef";
     out[o++] = '"';
-    for (size_t i = 0; s[i] != '\0' && i < max; i++) {
+    for (size_t i = 0; i < max && s[i] != '\0'; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '"' || ch == '\\') {
             out[o++] = '\\';
