@@ -1,12 +1,12 @@
 /* api/metrics: /healthz and /metrics (Prometheus text), and the per-answer
  * hook that counts requests by route and status. Counters live in the server
  * object (api_metrics); routes are the router's static labels. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "util/textbuf.h"
 
 void metrics_on_response(void *ud, const http_request *req, int status, uint64_t duration_us) {
     server *s = ud;
@@ -35,41 +35,7 @@ void h_healthz(server *s, http_request *req, const route_params *p, const princi
                                           (json_int_t)clock_now(&s->clock)));
 }
 
-/* Appends to a growing text buffer; stops appending after an allocation failure. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} text_buf;
-
-static void tb_printf(text_buf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_printf(text_buf *tb, const char *fmt, ...) {
-    if (tb->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(tb->buf + tb->len, tb->cap - tb->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            tb->failed = 1;
-            return;
-        }
-        if ((size_t)n < tb->cap - tb->len) {
-            tb->len += (size_t)n;
-            return;
-        }
-        size_t cap = tb->cap * 2 + (size_t)n;
-        char *grown = realloc(tb->buf, cap);
-        if (grown == NULL) {
-            tb->failed = 1;
-            return;
-        }
-        tb->buf = grown;
-        tb->cap = cap;
-    }
-}
-
-static void write_http_metrics(const api_metrics *m, text_buf *tb) {
+static void write_http_metrics(const api_metrics *m, textbuf *tb) {
     tb_printf(tb, "# HELP aftersale_http_requests_total Requests answered, by route and status.\n"
                   "# TYPE aftersale_http_requests_total counter\n");
     for (int r = 0; r < METRIC_ROUTES && m->route[r]; r++)
@@ -84,7 +50,7 @@ static void write_http_metrics(const api_metrics *m, text_buf *tb) {
                   (double)m->duration_us[r] / 1e6);
 }
 
-static void write_store_metrics(server *s, text_buf *tb) {
+static void write_store_metrics(server *s, textbuf *tb) {
     store_stats st;
     store_get_stats(s->db, &st);
     tb_printf(tb,
@@ -113,11 +79,7 @@ static void write_store_metrics(server *s, text_buf *tb) {
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
-    text_buf tb = {malloc(4096), 0, 4096, 0};
-    if (tb.buf == NULL) {
-        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
-        return;
-    }
+    textbuf tb = {0};
     write_http_metrics(&s->metrics, &tb);
     write_store_metrics(s, &tb);
     policy_stats ps;
@@ -140,7 +102,9 @@ void h_metrics(server *s, http_request *req, const route_params *p, const princi
                   (unsigned long long)ws.delivered_seq, (unsigned long long)ws.deliveries,
                   (unsigned long long)ws.failures);
     }
-    if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
-    else http_respond(req, 200, "text/plain; version=0.0.4", tb.buf, tb.len);
-    free(tb.buf);
+    size_t len;
+    char *text = tb_take(&tb, &len);
+    if (text == NULL) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(req, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
 }

@@ -14,25 +14,10 @@
 
 #include "api/api.h"
 #include "util/log.h"
+#include "util/textbuf.h"
 
 #define WEBHOOK_PAGE 100
 #define CURSOR_KEY "webhook_delivered"
-
-/* Appends n bytes to a growing buffer; -1 when memory runs out. */
-static int grow_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n) {
-    if (*len + n + 1 > *cap) {
-        size_t c = (*cap ? *cap : 4096);
-        while (c < *len + n + 1) c *= 2;
-        char *g = realloc(*buf, c);
-        if (g == NULL) return -1;
-        *buf = g;
-        *cap = c;
-    }
-    memcpy(*buf + *len, p, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return 0;
-}
 
 static int next_page(void *ud, uint64_t after, char **body, size_t *len, uint64_t *last) {
     server *s = ud;
@@ -41,34 +26,29 @@ static int next_page(void *ud, uint64_t after, char **body, size_t *len, uint64_
     key_u64(&from, after + 1);
     store_read *rd;
     store_iter *it = NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
+    textbuf tb = {0};
     int count = 0, rc = store_read_begin(s->db, &rd);
     if (rc != 0) return -1;
     rc = store_iter_open(rd, DB_EVENTS, NULL, 0, from.buf, from.len, 0, &it);
     const void *k, *v;
     size_t klen, vlen;
-    if (rc == 0) rc = grow_append(&buf, &n, &cap, "{\"events\":[", 11);
+    tb_append(&tb, "{\"events\":[", 11);
     while (rc == 0 && count < WEBHOOK_PAGE && (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
-        if ((count > 0 && grow_append(&buf, &n, &cap, ",", 1) != 0) ||
-            grow_append(&buf, &n, &cap, v, vlen) != 0) {
-            rc = -1;
-            break;
-        }
+        if (count > 0) tb_append(&tb, ",", 1);
+        tb_append(&tb, v, vlen); /* the stored event text as it is */
         *last = key_get_u64(k);
         count++;
         rc = 0;
     }
     if (it) store_iter_close(it);
     store_read_end(rd);
-    if (rc == 0) rc = grow_append(&buf, &n, &cap, "]}", 2);
+    tb_append(&tb, "]}", 2);
     if (rc < 0 || count == 0) {
-        free(buf);
+        tb_free(&tb);
         return rc < 0 ? -1 : 0;
     }
-    *body = buf;
-    *len = n;
-    return 1;
+    *body = tb_take(&tb, len);
+    return *body ? 1 : -1;
 }
 
 static void cursor_committed(int status, void *ud) {
