@@ -128,9 +128,23 @@ static void run_until_acked(uv_loop_t *loop, source *src, int n) {
     for (int i = 0; i < 2000 && src->nacked < n; i++) uv_run(loop, UV_RUN_ONCE);
 }
 
-static void close_all(uv_loop_t *loop, webhook *w, endpoint *ep) {
+/* A deliverer to http://127.0.0.1:PORT PATH, with cfg's other settings. */
+static webhook *start_to(uv_loop_t *loop, int port, const char *path, webhook_config cfg,
+                         source *src, uint64_t delivered) {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    cfg.url = url; /* the deliverer keeps its own copy of the parts */
+    webhook_source ws = {next_page, acknowledged, src};
+    webhook *w;
+    char err[128];
+    assert_int_equal(webhook_start(&w, loop, &cfg, &ws, delivered, err, sizeof err), 0);
+    return w;
+}
+
+/* Stops the deliverer and checks that every handle it had is closed. */
+static void stop_and_close(uv_loop_t *loop, webhook *w, endpoint *ep) {
     webhook_stop(w);
-    uv_close((uv_handle_t *)&ep->listener, NULL);
+    if (ep) uv_close((uv_handle_t *)&ep->listener, NULL);
     for (int i = 0; i < 100 && uv_run(loop, UV_RUN_NOWAIT) != 0; i++) {}
     assert_int_equal(uv_loop_close(loop), 0);
 }
@@ -142,14 +156,9 @@ static void delivers_pages_in_order_and_retries_a_failed_one(void **state) {
     static const int plan[] = {500, 502};
     endpoint ep = {.plan = plan, .nplan = 2};
     endpoint_listen(&loop, &ep);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/in", ep.port);
     source src = {.max_seq = 3};
-    webhook_source ws = {next_page, acknowledged, &src};
-    webhook_config cfg = {.url = url, .secret = "k", .backoff_min_ms = 5, .poll_ms = 5};
-    webhook *w;
-    char err[128];
-    assert_int_equal(webhook_start(&w, &loop, &cfg, &ws, 0, err, sizeof err), 0);
+    webhook_config cfg = {.secret = "k", .backoff_min_ms = 5, .poll_ms = 5};
+    webhook *w = start_to(&loop, ep.port, "/in", cfg, &src, 0);
     run_until_acked(&loop, &src, 3);
     assert_int_equal(src.nacked, 3);
     for (int i = 0; i < 3; i++) assert_int_equal(src.acked[i], i + 1);
@@ -171,7 +180,7 @@ static void delivers_pages_in_order_and_retries_a_failed_one(void **state) {
     char want[128] = "X-Aftersale-Signature: sha256=";
     for (unsigned int i = 0; i < mdlen; i++) snprintf(want + 30 + 2 * i, 3, "%02x", md[i]);
     assert_non_null(strstr(ep.requests[4], want));
-    close_all(&loop, w, &ep);
+    stop_and_close(&loop, w, &ep);
 }
 
 static void resumes_after_the_given_seq(void **state) {
@@ -180,20 +189,14 @@ static void resumes_after_the_given_seq(void **state) {
     uv_loop_init(&loop);
     endpoint ep = {0};
     endpoint_listen(&loop, &ep);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", ep.port);
     source src = {.max_seq = 3};
-    webhook_source ws = {next_page, acknowledged, &src};
-    webhook_config cfg = {.url = url, .poll_ms = 5};
-    webhook *w;
-    char err[128];
-    assert_int_equal(webhook_start(&w, &loop, &cfg, &ws, 2, err, sizeof err), 0);
+    webhook *w = start_to(&loop, ep.port, "", (webhook_config){.poll_ms = 5}, &src, 2);
     run_until_acked(&loop, &src, 1);
     assert_int_equal(src.nacked, 1);
     assert_int_equal(src.acked[0], 3);
     assert_true(strncmp(ep.requests[0], "POST / HTTP/1.1\r\n", 17) == 0);
     assert_null(strstr(ep.requests[0], "X-Aftersale-Signature"));
-    close_all(&loop, w, &ep);
+    stop_and_close(&loop, w, &ep);
 }
 
 static void an_unreachable_endpoint_is_retried_not_skipped(void **state) {
@@ -205,14 +208,8 @@ static void an_unreachable_endpoint_is_retried_not_skipped(void **state) {
     int port = ep.port;
     uv_close((uv_handle_t *)&ep.listener, NULL); /* nothing listens there now */
     uv_run(&loop, UV_RUN_NOWAIT);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     source src = {.max_seq = 1};
-    webhook_source ws = {next_page, acknowledged, &src};
-    webhook_config cfg = {.url = url, .backoff_min_ms = 1};
-    webhook *w;
-    char err[128];
-    assert_int_equal(webhook_start(&w, &loop, &cfg, &ws, 0, err, sizeof err), 0);
+    webhook *w = start_to(&loop, port, "/", (webhook_config){.backoff_min_ms = 1}, &src, 0);
     webhook_stats st = {0};
     for (int i = 0; i < 2000 && st.failures < 3; i++) {
         uv_run(&loop, UV_RUN_ONCE);
@@ -221,9 +218,7 @@ static void an_unreachable_endpoint_is_retried_not_skipped(void **state) {
     assert_true(st.failures >= 3);
     assert_int_equal(st.delivered_seq, 0);
     assert_int_equal(src.nacked, 0);
-    webhook_stop(w);
-    for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {}
-    assert_int_equal(uv_loop_close(&loop), 0);
+    stop_and_close(&loop, w, NULL);
 }
 
 static void urls_we_can_and_cannot_call(void **state) {
