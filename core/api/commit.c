@@ -101,6 +101,8 @@ static pending_reply *reply_new(server *s, store_batch *b, http_request *req, in
         store_batch_free(b);
         json_decref(body);
         free(text);
+        /* as after a failed commit: the mirrors may hold what was dropped */
+        if (agents_load(s) != 0) log_msg(LOG_ERROR, "reloading agents after a dropped write");
         http_respond_error(req, 503, "unavailable", "out of memory", NULL);
         return NULL;
     }

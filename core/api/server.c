@@ -74,9 +74,7 @@ void server_config_defaults(server_config *cfg) {
 static int write_backlog_full(server *s, http_request *req) {
     const char *m = http_request_method(req);
     if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) return 0;
-    store_stats st;
-    store_get_stats(s->db, &st);
-    if (st.pending < s->cfg.max_pending_writes) return 0;
+    if (store_pending(s->db) < s->cfg.max_pending_writes) return 0;
     http_response_header(req, "Retry-After", "1");
     http_respond_error(req, 503, "overloaded",
                        "too many writes are waiting for the disk; retry shortly", NULL);

@@ -240,6 +240,8 @@ int store_reload_map(store *s) {
     return 0;
 }
 
+size_t store_pending(const store *s) { return s ? s->pending : 0; }
+
 void store_get_stats(const store *s, store_stats *st) {
     memset(st, 0, sizeof *st);
     store *m = (store *)s; /* the mutex is not part of the logical state */

@@ -139,5 +139,7 @@ typedef struct {
     uint64_t batch_size_hist[8]; /* batches per commit: 1,2-3,4-7,8-15,16-31,32-63,64-127,128+ */
 } store_stats;
 void store_get_stats(const store *s, store_stats *st);
+/* Batches submitted and not yet completed (no lock: a loop-thread count). */
+size_t store_pending(const store *s);
 
 #endif

@@ -207,6 +207,7 @@ static void deferred_values_are_written_by_the_writer_and_released_once(void **s
     store_submit(b3, on_result, &r3);
     char *lv;
     size_t ln;
+    assert_int_equal(store_pending(f->s), 3);
     /* pending: the plain value is visible, the deferred one is not */
     assert_int_equal(store_get_latest(f->s, DB_META, "plain", 5, &lv, &ln), 0);
     free(lv);
@@ -215,6 +216,7 @@ static void deferred_values_are_written_by_the_writer_and_released_once(void **s
     assert_int_equal(r1.status, 0);
     assert_int_equal(r2.status, STORE_ENOMEM);
     assert_int_equal(r3.status, STORE_ENOMEM); /* built while b2 was pending: fails with it */
+    assert_int_equal(store_pending(f->s), 0);
     char *c = read_committed(f->s, DB_TIMELINE, "t1", 2);
     assert_string_equal(c, "{\"seq\":1}");
     free(c);
