@@ -19,43 +19,35 @@
 static const char *const tracking_statuses[] = {"shipped", "in_transit", "out_for_delivery",
                                                 "delivered", "exception"};
 
-static int parse_item(http_request *req, json_t *item, size_t i) {
+/* Answers 400 naming the item's field by its full path, e.g.
+ * items[0].price_cents (formatted only here: valid orders are the norm). */
+static int item_invalid(http_request *req, size_t i, const char *name, const char *message) {
     char field[64];
-    if (!json_is_object(item)) {
-        snprintf(field, sizeof field, "items[%zu]", i);
-        reply_invalid(req, field, "must be an object");
-        return -1;
-    }
-    /* Validate each field under its full path, e.g. items[0].price_cents. */
+    if (name != NULL) snprintf(field, sizeof field, "items[%zu].%s", i, name);
+    else snprintf(field, sizeof field, "items[%zu]", i);
+    reply_invalid(req, field, message);
+    return -1;
+}
+
+static int parse_item(http_request *req, json_t *item, size_t i) {
+    if (!json_is_object(item)) return item_invalid(req, i, NULL, "must be an object");
     static const char *const strs[] = {"sku", "category"};
     for (size_t k = 0; k < 2; k++) {
         json_t *v = json_object_get(item, strs[k]);
-        snprintf(field, sizeof field, "items[%zu].%s", i, strs[k]);
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128) {
-            reply_invalid(req, field, "is required: a non-empty string");
-            return -1;
-        }
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128)
+            return item_invalid(req, i, strs[k], "is required: a non-empty string");
     }
     json_t *price = json_object_get(item, "price_cents"), *qty = json_object_get(item, "qty");
-    snprintf(field, sizeof field, "items[%zu].price_cents", i);
-    if (!json_is_integer(price) || json_integer_value(price) < 0 ||
-        json_integer_value(price) > MONEY_MAX) {
+    if (!json_is_integer(price) || json_integer_value(price) < 0 || json_integer_value(price) > MONEY_MAX) {
         char msg[96];
         snprintf(msg, sizeof msg, "is required: an integer number of cents from 0 to %lld", (long long)MONEY_MAX);
-        reply_invalid(req, field, msg);
-        return -1;
+        return item_invalid(req, i, "price_cents", msg);
     }
-    snprintf(field, sizeof field, "items[%zu].qty", i);
-    if (!json_is_integer(qty) || json_integer_value(qty) < 1 || json_integer_value(qty) > 1000000) {
-        reply_invalid(req, field, "is required: an integer from 1 to 1000000");
-        return -1;
-    }
+    if (!json_is_integer(qty) || json_integer_value(qty) < 1 || json_integer_value(qty) > 1000000)
+        return item_invalid(req, i, "qty", "is required: an integer from 1 to 1000000");
     json_t *title = json_object_get(item, "title");
-    snprintf(field, sizeof field, "items[%zu].title", i);
-    if (title && !json_is_null(title) && (!json_is_string(title) || json_string_length(title) > MAX_TEXT)) {
-        reply_invalid(req, field, "must be a string");
-        return -1;
-    }
+    if (title && !json_is_null(title) && (!json_is_string(title) || json_string_length(title) > MAX_TEXT))
+        return item_invalid(req, i, "title", "must be a string");
     return 0;
 }
 
