@@ -156,6 +156,10 @@ int policy_call(policy_set *ps, const char *merchant_id, const char *module, con
     call_req r = {.ps = ps, .merchant = merchant_id, .module = module, .name = fn,
                   .args = args, .nargs = nargs, .ctx = ctx};
     ps->stats.calls++;
+    /* Built (a run of its own) and cached on a merchant's first call; a
+     * calendar that does not build leaves the default, as for SLA due times. */
+    char cal_err[8];
+    ps->cur_cal = policy_calendar(ps, merchant_id, cal_err, sizeof cal_err);
     int rc = run_req(&r, call_body, ps->budget, err, errlen);
     if (rc == 0 && !r.found) {
         snprintf(err, errlen, "no such function %s.%s", module, fn);

@@ -27,9 +27,13 @@ static int l_days_since(lua_State *L) {
     return 1;
 }
 
+/* The calendar of the merchant whose policy runs (policy_call resolves it
+ * before the run), so business time in a policy agrees with the SLA due
+ * times the core computes for that merchant. */
 static const calendar *ctx_calendar(lua_State *L, policy_set *ps) {
-    if (ps->cal == NULL) luaL_error(L, "the business calendar is not ready while sla.calendar is built");
-    return ps->cal;
+    const calendar *cal = ps->cur_cal != NULL ? ps->cur_cal : ps->cal;
+    if (cal == NULL) luaL_error(L, "the business calendar is not ready while sla.calendar is built");
+    return cal;
 }
 
 static int l_business_seconds(lua_State *L) {
@@ -144,5 +148,6 @@ void ctx_begin(lua_State *L, policy_set *ps, const policy_ctx *c, const char *me
 
 void ctx_end(policy_set *ps) {
     ps->cur = NULL;
+    ps->cur_cal = NULL;
     ps->log_count = 0;
 }

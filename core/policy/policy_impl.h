@@ -27,6 +27,7 @@ struct policy_set {
     int ctx_ref;                /* registry: the ctx proxy every call gets */
     int ctx_fields_ref;         /* registry: the table behind the ctx proxy */
     const policy_ctx *cur;      /* the policy_ctx of the call running, or NULL */
+    const calendar *cur_cal;    /* ctx.business_seconds' calendar in that call (NULL: cal) */
     int log_count;              /* ctx.log lines of the call running */
     json_t *tmp_json;           /* a customer record being converted (freed after) */
     policy_stats stats;

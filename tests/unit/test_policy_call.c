@@ -300,6 +300,41 @@ static void merchant_calendar_overrides_the_default_once_built(void **state) {
     assert_true(err[0] != '\0');
 }
 
+/* The platform's sla.due for merchant (NULL: the platform) */
+static int64_t due_for(pdir *d, const char *merchant, int64_t ts, int64_t secs) {
+    json_t *args[2] = {json_integer(ts), json_integer(secs)};
+    policy_ctx ctx = {.now = ts, .merchant_id = merchant};
+    json_t *r = NULL;
+    int rc = policy_call(d->ps, merchant, "sla", "due", args, 2, &ctx, &r, d->err, sizeof d->err);
+    if (rc != 0) fprintf(stderr, "call failed: %s\n", d->err);
+    assert_int_equal(rc, 0);
+    int64_t v = json_integer_value(r);
+    json_decref(r);
+    json_decref(args[0]);
+    json_decref(args[1]);
+    return v;
+}
+
+static void ctx_business_time_follows_the_merchant_calendar(void **state) {
+    pdir *d = *state;
+    char src[1024];
+    snprintf(src, sizeof src, "return {calendar = {workdays = {1, 2, 3, 4, 5},\n"
+             "  hours = {{'09:00', '18:00'}}, utc_offset = 28800},\n%s", SLA_FNS);
+    pdir_write(d, "sla.lua", src);
+    pdir_write(d, "merchants/m1/sla.lua", "return {calendar = {workdays = {1, 2, 3, 4, 5},\n"
+               "  hours = {{'09:00', '09:30'}}, utc_offset = 28800}}\n");
+    pdir_load_ok(d);
+    /* the platform's function, run for m1, counts on m1's half-hour days */
+    assert_int_equal(due_for(d, "m1", 1767574800, 3600), 1767574800 + 86400 + 1800);
+    assert_int_equal(due_for(d, NULL, 1767574800, 3600), 1767574800 + 3600);
+    assert_int_equal(due_for(d, "m0", 1767574800, 3600), 1767574800 + 3600);
+    /* and again once m1's calendar is cached */
+    assert_int_equal(due_for(d, "m1", 1767574800, 3600), 1767574800 + 86400 + 1800);
+    /* the same as the calendar the core's SLA due times use */
+    char err[64];
+    assert_int_equal(due_for(d, "m1", 1767574800, 3600), due_in_an_hour(policy_calendar(d->ps, "m1", err, sizeof err)));
+}
+
 static void stats_count_calls_and_errors(void **state) {
     pdir *d = *state;
     pdir_load_ok(d);
@@ -327,6 +362,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(without_sla_the_calendar_is_the_default_week, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_calendar_is_a_load_error_naming_sla, setup, teardown),
         cmocka_unit_test_setup_teardown(merchant_calendar_overrides_the_default_once_built, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctx_business_time_follows_the_merchant_calendar, setup, teardown),
         cmocka_unit_test_setup_teardown(stats_count_calls_and_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
