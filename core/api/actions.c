@@ -71,6 +71,12 @@ static int approved_amount(action_ctx *ax, int64_t *amount) {
     return -1;
 }
 
+/* 1 while the case is an appealed rejection (the stage before the move). */
+static int on_appeal(const action_ctx *ax) {
+    const char *stage = json_string_value(json_object_get(ax->kase, "stage"));
+    return stage != NULL && (!strcmp(stage, "appealed") || !strcmp(stage, "inspection_appealed"));
+}
+
 static int fx_approve(action_ctx *ax) {
     case_type t = case_type_from_name(json_string_value(json_object_get(ax->kase, "type")));
     if (t == CASE_REFUND_ONLY || t == CASE_PRICE_PROTECTION) {
@@ -78,12 +84,12 @@ static int fx_approve(action_ctx *ax) {
         if (approved_amount(ax, &amount) != 0) return -1;
         set_int(refund_of(ax), "approved_cents", amount);
     }
-    settle_decision(ax, "approve", "approved_on_review");
+    settle_decision(ax, "approve", on_appeal(ax) ? "approved_on_appeal" : "approved_on_review");
     return 0;
 }
 
 static int fx_reject(action_ctx *ax) {
-    settle_decision(ax, "reject", "rejected_on_review");
+    settle_decision(ax, "reject", on_appeal(ax) ? "rejected_on_appeal" : "rejected_on_review");
     return 0;
 }
 

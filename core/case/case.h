@@ -62,7 +62,7 @@ typedef struct {
     const char *variant;     /* inspect's result ("pass"/"fail"), else NULL */
     unsigned types;          /* bit (1u << case_type) per allowed type */
     const char *from_status; /* "a|b|c"; NULL: any status but closed */
-    const char *from_stage;  /* NULL: any stage */
+    const char *from_stage;  /* NULL: any stage; else "a|b": one of these */
     const char *to_status;   /* NULL: unchanged */
     const char *to_stage;    /* NULL: unchanged */
     case_effect effect;

@@ -29,6 +29,12 @@ static const case_transition machine[] = {
     {"approve", NULL, MONEY, "open", "manual_review", "in_progress", "awaiting_refund", FX_APPROVE},
     {"reject", NULL, GOODS | MONEY, "open", "manual_review", "rejected", "review_rejected", FX_REJECT},
 
+    {"approve", NULL, GOODS, "in_progress", "appealed", "awaiting_customer", "awaiting_shipment", FX_APPROVE},
+    {"approve", NULL, MONEY, "in_progress", "appealed", "in_progress", "awaiting_refund", FX_APPROVE},
+    {"inspect", "pass", RET, "in_progress", "inspection_appealed", "in_progress", "awaiting_refund", FX_INSPECT_PASS},
+    {"inspect", "pass", EXC, "in_progress", "inspection_appealed", "in_progress", "awaiting_replacement", FX_INSPECT_PASS},
+    {"reject", NULL, GOODS | MONEY, "in_progress", "appealed|inspection_appealed", "rejected", "appeal_rejected", FX_REJECT},
+
     /* goods travel back */
     {"ship_back", NULL, GOODS, "awaiting_customer", "awaiting_shipment", "in_progress", "in_transit", FX_SHIP_BACK},
     {"receive", NULL, RET | EXC, "in_progress", "in_transit", "in_progress", "received", FX_RECEIVE},
@@ -49,7 +55,12 @@ static const case_transition machine[] = {
     /* any type */
     {"resolve", NULL, ALL, ACTIVE, NULL, "resolved", "resolved", FX_RESOLVE},
     {"close", NULL, ALL, "resolved", NULL, "closed", "closed", FX_CLOSE},
-    {"reopen", NULL, ALL, "resolved|rejected", NULL, "in_progress", "reopened", FX_REOPEN},
+    /* a resolved case reopens; a rejected one is appealed (and escalated),
+     * and the appeal is settled like a review: approve re-enters the flow
+     * where the rejection stopped it, reject ends it again */
+    {"reopen", NULL, ALL, "resolved", NULL, "in_progress", "reopened", FX_REOPEN},
+    {"reopen", NULL, RET | EXC, "rejected", "inspection_failed", "in_progress", "inspection_appealed", FX_REOPEN},
+    {"reopen", NULL, ALL, "rejected", NULL, "in_progress", "appealed", FX_REOPEN},
     {"escalate", NULL, ALL, ACTIVE, NULL, NULL, NULL, FX_ESCALATE},
     {"reply", NULL, ALL, NULL, NULL, NULL, NULL, FX_REPLY},
     {"note", NULL, ALL, NULL, NULL, NULL, NULL, FX_NOTE},
@@ -80,7 +91,7 @@ static int row_applies(const case_transition *row, case_type t, const char *stat
     } else if (!word_in(status, row->from_status)) {
         return 0;
     }
-    return row->from_stage == NULL || (stage != NULL && strcmp(stage, row->from_stage) == 0);
+    return row->from_stage == NULL || (stage != NULL && word_in(stage, row->from_stage));
 }
 
 int case_initial_state(case_type t, const char *outcome, const char **status,

@@ -350,6 +350,65 @@ class LifecycleTest(ServerTestCase):
         self.assertEqual(c["priority"], 2)
         self.assertEqual(c["queue"], "after_sales")
 
+    def test_an_appeal_granted_continues_where_the_rejection_stopped(self):
+        self.make_order(delivered_at=T0 - 9 * DAY, paid_at=T0 - 10 * DAY)
+        cid = self.open_case(type="return", order_id="o1", reason="no_reason")["case_id"]
+        c = self.act(cid, "reopen", reason="the parcel arrived late")
+        self.assertState(c, "in_progress/appealed")
+        self.assertAllowed(cid, "ship_back", ["approve", "reject", "resolve"], carrier="SF", tracking_no="1")
+        self.s.advance(HOUR)
+        c = self.act(cid, "approve", reason="courier confirmed the late delivery")
+        self.assertState(c, "awaiting_customer/awaiting_shipment")
+        self.assertEqual(c["decision"]["outcome"], "approve")
+        self.assertEqual(c["decision"]["reason_code"], "approved_on_appeal")
+        self.assertEqual(c["decision"]["at"], T0 + HOUR)
+        self.act(cid, "ship_back", carrier="SF", tracking_no="1")
+        self.act(cid, "receive")
+        c = self.act(cid, "inspect", result="pass")
+        self.assertEqual(c["refund"]["approved_cents"], 10000)
+        c = self.act(cid, "refund", amount_cents=10000)
+        self.assertState(c, "resolved/refunded")
+
+    def test_an_appeal_refused_is_rejected_again_and_may_be_appealed_again(self):
+        self.make_order()
+        c = self.open_case(type="refund_only", order_id="o1", reason="damaged_in_transit")
+        cid = c["case_id"]
+        self.act(cid, "reject", reason="no photos")
+        c = self.act(cid, "reopen", reason="photos attached now")
+        self.assertState(c, "in_progress/appealed")
+        c = self.act(cid, "reject", reason="photos show no damage")
+        self.assertState(c, "rejected/appeal_rejected")
+        self.assertEqual(c["decision"]["reason_code"], "rejected_on_appeal")
+        self.assertIsNotNone(c["resolved_at"])
+        self.act(cid, "reopen", reason="second opinion")
+        c = self.act(cid, "approve")
+        self.assertState(c, "in_progress/awaiting_refund")
+        self.assertEqual(c["refund"]["approved_cents"], 10800)
+
+    def test_a_failed_inspection_appealed_is_inspected_again(self):
+        self.make_order()
+        cid = self.open_case(type="exchange", order_id="o1", reason="no_reason")["case_id"]
+        self.act(cid, "ship_back", carrier="SF", tracking_no="1")
+        self.act(cid, "receive")
+        self.act(cid, "inspect", result="fail", notes="worn")
+        c = self.act(cid, "reopen", reason="it was not worn")
+        self.assertState(c, "in_progress/inspection_appealed")
+        # the goods are in: no approval back to shipping them
+        self.assertAllowed(cid, "approve", ["inspect", "reject"])
+        c = self.act(cid, "inspect", result="pass", notes="second look: fine")
+        self.assertState(c, "in_progress/awaiting_replacement")
+        c = self.act(cid, "ship_to_customer", carrier="SF", tracking_no="2")
+        self.assertState(c, "resolved/replaced")
+
+    def test_reopening_a_resolved_case_offers_no_approval(self):
+        self.make_order()
+        cid = self.open_case(type="refund_only", order_id="o1", reason="damaged_in_transit")["case_id"]
+        self.act(cid, "approve")
+        self.act(cid, "refund", amount_cents=10800)
+        c = self.act(cid, "reopen", reason="charged twice")
+        self.assertState(c, "in_progress/reopened")
+        self.assertAllowed(cid, "approve", ["resolve"])
+
     # --- escalate, reply, note, assign --------------------------------------
     def test_escalate_raises_priority_and_reroutes(self):
         self.make_order()

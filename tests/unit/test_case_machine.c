@@ -56,6 +56,39 @@ static void exchange_and_repair_end_with_shipment_to_customer(void **state) {
     assert_null(case_machine_find(CASE_RETURN, "awaiting_customer", "awaiting_shipment", "receive", NULL));
 }
 
+/* An appeal re-enters the flow where the rejection stopped it, or ends it. */
+static void appeals_are_settled_like_reviews(void **state) {
+    (void)state;
+    const char *st, *sg;
+    assert_int_equal(case_initial_state(CASE_RETURN, "reject", &st, &sg), 0);
+    expect_step(CASE_RETURN, &st, &sg, "reopen", NULL, "in_progress", "appealed");
+    expect_step(CASE_RETURN, &st, &sg, "approve", NULL, "awaiting_customer", "awaiting_shipment");
+    expect_step(CASE_RETURN, &st, &sg, "ship_back", NULL, "in_progress", "in_transit");
+
+    assert_int_equal(case_initial_state(CASE_REFUND_ONLY, "reject", &st, &sg), 0);
+    expect_step(CASE_REFUND_ONLY, &st, &sg, "reopen", NULL, "in_progress", "appealed");
+    expect_step(CASE_REFUND_ONLY, &st, &sg, "reject", NULL, "rejected", "appeal_rejected");
+    expect_step(CASE_REFUND_ONLY, &st, &sg, "reopen", NULL, "in_progress", "appealed");
+    expect_step(CASE_REFUND_ONLY, &st, &sg, "approve", NULL, "in_progress", "awaiting_refund");
+
+    /* a failed inspection: the goods are already in, so the appeal is a new inspection */
+    st = "rejected";
+    sg = "inspection_failed";
+    expect_step(CASE_EXCHANGE, &st, &sg, "reopen", NULL, "in_progress", "inspection_appealed");
+    assert_null(case_machine_find(CASE_EXCHANGE, st, sg, "approve", NULL));
+    expect_step(CASE_EXCHANGE, &st, &sg, "inspect", "pass", "in_progress", "awaiting_replacement");
+    st = "in_progress";
+    sg = "inspection_appealed";
+    expect_step(CASE_RETURN, &st, &sg, "reject", NULL, "rejected", "appeal_rejected");
+
+    /* a resolved case reopens: nothing to approve */
+    st = "resolved";
+    sg = "refunded";
+    expect_step(CASE_RETURN, &st, &sg, "reopen", NULL, "in_progress", "reopened");
+    assert_null(case_machine_find(CASE_RETURN, st, sg, "approve", NULL));
+    assert_null(case_machine_find(CASE_RETURN, st, sg, "reject", NULL));
+}
+
 static void money_types_start_awaiting_refund(void **state) {
     (void)state;
     const char *st, *sg;
@@ -121,6 +154,7 @@ int main(void) {
         cmocka_unit_test(return_lifecycle_ends_refunded),
         cmocka_unit_test(failed_inspection_rejects),
         cmocka_unit_test(exchange_and_repair_end_with_shipment_to_customer),
+        cmocka_unit_test(appeals_are_settled_like_reviews),
         cmocka_unit_test(money_types_start_awaiting_refund),
         cmocka_unit_test(conversations_start_new_and_resolve),
         cmocka_unit_test(wrong_type_or_state_is_refused),
