@@ -204,12 +204,13 @@ static void ctx_binds_now_days_customer_and_log(void **state) {
     json_decref(log);
 }
 
-/* Two integer arguments and the ctx; the integer result. */
-static int64_t call_ints(pdir *d, const char *module, const char *fn, int64_t a, int64_t b) {
+/* module.fn(a, b, ctx) for merchant (NULL: the platform); the integer result. */
+static int64_t call_ints_for(pdir *d, const char *merchant, const char *module, const char *fn,
+                             int64_t a, int64_t b) {
     json_t *args[2] = {json_integer(a), json_integer(b)};
-    policy_ctx ctx = {.now = 1767574800};
+    policy_ctx ctx = {.now = 1767574800, .merchant_id = merchant};
     json_t *r = NULL;
-    int rc = policy_call(d->ps, NULL, module, fn, args, 2, &ctx, &r, d->err, sizeof d->err);
+    int rc = policy_call(d->ps, merchant, module, fn, args, 2, &ctx, &r, d->err, sizeof d->err);
     if (rc != 0) fprintf(stderr, "call failed: %s\n", d->err);
     assert_int_equal(rc, 0);
     int64_t v = json_integer_value(r);
@@ -217,6 +218,10 @@ static int64_t call_ints(pdir *d, const char *module, const char *fn, int64_t a,
     json_decref(args[0]);
     json_decref(args[1]);
     return v;
+}
+
+static int64_t call_ints(pdir *d, const char *module, const char *fn, int64_t a, int64_t b) {
+    return call_ints_for(d, NULL, module, fn, a, b);
 }
 
 static const char SLA_FNS[] =
@@ -302,17 +307,7 @@ static void merchant_calendar_overrides_the_default_once_built(void **state) {
 
 /* The platform's sla.due for merchant (NULL: the platform) */
 static int64_t due_for(pdir *d, const char *merchant, int64_t ts, int64_t secs) {
-    json_t *args[2] = {json_integer(ts), json_integer(secs)};
-    policy_ctx ctx = {.now = ts, .merchant_id = merchant};
-    json_t *r = NULL;
-    int rc = policy_call(d->ps, merchant, "sla", "due", args, 2, &ctx, &r, d->err, sizeof d->err);
-    if (rc != 0) fprintf(stderr, "call failed: %s\n", d->err);
-    assert_int_equal(rc, 0);
-    int64_t v = json_integer_value(r);
-    json_decref(r);
-    json_decref(args[0]);
-    json_decref(args[1]);
-    return v;
+    return call_ints_for(d, merchant, "sla", "due", ts, secs);
 }
 
 static void ctx_business_time_follows_the_merchant_calendar(void **state) {
