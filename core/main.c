@@ -3,7 +3,8 @@
  *   aftersaled [--listen HOST:PORT] [--data DIR] [--policies DIR] [--tokens FILE]
  *              [--clock manual] [--max-body BYTES] [--map-size MiB] [--map-max MiB]
  *              [--idle-timeout MS] [--request-timeout MS] [--max-connections N]
- *              [--max-pending-writes N] [--webhook URL [--webhook-secret S]] [--quiet]
+ *              [--max-pending-writes N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
+ *              [--quiet]
  *   aftersaled policy test DIR
  */
 #include <signal.h>
@@ -33,6 +34,8 @@ static void usage(FILE *out) {
             "  --max-pending-writes N  writes waiting for the disk before more get 503 (default 20000)\n"
             "  --webhook URL        also push the events feed to http://HOST[:PORT]/PATH (POST, in order)\n"
             "  --webhook-secret S   sign each push: X-Aftersale-Signature: sha256=HMAC-SHA256(S, body)\n"
+            "  --webhook-secret-file F  the same secret read from file F (trailing newlines dropped),\n"
+            "                       so it is not on the command line where ps shows it\n"
             "  --quiet              no access log lines\n"
             "  --help               this text\n\n"
             "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n");
@@ -69,6 +72,29 @@ static int parse_size(const char *arg, size_t unit, size_t *out) {
     return 0;
 }
 
+#define SECRET_MAX 4096
+
+/* The file-held secret, kept for the life of the process. */
+static char *file_secret;
+
+/* Reads a secret from path: at most SECRET_MAX bytes, trailing CR/LF dropped,
+ * not empty. Returns it (malloc'd) or NULL. */
+static char *read_secret(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    char *buf = malloc(SECRET_MAX + 2);
+    size_t n = buf ? fread(buf, 1, SECRET_MAX + 1, f) : 0;
+    int failed = buf == NULL || ferror(f) || n > SECRET_MAX;
+    fclose(f);
+    while (!failed && n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
+    if (failed || n == 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* Returns 0, 1 for --help, -1 on a bad flag. */
 static int parse_flags(int argc, char **argv, server_config *cfg) {
     for (int i = 1; i < argc; i++) {
@@ -91,6 +117,10 @@ static int parse_flags(int argc, char **argv, server_config *cfg) {
         else if (!strcmp(f, "--max-pending-writes")) ok = parse_count(v, &cfg->max_pending_writes) == 0;
         else if (!strcmp(f, "--webhook")) cfg->webhook_url = v;
         else if (!strcmp(f, "--webhook-secret")) cfg->webhook_secret = v;
+        else if (!strcmp(f, "--webhook-secret-file")) {
+            free(file_secret);
+            ok = (cfg->webhook_secret = file_secret = read_secret(v)) != NULL;
+        }
         else ok = 0;
         if (!ok) {
             fprintf(stderr, "aftersaled: bad flag or value: %s%s%s\n", f, v && takes_value ? " " : "",
@@ -122,6 +152,7 @@ int main(int argc, char **argv) {
     server_config_defaults(&cfg);
     int rc = parse_flags(argc, argv, &cfg);
     if (rc != 0) {
+        free(file_secret);
         usage(rc == 1 ? stdout : stderr);
         return rc == 1 ? 0 : 2;
     }
@@ -130,10 +161,12 @@ int main(int argc, char **argv) {
     server *s = NULL;
     if (server_start(&s, loop, &cfg) != 0) {
         server_free(s);
+        free(file_secret);
         return 1;
     }
     uv_run(loop, UV_RUN_DEFAULT);
     server_free(s);
+    free(file_secret);
     if (uv_loop_close(loop) != 0) fprintf(stderr, "aftersaled: the loop still had handles at exit\n");
     return 0;
 }

@@ -5,10 +5,13 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
+import subprocess
+import tempfile
 import threading
 import time
 
-from harness import Server, ServerTestCase, main, order_body, stop_cleanly
+from harness import BINARY, Server, ServerTestCase, main, order_body, stop_cleanly
 
 SECRET = "s3cret"
 
@@ -82,11 +85,14 @@ class WebhookServer(ServerTestCase):
     """A server pushing to a fresh Receiver (self.recv)."""
     plan = ()
 
+    def secret_args(self):
+        return ["--webhook-secret", SECRET]
+
     def setUp(self):
         self.recv = Receiver(plan=self.plan)
         self.addCleanup(self.recv.close)
-        self.server_kwargs = {"extra_args": ["--webhook", "http://127.0.0.1:%d/hooks/aftersale" % self.recv.port,
-                                             "--webhook-secret", SECRET]}
+        self.server_kwargs = {"extra_args": ["--webhook", "http://127.0.0.1:%d/hooks/aftersale" % self.recv.port]
+                              + self.secret_args()}
         super().setUp()
 
     def feed(self):
@@ -141,6 +147,38 @@ class FailingEndpoint(WebhookServer):
         self.assertEqual(self.recv.refused, 2)
         metrics = self.s.get("/metrics", token=None).raw.decode()
         self.assertIn("aftersale_webhook_failures_total 2", metrics)
+
+
+def secret_file(text):
+    fd, path = tempfile.mkstemp(prefix="as-secret-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+class SecretFromFile(WebhookServer):
+    """--webhook-secret-file: the same signature, the secret off the command line."""
+
+    def secret_args(self):
+        path = secret_file(SECRET + "\n")
+        self.addCleanup(os.unlink, path)
+        return ["--webhook-secret-file", path]
+
+    def test_signs_with_the_file_secret_without_its_newline(self):
+        self.work(1)
+        self.recv.wait_for_seq(self.feed()[-1]["seq"])
+        self.assertTrue(self.recv.accepted)
+        for sig, _, body in self.recv.accepted:
+            self.assertEqual(sig, "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest())
+
+    def test_a_missing_or_empty_file_stops_the_start(self):
+        empty = secret_file("\n")
+        self.addCleanup(os.unlink, empty)
+        for path in (empty, "/nonexistent/secret"):
+            run = subprocess.run([BINARY, "--webhook-secret-file", path], capture_output=True, text=True,
+                                 timeout=10)
+            self.assertEqual(run.returncode, 2, run.stderr)
+            self.assertIn("bad flag or value: --webhook-secret-file " + path, run.stderr)
 
 
 class BadUrl(ServerTestCase):
