@@ -73,8 +73,7 @@ static int approved_amount(action_ctx *ax, int64_t *amount) {
 
 /* 1 while the case is an appealed rejection (the stage before the move). */
 static int on_appeal(const action_ctx *ax) {
-    const char *stage = json_string_value(json_object_get(ax->kase, "stage"));
-    return stage != NULL && (!strcmp(stage, "appealed") || !strcmp(stage, "inspection_appealed"));
+    return case_stage_is_appeal(json_string_value(json_object_get(ax->kase, "stage")));
 }
 
 static int fx_approve(action_ctx *ax) {

@@ -76,6 +76,8 @@ int case_initial_state(case_type t, const char *outcome, const char **status,
 
 /* 1 if action names an action of the machine. */
 int case_action_known(const char *action);
+/* 1 if stage is one an appealed rejection waits in (the reopen rows' targets). */
+int case_stage_is_appeal(const char *stage);
 /* The transition for action (with variant for inspect) from this state, or
  * NULL if the type and state do not allow it. */
 const case_transition *case_machine_find(case_type t, const char *status, const char *stage,

@@ -22,6 +22,8 @@
 #define MONEY (RFO | PPR)        /* decided and paid without shipping */
 #define ALL (GOODS | MONEY | CMP | CON | LOG)
 #define ACTIVE "open|awaiting_customer|in_progress"
+#define APPEALED "appealed"                       /* an appealed rejection */
+#define APPEALED_INSPECTION "inspection_appealed" /* ... of a failed inspection */
 
 static const case_transition machine[] = {
     /* settle a manual review */
@@ -29,11 +31,11 @@ static const case_transition machine[] = {
     {"approve", NULL, MONEY, "open", "manual_review", "in_progress", "awaiting_refund", FX_APPROVE},
     {"reject", NULL, GOODS | MONEY, "open", "manual_review", "rejected", "review_rejected", FX_REJECT},
 
-    {"approve", NULL, GOODS, "in_progress", "appealed", "awaiting_customer", "awaiting_shipment", FX_APPROVE},
-    {"approve", NULL, MONEY, "in_progress", "appealed", "in_progress", "awaiting_refund", FX_APPROVE},
-    {"inspect", "pass", RET, "in_progress", "inspection_appealed", "in_progress", "awaiting_refund", FX_INSPECT_PASS},
-    {"inspect", "pass", EXC, "in_progress", "inspection_appealed", "in_progress", "awaiting_replacement", FX_INSPECT_PASS},
-    {"reject", NULL, GOODS | MONEY, "in_progress", "appealed|inspection_appealed", "rejected", "appeal_rejected", FX_REJECT},
+    {"approve", NULL, GOODS, "in_progress", APPEALED, "awaiting_customer", "awaiting_shipment", FX_APPROVE},
+    {"approve", NULL, MONEY, "in_progress", APPEALED, "in_progress", "awaiting_refund", FX_APPROVE},
+    {"inspect", "pass", RET, "in_progress", APPEALED_INSPECTION, "in_progress", "awaiting_refund", FX_INSPECT_PASS},
+    {"inspect", "pass", EXC, "in_progress", APPEALED_INSPECTION, "in_progress", "awaiting_replacement", FX_INSPECT_PASS},
+    {"reject", NULL, GOODS | MONEY, "in_progress", APPEALED "|" APPEALED_INSPECTION, "rejected", "appeal_rejected", FX_REJECT},
 
     /* goods travel back */
     {"ship_back", NULL, GOODS, "awaiting_customer", "awaiting_shipment", "in_progress", "in_transit", FX_SHIP_BACK},
@@ -59,8 +61,8 @@ static const case_transition machine[] = {
      * and the appeal is settled like a review: approve re-enters the flow
      * where the rejection stopped it, reject ends it again */
     {"reopen", NULL, ALL, "resolved", NULL, "in_progress", "reopened", FX_REOPEN},
-    {"reopen", NULL, RET | EXC, "rejected", "inspection_failed", "in_progress", "inspection_appealed", FX_REOPEN},
-    {"reopen", NULL, ALL, "rejected", NULL, "in_progress", "appealed", FX_REOPEN},
+    {"reopen", NULL, RET | EXC, "rejected", "inspection_failed", "in_progress", APPEALED_INSPECTION, FX_REOPEN},
+    {"reopen", NULL, ALL, "rejected", NULL, "in_progress", APPEALED, FX_REOPEN},
     {"escalate", NULL, ALL, ACTIVE, NULL, NULL, NULL, FX_ESCALATE},
     {"reply", NULL, ALL, NULL, NULL, NULL, NULL, FX_REPLY},
     {"note", NULL, ALL, NULL, NULL, NULL, NULL, FX_NOTE},
@@ -119,6 +121,10 @@ int case_initial_state(case_type t, const char *outcome, const char **status,
     *status = row->to_status;
     *stage = row->to_stage;
     return 0;
+}
+
+int case_stage_is_appeal(const char *stage) {
+    return stage != NULL && (strcmp(stage, APPEALED) == 0 || strcmp(stage, APPEALED_INSPECTION) == 0);
 }
 
 int case_action_known(const char *action) {

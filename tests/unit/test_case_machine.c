@@ -81,6 +81,9 @@ static void appeals_are_settled_like_reviews(void **state) {
     sg = "inspection_appealed";
     expect_step(CASE_RETURN, &st, &sg, "reject", NULL, "rejected", "appeal_rejected");
 
+    assert_true(case_stage_is_appeal("appealed") && case_stage_is_appeal("inspection_appealed"));
+    assert_false(case_stage_is_appeal("reopened") || case_stage_is_appeal(NULL));
+
     /* a resolved case reopens: nothing to approve */
     st = "resolved";
     sg = "refunded";
