@@ -19,8 +19,11 @@ struct store_iter {
     int state; /* 0 not started, 1 running, 2 finished */
     int has_from;
     size_t plen, flen;
-    unsigned char prefix[STORE_KEY_MAX];
-    unsigned char from[STORE_KEY_MAX];
+    unsigned char *prefix, *from; /* into keys */
+    /* Sized to the keys: a fixed 2 x STORE_KEY_MAX made every iterator a
+     * "large" malloc, and glibc consolidates its fast bins on each one (9% of
+     * the loop thread's time when a policy asked for a customer's profile). */
+    unsigned char keys[];
 };
 
 enum { IT_NEW, IT_RUN, IT_END };
@@ -170,8 +173,11 @@ int store_iter_open(store_read *rd, store_db db, const void *prefix, size_t plen
     if (rd == NULL || !valid_db(db) || plen > STORE_KEY_MAX || flen > STORE_KEY_MAX ||
         (plen && prefix == NULL))
         return STORE_EINVAL;
-    store_iter *it = calloc(1, sizeof *it);
+    size_t klen = plen + (from != NULL ? flen : 0);
+    store_iter *it = calloc(1, sizeof *it + klen);
     if (it == NULL) return STORE_ENOMEM;
+    it->prefix = it->keys;
+    it->from = it->keys + plen;
     int rc = mdb_cursor_open(rd->txn, rd->s->dbi[db], &it->cur);
     if (rc != 0) {
         free(it);
