@@ -9,7 +9,7 @@ cd "$AS_ROOT" || exit 1
 # What the server and its tests need on Debian/Ubuntu (llhttp comes as
 # node-llhttp's C sources, compiled by CMake).
 AS_DEPS=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev liblmdb-dev
-         libjansson-dev libcmocka-dev node-llhttp libssl-dev python3 curl)
+         libjansson-dev libcmocka-dev node-llhttp libssl-dev libjemalloc-dev python3 curl)
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "$*"; exit 1; }
