@@ -133,6 +133,25 @@ void store_batch_release(store_batch *b) {
 
 void store_batch_free(store_batch *b) { store_batch_release(b); }
 
+/* The databases whose new keys mostly sort after every key already there:
+ * case ids and feed seqs only grow, and a new case's timeline follows the
+ * last case's. */
+static int mostly_appended(store_db db) {
+    return db == DB_CASES || db == DB_TIMELINE || db == DB_EVENTS;
+}
+
+/* MDB_APPEND splits a full last page by starting a new one, where a plain
+ * put halves it: appended databases stay densely packed, so a commit writes
+ * fewer pages. A key that does not sort last is refused with MDB_KEYEXIST
+ * before anything changes, and is then put the ordinary way. */
+static int put(MDB_txn *txn, MDB_dbi dbi, store_db db, MDB_val *k, MDB_val *v) {
+    if (mostly_appended(db)) {
+        int rc = mdb_put(txn, dbi, k, v, MDB_APPEND);
+        if (rc != MDB_KEYEXIST) return rc;
+    }
+    return mdb_put(txn, dbi, k, v, 0);
+}
+
 /* Writer thread. Deleting a key that is not there is not an error: the
  * caller's intent (the key is absent) holds. */
 int store_batch_apply(store_batch *b, MDB_txn *txn) {
@@ -146,7 +165,7 @@ int store_batch_apply(store_batch *b, MDB_txn *txn) {
             if (rc == MDB_NOTFOUND) rc = 0;
         } else {
             MDB_val v = {op->vlen, op->deferred ? (void *)op->text : b->arena + op->voff};
-            rc = mdb_put(txn, dbi[op->db], &k, &v, 0);
+            rc = put(txn, dbi[op->db], op->db, &k, &v);
         }
         if (rc != 0) return rc;
     }

@@ -559,6 +559,50 @@ static void bad_arguments_are_errors_not_crashes(void **state) {
     store_batch_free(store_batch_new(f->s)); /* never submitted */
 }
 
+/* Case ids, timeline and feed keys are put with MDB_APPEND first: a key that
+ * does not sort last, or replaces one, must still land, in order. */
+static void out_of_order_puts_in_the_appended_databases_keep_every_key(void **state) {
+    store_fixture *f = *state;
+    const uint64_t first[] = {10, 20, 30};
+    const uint64_t second[] = {25, 5, 40, 20}; /* between, before, after, again */
+    const uint64_t *rounds[] = {first, second};
+    const int sizes[] = {3, 4};
+    for (int r = 0; r < 2; r++) {
+        store_batch *b = store_batch_new(f->s);
+        for (int i = 0; i < sizes[r]; i++) {
+            store_key k;
+            key_init(&k);
+            key_u64(&k, rounds[r][i]);
+            char v[16];
+            snprintf(v, sizeof v, "r%d", r);
+            store_batch_put(b, DB_EVENTS, k.buf, k.len, v, strlen(v));
+        }
+        assert_int_equal(commit_wait(f, b), 0);
+    }
+    const uint64_t want[] = {5, 10, 20, 25, 30, 40};
+    const char *want_val[] = {"r1", "r0", "r1", "r1", "r0", "r1"};
+    store_read *rd;
+    assert_int_equal(store_read_begin(f->s, &rd), 0);
+    store_iter *it;
+    assert_int_equal(store_iter_open(rd, DB_EVENTS, NULL, 0, NULL, 0, 0, &it), 0);
+    const void *k, *v;
+    size_t klen, vlen;
+    int n = 0;
+    while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+        assert_true(n < 6);
+        store_key expect;
+        key_init(&expect);
+        key_u64(&expect, want[n]);
+        assert_memory_equal(k, expect.buf, expect.len);
+        assert_int_equal(vlen, 2);
+        assert_memory_equal(v, want_val[n], 2);
+        n++;
+    }
+    assert_int_equal(n, 6);
+    store_iter_close(it);
+    store_read_end(rd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(put_then_get_after_commit, setup, teardown),
@@ -587,6 +631,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(close_flushes_queued_batches_and_refuses_later_ones, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_arguments_are_errors_not_crashes, setup, teardown),
+        cmocka_unit_test_setup_teardown(out_of_order_puts_in_the_appended_databases_keep_every_key,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
