@@ -193,16 +193,15 @@ char *json_with_member(const json_t *obj, const char *key, const char *text) {
     return out;
 }
 
-void event_append_text(server *s, store_batch *b, const char *type, const json_t *subject,
-                       const char *data) {
-    uint64_t seq = s->next_event_seq++;
-    json_t *env = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?}", "seq", (json_int_t)seq, "type", type,
-                            "at", (json_int_t)server_now(s), "case_id",
-                            json_object_get(subject, "case_id"), "order_id",
-                            json_object_get(subject, "order_id"), "merchant_id",
-                            json_object_get(subject, "merchant_id"));
-    char *text = env && data ? json_with_member(env, "data", data) : NULL;
-    json_decref(env);
+/* The feed envelope of the next event; data is added by the caller. */
+static json_t *event_envelope(server *s, uint64_t seq, const char *type, const json_t *subject) {
+    return json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?}", "seq", (json_int_t)seq, "type", type, "at",
+                     (json_int_t)server_now(s), "case_id", json_object_get(subject, "case_id"),
+                     "order_id", json_object_get(subject, "order_id"), "merchant_id",
+                     json_object_get(subject, "merchant_id"));
+}
+
+static void event_put(store_batch *b, uint64_t seq, char *text) {
     store_key k;
     key_init(&k);
     key_u64(&k, seq);
@@ -211,12 +210,28 @@ void event_append_text(server *s, store_batch *b, const char *type, const json_t
     free(text);
 }
 
+void event_append_text(server *s, store_batch *b, const char *type, const json_t *subject,
+                       const char *data) {
+    uint64_t seq = s->next_event_seq++;
+    json_t *env = event_envelope(s, seq, type, subject);
+    char *text = env && data ? json_with_member(env, "data", data) : NULL;
+    json_decref(env);
+    event_put(b, seq, text);
+}
+
+/* One dump of envelope and data together: splicing a dumped data into a
+ * dumped envelope, as event_append_text must, serialises twice and copies. */
 void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
                   json_t *data) {
-    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("{}");
-    event_append_text(s, b, type, subject, text);
-    free(text);
-    json_decref(data);
+    uint64_t seq = s->next_event_seq++;
+    json_t *env = event_envelope(s, seq, type, subject);
+    char *text = NULL;
+    if (env && json_object_set_new(env, "data", data ? data : json_object()) == 0)
+        text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    else if (env == NULL)
+        json_decref(data);
+    json_decref(env);
+    event_put(b, seq, text);
 }
 
 #define COUNTERS_KEY "counters"
