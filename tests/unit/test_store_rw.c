@@ -564,9 +564,9 @@ static void bad_arguments_are_errors_not_crashes(void **state) {
 static void out_of_order_puts_in_the_appended_databases_keep_every_key(void **state) {
     store_fixture *f = *state;
     const uint64_t first[] = {10, 20, 30};
-    const uint64_t second[] = {25, 5, 40, 20}; /* between, before, after, again */
+    const uint64_t second[] = {25, 5, 40, 20, 40}; /* between, before, after, again, the last again */
     const uint64_t *rounds[] = {first, second};
-    const int sizes[] = {3, 4};
+    const int sizes[] = {3, 5};
     for (int r = 0; r < 2; r++) {
         store_batch *b = store_batch_new(f->s);
         for (int i = 0; i < sizes[r]; i++) {
