@@ -201,6 +201,7 @@ static json_t *event_envelope(server *s, uint64_t seq, const char *type, const j
                      json_object_get(subject, "merchant_id"));
 }
 
+/* Takes text; NULL (out of memory) fails the batch. */
 static void event_put(store_batch *b, uint64_t seq, char *text) {
     store_key k;
     key_init(&k);
@@ -225,11 +226,14 @@ void event_append(server *s, store_batch *b, const char *type, const json_t *sub
                   json_t *data) {
     uint64_t seq = s->next_event_seq++;
     json_t *env = event_envelope(s, seq, type, subject);
-    char *text = NULL;
-    if (env && json_object_set_new(env, "data", data ? data : json_object()) == 0)
-        text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    else if (env == NULL)
+    if (env == NULL) {
         json_decref(data);
+        event_put(b, seq, NULL); /* fails the batch */
+        return;
+    }
+    char *text = NULL; /* set_new takes data, also when it fails */
+    if (json_object_set_new(env, "data", data ? data : json_object()) == 0)
+        text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(env);
     event_put(b, seq, text);
 }
