@@ -141,6 +141,8 @@ char *rec_put_text(store_batch *b, store_db db, const char *id, const json_t *do
 void case_index_update(store_batch *b, const json_t *before, const json_t *after);
 uint64_t case_seq_of(const char *case_id);
 void case_id_format(uint64_t seq, char *out, size_t outlen);
+/* The case with that sequence number as of the read transaction, or NULL. */
+json_t *case_read_seq(store_read *rd, uint64_t seq);
 void timeline_append(server *s, store_batch *b, const char *case_id, const char *type,
                      const principal *who, json_t *data);
 /* Appends a feed event about subject (a case, an order or an alert: the

@@ -162,15 +162,7 @@ static int list_page(server *s, const list_query *q, json_t *out, uint64_t *next
             *next = seq + 1; /* resume at this entry */
             break;
         }
-        char id[32];
-        case_id_format(seq, id, sizeof id);
-        store_key ck;
-        key_init(&ck);
-        key_str(&ck, id);
-        const void *cv;
-        size_t cvlen;
-        if (store_read_get(rd, DB_CASES, ck.buf, ck.len, &cv, &cvlen) != 0) continue;
-        json_t *kase = json_loadb(cv, cvlen, 0, NULL);
+        json_t *kase = case_read_seq(rd, seq);
         if (kase && case_matches(kase, q)) json_array_append_new(out, kase);
         else json_decref(kase);
     }

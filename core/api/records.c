@@ -93,6 +93,18 @@ void case_id_format(uint64_t seq, char *out, size_t outlen) {
     snprintf(out, outlen, "C%010" PRIu64, seq);
 }
 
+json_t *case_read_seq(store_read *rd, uint64_t seq) {
+    char id[32];
+    case_id_format(seq, id, sizeof id);
+    store_key k;
+    key_init(&k);
+    key_str(&k, id);
+    const void *val;
+    size_t vlen;
+    if (store_read_get(rd, DB_CASES, k.buf, k.len, &val, &vlen) != 0) return NULL;
+    return json_loadb(val, vlen, 0, NULL);
+}
+
 uint64_t case_seq_of(const char *case_id) {
     if (case_id == NULL || case_id[0] != 'C') return 0;
     char *end;

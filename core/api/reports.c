@@ -150,15 +150,7 @@ static int scan_cases(server *s, const principal *who, int64_t from, int64_t to,
         int64_t created = vlen >= 8 ? (int64_t)key_get_u64(v) : 0;
         if (created < from) break;
         if (created >= to) continue;
-        char id[32];
-        case_id_format(key_get_u64((const unsigned char *)k + klen - 8), id, sizeof id);
-        store_key ck;
-        key_init(&ck);
-        key_str(&ck, id);
-        const void *cv;
-        size_t cvlen;
-        if (store_read_get(rd, DB_CASES, ck.buf, ck.len, &cv, &cvlen) != 0) continue;
-        json_t *kase = json_loadb(cv, cvlen, 0, NULL);
+        json_t *kase = case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8));
         if (kase && principal_sees_merchant(who, json_string_value(json_object_get(kase, "merchant_id")))) {
             count_case(&t->g[0], kase); /* the totals */
             const char *key = field ? json_string_value(json_object_get(kase, field)) : NULL;
