@@ -41,6 +41,10 @@ static int breached(const json_t *kase, const char *kind) {
     return 0;
 }
 
+/* An SLA target is met by an answer at or before its due instant ("within 2
+ * hours" includes the 7200th second), so the breach fires the second after. */
+#define BREACH_AFTER_DUE 1
+
 /* The timers a case wants right now (at most four). */
 static int case_timers(const json_t *kase, case_timer out[4]) {
     int n = 0;
@@ -51,9 +55,9 @@ static int case_timers(const json_t *kase, case_timer out[4]) {
     if (case_status_active(status)) {
         if (json_is_integer(fr) && json_is_null(json_object_get(kase, "first_response_at")) &&
             !breached(kase, "first_response"))
-            out[n++] = (case_timer){json_integer_value(fr), "first_response"};
+            out[n++] = (case_timer){json_integer_value(fr) + BREACH_AFTER_DUE, "first_response"};
         if (json_is_integer(rd) && !breached(kase, "resolution"))
-            out[n++] = (case_timer){json_integer_value(rd), "resolution"};
+            out[n++] = (case_timer){json_integer_value(rd) + BREACH_AFTER_DUE, "resolution"};
     }
     if (status && !strcmp(status, "resolved")) {
         json_t *due = json_object_get(survey, "due_at");
@@ -78,6 +82,14 @@ static int has_timer(const case_timer *set, int n, const case_timer *t) {
     for (int i = 0; i < n; i++)
         if (set[i].due == t->due && !strcmp(set[i].kind, t->kind)) return 1;
     return 0;
+}
+
+/* A timer key whose reason is gone (written under an older rule for due
+ * times, say) is dropped when it comes up, never fired. */
+static int case_wants_timer(const json_t *kase, const char *kind, int64_t due) {
+    case_timer set[4];
+    case_timer t = {due, kind};
+    return has_timer(set, case_timers(kase, set), &t);
 }
 
 void timers_update(store_batch *b, const json_t *before, const json_t *after) {
@@ -231,7 +243,7 @@ static int fire_due(server *s, store_batch *b) {
             alerts_fire_stall(s, b, id);
         } else {
             json_t *kase = id ? round_case(s, cases, id) : NULL;
-            if (kase) fire_case_timer(s, b, kase, kind);
+            if (kase && case_wants_timer(kase, kind, s->now_override)) fire_case_timer(s, b, kase, kind);
         }
         s->now_override = 0;
     }

@@ -63,11 +63,11 @@ class JumpPastTimers(ServerTestCase):
         self.assertEqual(k["updated_at"], resolved + 7 * DAY)
         timeline = self.s.get("/v1/cases/%s/timeline" % cid).json["events"]
         at = {e["type"]: e["at"] for e in timeline if e["type"] in ("sla.breached", "survey.sent", "status")}
-        self.assertEqual(at, {"sla.breached": due, "survey.sent": resolved + HOUR,
+        self.assertEqual(at, {"sla.breached": due + 1, "survey.sent": resolved + HOUR,
                               "status": resolved + 7 * DAY})
         feed = [e for e in self.s.get("/v1/events?limit=1000").json["events"] if e.get("case_id") == cid]
         times = {e["type"]: e["at"] for e in feed if e["type"] in ("sla.breached", "survey.requested")}
-        self.assertEqual(times, {"sla.breached": due, "survey.requested": resolved + HOUR})
+        self.assertEqual(times, {"sla.breached": due + 1, "survey.requested": resolved + HOUR})
         self.assertEqual([e["seq"] for e in feed], sorted(e["seq"] for e in feed))
         self.assertEqual([e["at"] for e in feed], sorted(e["at"] for e in feed))
 

@@ -76,18 +76,21 @@ class TimersTest(ServerTestCase):
         self.make_order()
         late = self.open_case(type="consultation", order_id="o1", reason="other")["case_id"]
         answered = self.open_case(type="consultation", order_id="o1", reason="other")["case_id"]
+        just_in_time = self.open_case(type="consultation", order_id="o1", reason="other")["case_id"]
         self.s.advance(HOUR)
         self.act(answered, "reply", by="agent", body="hi")
-        self.s.advance(HOUR - 1)  # one second before the due time
+        self.s.advance(HOUR)  # the due second itself: "within 2 hours" still holds
         self.assertEqual(self.get(late)["sla"]["breached"], [])
         self.assertEqual(self.s.get("/v1/cases?breached=true").json["cases"], [])
         self.assertEqual(self.alerts("sla_breach"), [])
-        self.s.advance(2)
+        self.act(just_in_time, "reply", by="agent", body="made it")
+        self.s.advance(1)
         c = self.get(late)
         self.assertEqual(c["sla"]["breached"], ["first_response"])
         self.assertTrue(c["escalated"])
         self.assertEqual(c["priority"], 2)  # sla.on_breach escalates one step
         self.assertEqual(self.get(answered)["sla"]["breached"], [])
+        self.assertEqual(self.get(just_in_time)["sla"]["breached"], [])
         self.assertEqual([x["case_id"] for x in self.s.get("/v1/cases?breached=true").json["cases"]],
                          [late])
         alerts = self.alerts("sla_breach")
@@ -115,7 +118,7 @@ class TimersTest(ServerTestCase):
         self.assertEqual(due, T0 + 3 * DAY)
         self.s.advance(HOUR)
         self.act(quick["case_id"], "resolve", resolution="customer kept it")
-        self.s.set_clock(due - 1)
+        self.s.set_clock(due)  # resolving by the due second meets the target
         self.assertEqual(self.get(slow["case_id"])["sla"]["breached"], [])
         self.s.set_clock(due + 1)
         self.assertEqual(self.get(slow["case_id"])["sla"]["breached"], ["resolution"])
@@ -130,9 +133,9 @@ class TimersTest(ServerTestCase):
         self.make_order()
         cid = self.open_case(type="complaint", order_id="o1", reason="attitude")["case_id"]
         self.act(cid, "reply", by="agent", body="sorry")  # a reply is not a solution
-        self.s.advance(24 * HOUR - 1)
+        self.s.advance(24 * HOUR)
         self.assertEqual(self.get(cid)["sla"]["breached"], [])
-        self.s.advance(2)
+        self.s.advance(1)
         c = self.get(cid)
         self.assertEqual(c["sla"]["breached"], ["resolution"])
         self.assertEqual(c["priority"], 1)  # complaints start at 2
