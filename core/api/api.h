@@ -109,8 +109,6 @@ void reply_forbidden(http_request *req, const char *message);
 int id_valid(const char *id);
 /* Masks phone and email in an order's buyer object for non-admins (in place). */
 void mask_order_pii(json_t *order, const principal *who);
-void mask_phone(const char *in, char *out, size_t outlen);
-void mask_email(const char *in, char *out, size_t outlen);
 
 /* ---- commit.c: answering writes only once they are durable ---- */
 /* Submits the batch; answers req with status and body (stolen) when the

@@ -122,39 +122,62 @@ int req_bool(http_request *req, json_t *obj, const char *field, int *out) {
     return 0;
 }
 
-/* 13812345678 -> 138****5678: keep 3 in front and 4 at the end. */
-void mask_phone(const char *in, char *out, size_t outlen) {
-    size_t n = strlen(in);
-    if (n <= 7) {
-        snprintf(out, outlen, "****");
-        return;
-    }
-    snprintf(out, outlen, "%.3s****%s", in, in + n - 4);
+/* Bytes of the UTF-8 character at p (the stored text is valid UTF-8: Jansson
+ * checked it on the way in), so a cut never splits a character. */
+static size_t utf8_char_len(const char *p) {
+    size_t n = 1;
+    while (p[n] != '\0' && ((unsigned char)p[n] & 0xC0) == 0x80) n++;
+    return n;
 }
 
-/* jane@example.com -> j***@example.com */
-void mask_email(const char *in, char *out, size_t outlen) {
+static size_t utf8_count(const char *s) {
+    size_t n = 0;
+    for (; *s; s += utf8_char_len(s)) n++;
+    return n;
+}
+
+/* The byte offset of character number `chars` of s. */
+static size_t utf8_offset(const char *s, size_t chars) {
+    const char *p = s;
+    while (chars-- > 0 && *p) p += utf8_char_len(p);
+    return (size_t)(p - s);
+}
+
+/* 13812345678 -> 138****5678: 3 characters in front and 4 at the end, for a
+ * number of 11 or more; a shorter one keeps only its last 2, so a mask always
+ * hides more than it shows. */
+static void mask_phone(const char *in, char *out, size_t outlen) {
+    size_t n = utf8_count(in);
+    size_t head = n >= 11 ? 3 : 0, tail = n >= 11 ? 4 : n >= 8 ? 2 : 0;
+    size_t head_bytes = utf8_offset(in, head);
+    const char *tail_at = in + utf8_offset(in, n - tail);
+    snprintf(out, outlen, "%.*s****%s", (int)head_bytes, in, tail_at);
+}
+
+/* jane@example.com -> j***@example.com: the first character and the domain. */
+static void mask_email(const char *in, char *out, size_t outlen) {
     const char *at = strchr(in, '@');
     if (at == NULL || at == in) {
         snprintf(out, outlen, "***");
         return;
     }
-    snprintf(out, outlen, "%c***%s", in[0], at);
+    snprintf(out, outlen, "%.*s***%s", (int)utf8_char_len(in), in, at);
+}
+
+/* Replaces a PII member with its mask; if the mask cannot be stored the
+ * member goes, so a failure never shows the original. */
+static void mask_member(json_t *obj, const char *field, void (*mask)(const char *, char *, size_t)) {
+    const char *v = json_string_value(json_object_get(obj, field));
+    if (v == NULL) return;
+    char masked[300];
+    mask(v, masked, sizeof masked);
+    if (json_object_set_new(obj, field, json_string(masked)) != 0) json_object_del(obj, field);
 }
 
 void mask_order_pii(json_t *order, const principal *who) {
     if (who->role == ROLE_ADMIN) return;
     json_t *buyer = json_object_get(order, "buyer");
     if (!json_is_object(buyer)) return;
-    char masked[300];
-    const char *phone = json_string_value(json_object_get(buyer, "phone"));
-    if (phone) {
-        mask_phone(phone, masked, sizeof masked);
-        json_object_set_new(buyer, "phone", json_string(masked));
-    }
-    const char *email = json_string_value(json_object_get(buyer, "email"));
-    if (email) {
-        mask_email(email, masked, sizeof masked);
-        json_object_set_new(buyer, "email", json_string(masked));
-    }
+    mask_member(buyer, "phone", mask_phone);
+    mask_member(buyer, "email", mask_email);
 }

@@ -256,6 +256,22 @@ class AuthTest(ServerTestCase):
         self.assertNotIn("12345", r.raw.decode())
         self.assertNotIn("noatsign", r.raw.decode())
 
+    def test_non_ascii_pii_is_masked_by_character_not_byte(self):
+        # a cut inside a multi-byte character used to leave the raw value
+        cases = {"ab电话12345678": ("ab电****5678", "张三@example.com", "张***@example.com"),
+                 "13812345678电话": ("138****78电话", "élodie@example.com", "é***@example.com"),
+                 "12345678": ("****78", "ü@x.cn", "ü***@x.cn")}
+        for i, (phone, (phone_masked, email, email_masked)) in enumerate(sorted(cases.items())):
+            with self.subTest(phone=phone):
+                oid = "u%d" % i
+                self.assertStatus(self.s.post("/v1/orders", order_body(order_id=oid, buyer={
+                    "phone": phone, "email": email})), 201)
+                for token in ("svc1", "ag1"):
+                    buyer = self.s.get("/v1/orders/" + oid, token=token)["buyer"]
+                    self.assertEqual((buyer["phone"], buyer["email"]), (phone_masked, email_masked))
+                buyer = self.s.get("/v1/orders/" + oid, token="adm")["buyer"]
+                self.assertEqual((buyer["phone"], buyer["email"]), (phone, email))
+
     def test_cases_and_customer_cases_never_show_raw_pii(self):
         self.make_order(token="svc1")
         c = self.open_case(type="return", order_id="o1", token="svc1")
