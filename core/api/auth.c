@@ -53,6 +53,43 @@ static int add_token(server *s, const char *token, api_role role, const char *me
     return 0;
 }
 
+/* An optional string member: absent or null is NULL; anything but a
+ * non-empty string is an error, so a typo never starts an unbound token. */
+static int optional_name(const json_t *entry, const char *field, const char **out) {
+    json_t *v = json_object_get(entry, field);
+    *out = json_string_value(v);
+    return v == NULL || json_is_null(v) || (*out && **out) ? 0 : -1;
+}
+
+static int token_known(const server *s, const char *token) {
+    for (size_t i = 0; i < s->ntokens; i++)
+        if (strcmp(s->tokens[i].token, token) == 0) return 1;
+    return 0;
+}
+
+/* One entry of the tokens file, or -1 with the reason logged. */
+static int load_token_entry(server *s, const char *path, size_t i, const json_t *t) {
+    const char *token = json_string_value(json_object_get(t, "token"));
+    const char *merchant, *agent;
+    api_role role;
+    if (token == NULL || strlen(token) < 1 ||
+        role_from_name(json_string_value(json_object_get(t, "role")), &role) != 0) {
+        log_msg(LOG_ERROR, "tokens file %s: entry %zu needs a token and a role "
+                           "(admin, agent or service)", path, i);
+        return -1;
+    }
+    if (optional_name(t, "merchant", &merchant) != 0 || optional_name(t, "agent", &agent) != 0) {
+        log_msg(LOG_ERROR, "tokens file %s: entry %zu: merchant and agent must be non-empty strings",
+                path, i);
+        return -1;
+    }
+    if (token_known(s, token)) {
+        log_msg(LOG_ERROR, "tokens file %s: entry %zu repeats a token", path, i);
+        return -1;
+    }
+    return add_token(s, token, role, merchant, agent);
+}
+
 static int load_tokens_file(server *s, const char *path) {
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
@@ -61,27 +98,17 @@ static int load_tokens_file(server *s, const char *path) {
         return -1;
     }
     json_t *list = json_object_get(root, "tokens");
+    if (!json_is_array(list)) {
+        log_msg(LOG_ERROR, "tokens file %s: expected {\"tokens\":[...]}", path);
+        json_decref(root);
+        return -1;
+    }
     size_t i;
     json_t *t;
-    int rc = json_is_array(list) ? 0 : -1;
+    int rc = 0;
     json_array_foreach(list, i, t) {
-        const char *token = json_string_value(json_object_get(t, "token"));
-        api_role role;
-        if (token == NULL || strlen(token) < 1 ||
-            role_from_name(json_string_value(json_object_get(t, "role")), &role) != 0) {
-            log_msg(LOG_ERROR, "tokens file %s: entry %zu needs a token and a role "
-                               "(admin, agent or service)", path, i);
-            rc = -1;
-            break;
-        }
-        if (add_token(s, token, role, json_string_value(json_object_get(t, "merchant")),
-                      json_string_value(json_object_get(t, "agent"))) != 0) {
-            rc = -1;
-            break;
-        }
+        if ((rc = load_token_entry(s, path, i, t)) != 0) break;
     }
-    if (rc == 0 && !json_is_array(list))
-        log_msg(LOG_ERROR, "tokens file %s: expected {\"tokens\":[...]}", path);
     json_decref(root);
     return rc;
 }

@@ -4,8 +4,12 @@ Tokens (harness): adm admin; ag1 agent of m1; svc1 service of m1; svc2
 service of m2; ag2 agent of m2; svc unbound service.
 """
 import json
+import os
+import subprocess
+import tempfile
+import unittest
 
-from harness import ServerTestCase, T0, main, order_body
+from harness import BINARY, POLICIES, ServerTestCase, T0, free_port, main, order_body
 
 PHONE = "13812345678"
 PHONE_MASKED = "138****5678"
@@ -339,6 +343,38 @@ class AuthTest(ServerTestCase):
                 self.assertIn("status", rec)
                 n += 1
         self.assertGreaterEqual(n, 8)
+
+
+class BadTokensFile(unittest.TestCase):
+    """A tokens file the server cannot read exactly stops the start: a typo
+    must never leave a token unbound (fail open) or silently shadowed."""
+
+    def start_with(self, tokens):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "tokens.json")
+            with open(path, "w") as f:
+                json.dump(tokens, f)
+            return subprocess.run([BINARY, "--listen", "127.0.0.1:%d" % free_port(), "--data",
+                                   os.path.join(d, "db"), "--policies", POLICIES, "--tokens", path,
+                                   "--clock", "manual"], capture_output=True, text=True, timeout=30)
+
+    def test_each_bad_entry_is_refused_with_its_reason(self):
+        bad = {
+            "merchant not a string": ([{"token": "t", "role": "agent", "merchant": 5}], "non-empty strings"),
+            "empty merchant": ([{"token": "t", "role": "service", "merchant": ""}], "non-empty strings"),
+            "agent not a string": ([{"token": "t", "role": "agent", "agent": ["a1"]}], "non-empty strings"),
+            "repeated token": ([{"token": "t", "role": "admin"},
+                                {"token": "t", "role": "agent", "merchant": "m1"}], "repeats a token"),
+            "unknown role": ([{"token": "t", "role": "root"}], "needs a token and a role"),
+        }
+        for what, (entries, reason) in bad.items():
+            with self.subTest(what):
+                run = self.start_with({"tokens": entries})
+                self.assertNotEqual(run.returncode, 0, what)
+                self.assertIn(reason, run.stderr)
+        run = self.start_with({"tokenz": []})
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn('expected {\\"tokens\\":[...]}', run.stderr)  # JSON-escaped in the log
 
 
 if __name__ == "__main__":
