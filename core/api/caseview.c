@@ -72,6 +72,7 @@ typedef struct {
     int given[NFILTERS];
     int64_t limit;
     uint64_t cursor; /* 0: from the newest */
+    int none;        /* asks for another merchant's cases: nothing matches */
 } list_query;
 
 static int parse_list_query(http_request *req, const principal *who, list_query *q) {
@@ -85,6 +86,7 @@ static int parse_list_query(http_request *req, const principal *who, list_query 
         q->given[i] = rc == 1 && q->value[i][0] != '\0';
     }
     if (who->merchant) { /* a bound token only ever lists its merchant */
+        q->none = q->given[4] && strcmp(q->value[4], who->merchant) != 0;
         snprintf(q->value[4], sizeof q->value[4], "%s", who->merchant);
         q->given[4] = 1;
     }
@@ -175,7 +177,7 @@ static void reply_list(server *s, http_request *req, const list_query *q, const 
                        const char *extra_val) {
     json_t *cases = json_array();
     uint64_t next = 0;
-    int rc = list_page(s, q, cases, &next);
+    int rc = q->none ? 0 : list_page(s, q, cases, &next);
     if (rc != 0) {
         json_decref(cases);
         reply_store_error(req, rc);

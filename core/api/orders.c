@@ -157,9 +157,10 @@ void h_order_put(server *s, http_request *req, const route_params *p, const prin
     }
     const char *merchant = json_string_value(json_object_get(in, "merchant_id"));
     json_t *old = rec_load(s, DB_ORDERS, order_id, 1);
-    if (!principal_sees_merchant(who, merchant) ||
-        (old && !principal_sees_merchant(who, json_string_value(json_object_get(old, "merchant_id"))))) {
+    if (!principal_sees_merchant(who, merchant)) {
         reply_forbidden(req, "this token is bound to another merchant");
+    } else if (old && !principal_sees_merchant(who, json_string_value(json_object_get(old, "merchant_id")))) {
+        reply_not_found(req, "order"); /* another merchant's order: no hint that it exists */
     } else {
         json_t *order = order_doc(in, old);
         if (order == NULL) http_respond_error(req, 503, "unavailable", "out of memory", NULL);

@@ -132,15 +132,17 @@ class AuthTest(ServerTestCase):
         o1 = self.s.get("/v1/orders/o1").json
         self.assertEqual((o1["tracking"], o1["prices"]), ([], {}))
 
-    def test_posting_an_order_for_another_merchant_is_403(self):
+    def test_posting_an_order_for_another_merchant_is_403_or_404(self):
         self.make_order(order_id="o1", merchant_id="m1")
         # a new order for m1 with m2's token
         r = self.s.post("/v1/orders", order_body(order_id="new", merchant_id="m1"), token="svc2")
         self.assertError(r, 403, "forbidden")
         self.assertStatus(self.s.get("/v1/orders/new"), 404)
-        # replacing m1's order, even when claiming it for m2
+        # replacing m1's order, even when claiming it for m2: 404, as for an order
+        # that does not exist, so the answer does not tell that o1 is taken
         r = self.s.post("/v1/orders", order_body(order_id="o1", merchant_id="m2", shipping_cents=1), token="svc2")
-        self.assertError(r, 403, "forbidden")
+        self.assertError(r, 404, "not_found")
+        self.assertEqual(r.json, self.s.get("/v1/orders/no-such-order", token="svc2").json)
         r = self.s.post("/v1/orders", order_body(order_id="o1", merchant_id="m1", shipping_cents=1), token="svc2")
         self.assertError(r, 403, "forbidden")
         o1 = self.s.get("/v1/orders/o1").json
@@ -191,6 +193,11 @@ class AuthTest(ServerTestCase):
                           "buyer_id=b1", "type=return", "queue=after_sales", "status=awaiting_customer"):
                     got = ids(self.s.get("/v1/cases?" + q, token=token))
                     self.assertTrue(got <= mine, (q, got))
+                # another merchant's filter is an empty list, not this merchant's cases
+                other = "m1" if mine == m2 else "m2"
+                self.assertEqual(ids(self.s.get("/v1/cases?merchant_id=" + other, token=token)), set())
+                self.assertEqual(ids(self.s.get("/v1/customers/b1/cases?merchant_id=" + other, token=token)),
+                                 set())
                 got = ids(self.s.get("/v1/customers/b1/cases", token=token))
                 self.assertEqual(got, mine & {c1["case_id"], c3["case_id"], c4["case_id"]})
 
