@@ -215,9 +215,10 @@ static void dispatch(http_conn *c) {
 
 static void parse_error(http_conn *c, llhttp_errno_t e) {
     int status = c->err_status ? c->err_status : 400;
-    const char *reason = llhttp_get_error_reason(&c->parser);
+    const char *reason = c->err_reason ? c->err_reason : llhttp_get_error_reason(&c->parser);
     if (reason == NULL) reason = llhttp_errno_name(e);
     if (status == 431) http_conn_fail(c, 431, "headers_too_large", reason);
+    else if (status == 414) http_conn_fail(c, 414, "uri_too_long", reason);
     else if (status == 413) http_conn_fail(c, 413, "body_too_large", reason);
     else if (status == 503) http_conn_fail(c, 503, "unavailable", reason);
     else http_conn_fail(c, 400, "bad_request", reason);
@@ -369,6 +370,7 @@ void http_conn_answered(http_conn *c) {
     http_request_reset(&c->req);
     c->busy = 0;
     c->err_status = 0;
+    c->err_reason = NULL;
     if (c->handles_open == 0) { /* the peer left while the request was handled */
         conn_free(c);
         return;

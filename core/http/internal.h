@@ -79,7 +79,8 @@ typedef struct http_conn {
     unsigned writes;       /* uv_write requests in flight */
     unsigned handles_open; /* tcp + timer until their close callbacks ran */
     http_timer_mode tmode;
-    int err_status;        /* limit hit inside a parser callback: 413/431 */
+    int err_status;        /* limit hit inside a parser callback: 413/414/431 */
+    const char *err_reason; /* and why, in words (static text) */
     unsigned in_message : 1; /* bytes of a request seen, not yet complete */
     unsigned busy : 1;       /* a request awaits its answer */
     unsigned in_feed : 1;    /* inside conn_feed: answers must not re-enter it */

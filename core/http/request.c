@@ -34,8 +34,12 @@ int http_buf_reserve(char **buf, size_t *cap, size_t need) {
 
 static http_conn *conn_of(llhttp_t *p) { return p->data; }
 
+/* A limit hit in a callback: the status and our reason (static text) are kept
+ * on the connection, since llhttp replaces a callback's reason with its own
+ * ("User callback error"). */
 static int fail(llhttp_t *p, int status, const char *reason) {
     conn_of(p)->err_status = status;
+    conn_of(p)->err_reason = reason;
     llhttp_set_error_reason(p, reason);
     return HPE_USER;
 }
@@ -73,7 +77,27 @@ static int on_message_begin(llhttp_t *p) {
     return 0;
 }
 
-static int on_url(llhttp_t *p, const char *at, size_t n) { return head_add(p, at, n, n); }
+static int on_url(llhttp_t *p, const char *at, size_t n) {
+    http_conn *c = conn_of(p);
+    if (c->req.head_bytes + n > c->srv->cfg.max_header_bytes) /* the URL comes first */
+        return fail(p, 414, "the request target is too long");
+    return head_add(p, at, n, n);
+}
+
+/* The absolute form a proxy sends (RFC 9112 3.2.2), "http://host/path?q", is
+ * served as "/path?q": the host is ours whatever it says. The URL is all the
+ * head holds so far, so it shrinks in place. */
+static void strip_absolute_form(http_request *r) {
+    size_t skip;
+    if (r->url_len >= 7 && strncasecmp(r->head, "http://", 7) == 0) skip = 7;
+    else if (r->url_len >= 8 && strncasecmp(r->head, "https://", 8) == 0) skip = 8;
+    else return;
+    size_t pos = skip + strcspn(r->head + skip, "/?#");
+    if (r->head[pos] != '/') r->head[--pos] = '/'; /* no path: "/" (the authority's last byte, or the "//") */
+    memmove(r->head, r->head + pos, r->url_len - pos + 1); /* with the NUL */
+    r->url_len -= pos;
+    r->head_len -= pos;
+}
 
 /* Splits the URL in place: path NUL query NUL; a fragment is dropped. */
 static int on_url_complete(llhttp_t *p) {
@@ -81,6 +105,7 @@ static int on_url_complete(llhttp_t *p) {
     r->url_len = r->head_len;
     int rc = nul(p);
     if (rc != 0) return rc;
+    strip_absolute_form(r);
     char *frag = memchr(r->head, '#', r->url_len);
     if (frag != NULL) *frag = '\0';
     char *q = memchr(r->head, '?', frag != NULL ? (size_t)(frag - r->head) : r->url_len);
@@ -163,7 +188,8 @@ static int on_headers_complete(llhttp_t *p) {
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg.max_body_bytes) {
         c->err_status = 413;
-        llhttp_set_error_reason(p, "the body is larger than the limit");
+        c->err_reason = "the body is larger than the limit";
+        llhttp_set_error_reason(p, c->err_reason);
         return -1;
     }
     if (wants_continue(p)) http_conn_send_continue(c);

@@ -259,17 +259,39 @@ class HttpTest(ServerTestCase):
         c = self.conn()
         c.send(req("GET", "/healthz", auth=False, headers="X-Big: %s\r\n" % ("a" * (17 * 1024))))
         r = c.read_response()
-        self.assertRawError(r, 431, "headers_too_large")
+        err = self.assertRawError(r, 431, "headers_too_large")
+        self.assertEqual(err["message"], "the header section is too large")  # not llhttp's words
         self.assertEqual(r.headers.get("connection"), "close")
         self.assertTrue(c.at_eof())
         self.assertAlive()
+
+    def test_request_target_over_16k_is_414(self):
+        c = self.conn()
+        c.send(req("GET", "/v1/orders/" + "a" * (20 * 1024)))
+        r = c.read_response()
+        err = self.assertRawError(r, 414, "uri_too_long")
+        self.assertEqual(err["message"], "the request target is too long")
+        self.assertTrue(c.at_eof())
+        self.assertAlive()
+
+    def test_absolute_form_target_is_served_as_its_path(self):
+        self.assertStatus(self.s.post("/v1/orders", order_body(order_id="abs1")), 201)
+        c = self.conn()
+        for target, status in (("http://example.com/healthz", 200), ("HTTPS://x:8080/v1/orders/abs1", 200),
+                               ("http://example.com/v1/orders/abs1?x=1", 200),
+                               ("http://example.com", 404), ("http://example.com?q=1", 404)):
+            with self.subTest(target=target):
+                c.send(req("GET", target))
+                r = c.read_response()
+                self.assertEqual(r.status, status, repr(r))
 
     def test_many_headers_over_16k_is_431(self):
         headers = "".join("X-H%d: %s\r\n" % (i, "v" * 100) for i in range(200))  # ~21 KiB
         r = RawConn(self.s.port)
         self.addCleanup(r.close)
         r.send(req("GET", "/healthz", auth=False, headers=headers))
-        self.assertRawError(r.read_response(), 431, "headers_too_large")
+        err = self.assertRawError(r.read_response(), 431, "headers_too_large")
+        self.assertEqual(err["message"], "the header section is too large")
         self.assertAlive()
 
     def test_header_section_under_16k_is_fine(self):
@@ -285,7 +307,8 @@ class HttpTest(ServerTestCase):
         c.send(("POST /v1/orders HTTP/1.1\r\nHost: t\r\n" + AUTH +
                 "Content-Length: %d\r\n\r\n" % (1024 * 1024 + 1)).encode() + b"{")
         r = c.read_response()
-        self.assertRawError(r, 413, "body_too_large")
+        err = self.assertRawError(r, 413, "body_too_large")
+        self.assertEqual(err["message"], "the body is larger than the limit")
         self.assertTrue(c.at_eof())
         self.assertAlive()
 
