@@ -96,6 +96,11 @@ void h_case_survey(server *s, http_request *req, const route_params *p, const pr
         free(case_save(s, b, before, kase));
         timeline_append(s, b, id, "survey.answered", who, json_deep_copy(answer));
         timeline_notes(s, b, id, who, notes);
+        /* the case changed (answer, and closed if it was resolved): like an action */
+        event_append(s, b, "case.updated", kase,
+                     json_pack("{s:s,s:O,s:O,s:O}", "action", "survey_answered", "status",
+                               json_object_get(kase, "status"), "stage", json_object_get(kase, "stage"),
+                               "case", kase));
         event_append(s, b, "survey.answered", kase,
                      json_pack("{s:O,s:O,s:O}", "merchant_id", json_object_get(kase, "merchant_id"), "answer",
                                answer, "followup_case_id", json_object_get(survey, "followup_case_id")

@@ -173,6 +173,11 @@ class TimersTest(ServerTestCase):
         self.assertEqual(r.json["status"], "closed")
         self.assertEqual(r.json["closed_at"], T0 + 2 * HOUR)
         self.assertEqual((r.json["survey"]["csat"], r.json["survey"]["nps"]), (2, 3))
+        # a platform following case.updated sees the close the answer caused
+        updates = [e for e in self.events("case.updated") if e["case_id"] == cid]
+        self.assertEqual(updates[-1]["data"]["action"], "survey_answered")
+        self.assertEqual((updates[-1]["data"]["status"], updates[-1]["data"]["stage"]), ("closed", "closed"))
+        self.assertEqual(updates[-1]["data"]["case"]["survey"]["csat"], 2)
         follow = [x for x in self.s.get("/v1/cases?queue=quality").json["cases"]]
         self.assertEqual(len(follow), 1)
         f = follow[0]
