@@ -51,24 +51,62 @@ static void settle_decision(action_ctx *ax, const char *outcome, const char *cod
         json_object_set_new(ax->kase, "decision", d);
     }
     const char *reason = json_string_value(json_object_get(ax->in, "reason"));
+    char words[64], said[300]; /* without a reason: "approved on review by agent a1" */
+    snprintf(words, sizeof words, "%s", code);
+    for (char *c = words; *c; c++)
+        if (*c == '_') *c = ' ';
+    snprintf(said, sizeof said, "%s by %s%s%s", words, role_name(ax->who->role), ax->who->agent ? " " : "",
+             ax->who->agent ? ax->who->agent : "");
     json_object_set_new(d, "outcome", json_string(outcome));
     json_object_set_new(d, "reason_code", json_string(code));
-    json_object_set_new(d, "message", json_string(reason ? reason : code));
+    json_object_set_new(d, "message", json_string(reason && *reason ? reason : said));
     json_object_set_new(d, "settled_by", json_pack("{s:s,s:s?}", "role", role_name(ax->who->role),
                                                    "id", ax->who->agent));
     set_int(d, "at", now_of(ax));
 }
 
-/* An explicit amount_cents argument, or compensation.refund's amount. */
+/* The most any refund of this case can be: the order line's price x the
+ * case's quantity, plus the order's shipping. -1 when there is no line. */
+static int64_t refund_ceiling(action_ctx *ax) {
+    const json_t *order = order_of(ax);
+    const json_t *item = order ? order_item(order, json_string_value(json_object_get(ax->kase, "sku")))
+                               : NULL;
+    if (item == NULL) return -1;
+    json_t *qty = json_object_get(ax->kase, "qty");
+    int64_t n = json_is_integer(qty) ? json_integer_value(qty) : json_integer_value(json_object_get(item, "qty"));
+    return json_integer_value(json_object_get(item, "price_cents")) * n +
+           json_integer_value(json_object_get(order, "shipping_cents"));
+}
+
+/* An explicit amount_cents argument (1 up to the refund ceiling), or
+ * compensation.refund's amount. An amount of 0 is refused: the case would
+ * wait for a refund that can never be made. */
 static int approved_amount(action_ctx *ax, int64_t *amount) {
     int present = 0;
-    if (req_int(ax->req, ax->in, "amount_cents", 0, 0, INT64_MAX / 2, amount, &present) != 0)
+    if (req_int(ax->req, ax->in, "amount_cents", 0, 1, INT64_MAX / 2, amount, &present) != 0)
         return -1;
+    int64_t ceiling = refund_ceiling(ax);
+    if (present && ceiling >= 0 && *amount > ceiling) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "amount_cents: %lld is more than the order line can refund (%lld cents: "
+                 "price x quantity plus shipping)", (long long)*amount, (long long)ceiling);
+        http_respond_error(ax->req, 400, "invalid_field", msg,
+                           json_pack("{s:s,s:I}", "field", "amount_cents", "max_cents", (json_int_t)ceiling));
+        return -1;
+    }
     if (present) return 0;
-    if (decide_refund(ax->s, ax->kase, order_of(ax), ax->notes, amount) == 0) return 0;
-    http_respond_error(ax->req, 500, "policy_error",
-                       "compensation.refund failed; pass amount_cents to settle by hand", NULL);
-    return -1;
+    if (decide_refund(ax->s, ax->kase, order_of(ax), ax->notes, amount) != 0) {
+        http_respond_error(ax->req, 422, "policy_error",
+                           "compensation.refund failed; pass amount_cents to settle by hand", NULL);
+        return -1;
+    }
+    if (*amount == 0) {
+        http_respond_error(ax->req, 422, "policy_error",
+                           "compensation.refund approves 0 cents; pass amount_cents, or reject or resolve "
+                           "the case", NULL);
+        return -1;
+    }
+    return 0;
 }
 
 /* 1 while the case is an appealed rejection (the stage before the move). */
@@ -106,12 +144,15 @@ static int fx_shipment(action_ctx *ax, const char *direction) {
 static int fx_ship_back(action_ctx *ax) { return fx_shipment(ax, "to_merchant"); }
 static int fx_ship_to_customer(action_ctx *ax) { return fx_shipment(ax, "to_customer"); }
 
+/* A pass settles an appealed failed inspection too: the decision says so. */
 static int fx_inspect_pass(action_ctx *ax) {
-    if (case_type_from_name(json_string_value(json_object_get(ax->kase, "type"))) != CASE_RETURN)
-        return 0;
-    int64_t amount;
-    if (approved_amount(ax, &amount) != 0) return -1;
-    set_int(refund_of(ax), "approved_cents", amount);
+    int appeal = on_appeal(ax);
+    if (case_type_from_name(json_string_value(json_object_get(ax->kase, "type"))) == CASE_RETURN) {
+        int64_t amount;
+        if (approved_amount(ax, &amount) != 0) return -1;
+        set_int(refund_of(ax), "approved_cents", amount);
+    }
+    if (appeal) settle_decision(ax, "approve", "approved_on_appeal");
     return 0;
 }
 

@@ -155,10 +155,15 @@ static void decide_opening(server *s, json_t *kase, const json_t *order, json_t 
         json_object_set_new(kase, "decision", d);
         int64_t amount;
         if (!strcmp(outcome, "approve") && (t == CASE_REFUND_ONLY || t == CASE_PRICE_PROTECTION)) {
-            if (decide_refund(s, kase, order, notes, &amount) == 0)
+            if (decide_refund(s, kase, order, notes, &amount) == 0) {
                 json_object_set_new(refund, "approved_cents", json_integer(amount));
-            else
-                outcome = "review"; /* no amount: a person decides */
+            } else { /* no amount: a person decides, and the decision says so */
+                outcome = "review";
+                json_object_set_new(d, "outcome", json_string(outcome));
+                json_object_set_new(d, "reason_code", json_string("policy_error"));
+                json_object_set_new(d, "message", json_string(
+                    "eligible, but the refund policy failed; the case waits for a person"));
+            }
         }
     }
     const char *status, *stage;

@@ -582,6 +582,17 @@ class FailingPolicyTest(ServerTestCase):
         idx = src.rstrip().rfind("return M")
         with open(os.path.join(pol, "returns.lua"), "w") as f:
             f.write(src[:idx] + hook)
+        with open(os.path.join(pol, "compensation.lua")) as f:
+            src = f.read()
+        hook = ("local M_refund_default = M.refund\n"
+                "function M.refund(case, order, ctx)\n"
+                "    if case.description == 'boom-refund' then error('refund boom') end\n"
+                "    return M_refund_default(case, order, ctx)\n"
+                "end\n"
+                "return M\n")
+        idx = src.rstrip().rfind("return M")
+        with open(os.path.join(pol, "compensation.lua"), "w") as f:
+            f.write(src[:idx] + hook)
         cls.server_kwargs = {"policies": pol}
 
     @classmethod
@@ -612,6 +623,22 @@ class FailingPolicyTest(ServerTestCase):
         c = self.open_case(type="return", order_id="o1", buyer_id="b1")
         self.assertEqual(c["decision"]["reason_code"], "no_reason_return")
         self.assertEqual(len(self.s.get("/v1/cases").json["cases"]), 4)
+
+    def test_a_failing_refund_policy_leaves_the_decision_at_review(self):
+        self.make_order(delivered_at=None)  # not received: eligible at once, then the amount fails
+        r = self.s.post("/v1/cases", {"type": "refund_only", "order_id": "o1", "reason": "not_received",
+                                      "channel": "app", "description": "boom-refund"})
+        self.assertStatus(r, 201)
+        c = r.json
+        self.assertEqual((c["status"], c["stage"]), ("open", "manual_review"))
+        self.assertEqual((c["decision"]["outcome"], c["decision"]["reason_code"]), ("review", "policy_error"))
+        tl = self.s.get("/v1/cases/%s/timeline" % c["case_id"]).json["events"]
+        self.assertEqual([e["data"]["module"] for e in tl if e["type"] == "policy.error"], ["compensation"])
+        # approving still needs an amount: the policy cannot give one
+        r = self.s.post("/v1/cases/%s/actions" % c["case_id"], {"action": "approve"})
+        self.assertError(r, 422, "policy_error")
+        c = self.act(c["case_id"], "approve", amount_cents=10800)
+        self.assertEqual((c["status"], c["stage"]), ("in_progress", "awaiting_refund"))
 
 
 if __name__ == "__main__":

@@ -381,9 +381,28 @@ class LifecycleTest(ServerTestCase):
         self.assertEqual(c["decision"]["reason_code"], "rejected_on_appeal")
         self.assertIsNotNone(c["resolved_at"])
         self.act(cid, "reopen", reason="second opinion")
-        c = self.act(cid, "approve")
+        # an approval by hand is bounded by what the order line can refund
+        r = self.s.post("/v1/cases/%s/actions" % cid, {"action": "approve", "amount_cents": 10801})
+        self.assertEqual(self.assertError(r, 400, "invalid_field")["max_cents"], 10800)
+        r = self.s.post("/v1/cases/%s/actions" % cid, {"action": "approve", "amount_cents": 0})
+        self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], "amount_cents")
+        c = self.act(cid, "approve", token="ag1")
         self.assertState(c, "in_progress/awaiting_refund")
         self.assertEqual(c["refund"]["approved_cents"], 10800)
+        self.assertEqual(c["decision"]["message"], "approved on appeal by agent a1")
+
+    def test_an_appeal_approved_with_nothing_to_refund_is_refused_not_stuck(self):
+        self.make_order()  # the price never dropped: price protection is rejected
+        cid = self.open_case(type="price_protection", order_id="o1", reason="price_drop")["case_id"]
+        c = self.act(cid, "reopen", reason="it was cheaper yesterday")
+        self.assertState(c, "in_progress/appealed")
+        r = self.s.post("/v1/cases/%s/actions" % cid, {"action": "approve"})
+        self.assertError(r, 422, "policy_error")
+        self.assertState(self.s.get("/v1/cases/" + cid).json, "in_progress/appealed")
+        c = self.act(cid, "approve", amount_cents=500)
+        self.assertState(c, "in_progress/awaiting_refund")
+        c = self.act(cid, "refund", amount_cents=500)
+        self.assertState(c, "resolved/refunded")
 
     def test_a_failed_inspection_appealed_is_inspected_again(self):
         self.make_order()
@@ -397,6 +416,8 @@ class LifecycleTest(ServerTestCase):
         self.assertAllowed(cid, "approve", ["inspect", "reject"])
         c = self.act(cid, "inspect", result="pass", notes="second look: fine")
         self.assertState(c, "in_progress/awaiting_replacement")
+        self.assertEqual((c["decision"]["outcome"], c["decision"]["reason_code"]), ("approve", "approved_on_appeal"))
+        self.assertEqual(c["decision"]["message"], "approved on appeal by admin")
         c = self.act(cid, "ship_to_customer", carrier="SF", tracking_no="2")
         self.assertState(c, "resolved/replaced")
 
