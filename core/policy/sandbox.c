@@ -160,6 +160,22 @@ static void make_readonly(lua_State *L) {
     lua_remove(L, -2);
 }
 
+/* rawset that respects protection. The library proxies and the sealed module
+ * environments are empty tables read through __index: a raw write would land
+ * in them and outlive the call (rawset(_ENV, "x", 1) a global after all,
+ * rawset(string, "format", f) a new string.format for every later call).
+ * A table whose metatable is protected (__metatable set) is refused. */
+static int sb_rawset(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "rawset on a protected table is not allowed");
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
 /* setmetatable without __gc: a finalizer would run outside any call's
  * budget, at a collection or when the set is freed. */
 static int sb_setmetatable(lua_State *L) {
@@ -216,6 +232,8 @@ static int setup_body(lua_State *L) {
     lua_pop(L, 1);
     lua_pushcfunction(L, sb_setmetatable);
     lua_setfield(L, base, "setmetatable");
+    lua_pushcfunction(L, sb_rawset);
+    lua_setfield(L, base, "rawset");
     lua_pushlightuserdata(L, a->require_ud);
     lua_pushcclosure(L, a->require_fn, 1);
     lua_setfield(L, base, "require");

@@ -222,8 +222,31 @@ static void global_assignment_is_blocked_after_load(void **state) {
     json_decref(r);
 }
 
+/* rawset on the sealed env or a library proxy would outlive the call. */
+static void rawset_cannot_write_globals_or_libraries(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "r.lua",
+               "return {global = function() rawset(_ENV, 'x', (rawget(_ENV, 'x') or 0) + 1) return x end,\n"
+               "        lib = function() rawset(string, 'format', function() return 'evil' end) end,\n"
+               "        fmt = function() return string.format('%d', 7) end,\n"
+               "        own = function() local t = {} rawset(t, 'k', 2) return t.k end}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "r", "global", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "rawset on a protected table is not allowed"));
+    assert_int_equal(pdir_call0(d, NULL, "r", "lib", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "rawset on a protected table is not allowed"));
+    assert_int_equal(pdir_call0(d, NULL, "r", "fmt", NULL, &r), 0);
+    assert_string_equal(json_string_value(r), "7");
+    json_decref(r);
+    assert_int_equal(pdir_call0(d, NULL, "r", "own", NULL, &r), 0); /* a policy's own table: fine */
+    assert_int_equal(json_integer_value(r), 2);
+    json_decref(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(rawset_cannot_write_globals_or_libraries, setup, teardown),
         cmocka_unit_test_setup_teardown(version_is_stable_and_follows_content, setup, teardown),
         cmocka_unit_test_setup_teardown(version_ignores_tests_but_counts_merchant_files, setup, teardown),
         cmocka_unit_test_setup_teardown(syntax_error_names_file_and_line, setup, teardown),
