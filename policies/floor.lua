@@ -22,7 +22,8 @@ with what the platform itself would have decided.
   sla_on_breach      a breach always escalates
   survey_plan        a resolved case always gets the platform's survey
   survey_on_answer   a low score always opens the platform's follow-up
-An override that fails to answer properly (no valid outcome, no integer amount)
+An override that fails to answer properly (no valid outcome, no integer amount,
+or an error: the host then passes result = nil)
 gets the default's answer. ]]
 
 local M = {}

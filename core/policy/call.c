@@ -56,6 +56,19 @@ int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const 
     return 0;
 }
 
+/* The error on top, as a log line of the call: "merchant returns.evaluate failed: ...". */
+static void log_override_error(lua_State *L, policy_set *ps, const char *module, const char *fn) {
+    const policy_ctx *c = ps->cur;
+    if (c == NULL || c->log == NULL) return;
+    const char *msg = lua_tostring(L, -1);
+    char line[600];
+    snprintf(line, sizeof line, "merchant %s.%s failed, the floor answered: %s", module, fn,
+             msg ? msg : "(error object is not a string)");
+    json_t *v = json_string(line);
+    if (v == NULL) v = json_string("merchant override failed (message is not valid UTF-8)");
+    if (v != NULL) json_array_append_new(c->log, v);
+}
+
 void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
                    int override) {
     int base = lua_gettop(L) - nargs;
@@ -78,7 +91,14 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
     lua_insert(L, base);
     for (int i = 1; i <= nargs; i++) lua_pushvalue(L, base + 1 + i);
     lua_rotate(L, base + 1, nargs);
-    lua_call(L, nargs, 1);
+    /* An override that raises gave no answer: the floor gets nil and answers
+     * the default's, and the error goes to the call's logs. A broken budget
+     * still ends the whole call: the hook fails every instruction after. */
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+        log_override_error(L, ps, module, fn);
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
     lua_insert(L, base + 1);
     lua_call(L, nargs + 1, 1);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -28,8 +29,8 @@ static const char FLOOR[] =
     "local M = {}\n"
     "function M.returns_evaluate(result, case, order, ctx)\n"
     "  local d = require('returns').evaluate(case, order, ctx)\n"
-    "  if d.outcome == 'approve' and result.outcome ~= 'approve' then\n"
-    "    return {outcome = 'approve', by = 'floor', was = result.by}\n"
+    "  if d.outcome == 'approve' and (result == nil or result.outcome ~= 'approve') then\n"
+    "    return {outcome = 'approve', by = 'floor', was = result and result.by}\n"
     "  end\n"
     "  return result\n"
     "end\n"
@@ -94,6 +95,31 @@ static void floor_raises_an_override_result(void **state) {
     assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
     assert_string_equal(json_string_value(json_object_get(r, "was")), "m1");
     json_decref(r);
+}
+
+/* An override that raises gives no answer: the floor answers the default's
+ * and the call's logs say what failed. */
+static void failing_override_gets_the_floors_answer(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/m3/returns.lua",
+               "return {evaluate = function() error('m3 is broken') end}\n");
+    pdir_load_ok(d);
+    json_t *args[2] = {json_pack("{s:i}", "days", 3), json_null()};
+    json_t *logs = json_array();
+    policy_ctx ctx = {.now = 1767225600, .log = logs};
+    json_t *r = NULL;
+    assert_int_equal(policy_call(d->ps, "m3", "returns", "evaluate", args, 2, &ctx, &r, d->err,
+                                 sizeof d->err), 0);
+    assert_string_equal(json_string_value(json_object_get(r, "outcome")), "approve");
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
+    assert_int_equal(json_array_size(logs), 1);
+    const char *line = json_string_value(json_array_get(logs, 0));
+    assert_non_null(strstr(line, "merchant returns.evaluate failed"));
+    assert_non_null(strstr(line, "m3 is broken"));
+    json_decref(r);
+    json_decref(logs);
+    json_decref(args[0]);
+    json_decref(args[1]);
 }
 
 static void override_falls_back_to_default_per_function(void **state) {
@@ -347,6 +373,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(default_module_answers_without_override, setup, teardown),
         cmocka_unit_test_setup_teardown(merchant_override_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(floor_raises_an_override_result, setup, teardown),
+        cmocka_unit_test_setup_teardown(failing_override_gets_the_floors_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(override_falls_back_to_default_per_function, setup, teardown),
         cmocka_unit_test_setup_teardown(unresolved_function_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(nil_result_is_json_null_and_errors_carry_a_traceback, setup, teardown),
