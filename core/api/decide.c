@@ -101,6 +101,13 @@ static void note(json_t *notes, const char *type, json_t *data) {
     json_array_append_new(notes, json_pack("{s:s,s:o}", "type", type, "data", data));
 }
 
+/* A policy answered, but not what the core can use: a policy.error note that
+ * names the version, like one for a policy that failed. */
+static void answer_error(server *s, json_t *notes, const char *module, const char *fn, const char *err) {
+    note(notes, "policy.error", json_pack("{s:s,s:s,s:s,s:s}", "module", module, "function", fn,
+                                          "policy_version", policy_set_version(s->policies), "error", err));
+}
+
 json_t *decide_call(server *s, const char *merchant, const char *module, const char *fn,
                     json_t *const *args, int nargs, json_t *notes) {
     json_t *logs = json_array();
@@ -163,10 +170,7 @@ json_t *decide_eligibility(server *s, const json_t *kase, const json_t *order, j
     const char *outcome = result_str(r, "outcome");
     json_t *d;
     if (!outcome_valid(outcome)) {
-        if (r != NULL)
-            note(notes, "policy.error",
-                 json_pack("{s:s,s:s,s:s}", "module", "returns", "function", "evaluate", "error",
-                           "outcome must be approve, reject or review"));
+        if (r != NULL) answer_error(s, notes, "returns", "evaluate", "outcome must be approve, reject or review");
         d = json_pack("{s:s,s:s,s:s}", "outcome", "review", "reason_code", "policy_error",
                       "message", "the eligibility policy failed; the case waits for a person");
     } else {
@@ -193,9 +197,7 @@ int decide_refund(server *s, const json_t *kase, const json_t *order, json_t *no
     int ok = json_is_integer(a) && json_integer_value(a) >= 0;
     if (ok) *amount = json_integer_value(a);
     else if (r != NULL)
-        note(notes, "policy.error",
-             json_pack("{s:s,s:s,s:s}", "module", "compensation", "function", "refund", "error",
-                       "amount_cents must be a non-negative integer"));
+        answer_error(s, notes, "compensation", "refund", "amount_cents must be a non-negative integer");
     json_decref(r);
     return ok ? 0 : -1;
 }
@@ -239,9 +241,7 @@ void decide_sla(server *s, json_t *kase, const json_t *order, json_t *notes) {
     if (business) {
         char err[256];
         cal = policy_calendar(s->policies, merchant, err, sizeof err);
-        if (err[0])
-            note(notes, "policy.error", json_pack("{s:s,s:s,s:s}", "module", "sla", "function",
-                                                  "calendar", "error", err));
+        if (err[0]) answer_error(s, notes, "sla", "calendar", err);
     }
     json_t *sla = json_object_get(kase, "sla");
     const char *fields[2][2] = {{"first_response", "first_response_due"},

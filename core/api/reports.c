@@ -169,6 +169,10 @@ void h_reports_kpi(server *s, http_request *req, const route_params *p, const pr
     int64_t now = clock_now(&s->clock), from, to;
     char by[32] = "";
     if (query_time(req, "from", now - 30 * 86400, &from) != 0 || query_time(req, "to", now + 1, &to) != 0) return;
+    if (from >= to) {
+        reply_invalid(req, "to", "must be later than from");
+        return;
+    }
     http_query_param(req, "group_by", by, sizeof by);
     const char *field = !by[0] ? "" : !strcmp(by, "agent") ? "assignee" : !strcmp(by, "queue") ? "queue"
                       : !strcmp(by, "type") ? "type" : !strcmp(by, "merchant") ? "merchant_id" : NULL;

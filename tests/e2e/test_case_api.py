@@ -614,6 +614,7 @@ class FailingPolicyTest(ServerTestCase):
             errors = [e for e in tl if e["type"] == "policy.error"]
             self.assertEqual(len(errors), 1, how)
             self.assertEqual(errors[0]["data"]["module"], "returns")
+            self.assertEqual(errors[0]["data"]["policy_version"], c["decision"]["policy_version"], how)
             if how == "boom":
                 self.assertIn("boom on purpose", errors[0]["data"]["error"])
             # a person settles it

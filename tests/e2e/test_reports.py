@@ -18,5 +18,15 @@ class RejectedCases(ServerTestCase):
         self.assertEqual(t["resolution_seconds"], {"p50": 3 * HOUR, "p90": 3 * HOUR})
 
 
+class ReportQuery(ServerTestCase):
+    def test_the_window_must_be_a_window(self):
+        for q, field in (("from=%d&to=%d" % (T0 + DAY, T0), "to"), ("from=%d&to=%d" % (T0, T0), "to"),
+                         ("from=x", "from"), ("group_by=colour", "group_by")):
+            with self.subTest(q=q):
+                r = self.s.get("/v1/reports/kpi?" + q)
+                self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], field)
+        self.assertStatus(self.s.get("/v1/reports/kpi?from=%d&to=%d" % (T0, T0 + 1)), 200)
+
+
 if __name__ == "__main__":
     main()
