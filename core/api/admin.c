@@ -9,6 +9,7 @@
  * set keeps serving. Dry-run and replay evaluate with a candidate set on the
  * loop thread by making it the active set for the length of one synchronous
  * evaluation, then putting the active set back. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,13 +109,35 @@ static void start_job(server *s, http_request *req, json_t *in, int run_tests,
 }
 
 /* 422 policy_rejected with the file and line parsed from "file:line: msg". */
-static void reply_rejected(server *s, http_request *req, const char *err) {
-    char file[256] = "";
-    int line = 0;
-    if (sscanf(err, "%255[^:]:%d:", file, &line) != 2) {
-        file[0] = '\0';
-        line = 0;
+static int path_char(char c) {
+    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.' || c == '/';
+}
+
+/* Where an error points a policy author: the first "name.lua:LINE" in it (a
+ * syntax error, a failing test's assertion, the require that found nothing),
+ * or else the first "name.lua" (a bad calendar, a module that returns no
+ * table). line stays 0 when there is none. */
+static void error_location(const char *err, char *file, size_t filelen, int *line) {
+    file[0] = '\0';
+    *line = 0;
+    for (const char *p = strstr(err, ".lua"); p != NULL; p = strstr(p + 4, ".lua")) {
+        const char *start = p;
+        while (start > err && path_char(start[-1])) start--;
+        if (start == p) continue;
+        int has_line = p[4] == ':' && isdigit((unsigned char)p[5]);
+        if (file[0] == '\0' || has_line)
+            snprintf(file, filelen, "%.*s", (int)(p + 4 - start), start);
+        if (has_line) {
+            *line = atoi(p + 5);
+            return;
+        }
     }
+}
+
+static void reply_rejected(server *s, http_request *req, const char *err) {
+    char file[256];
+    int line;
+    error_location(err, file, sizeof file, &line);
     /* (Jansson's pack has no optional integer: build the details by hand) */
     json_t *d = json_object();
     if (file[0]) json_object_set_new(d, "file", json_string(file));

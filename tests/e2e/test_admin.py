@@ -246,6 +246,13 @@ class AdminTest(ServerTestCase):
         self.assertEqual(self.policies()["version"], old["version"])
         self.assertEqual(self.return_case()["queue"], "after_sales")
 
+    def test_reload_errors_without_a_line_still_name_the_file(self):
+        old = self.policies()
+        self.edit("sla.lua", lambda s: s.replace('"09:00"', '"9 o\'clock"', 1))
+        err = self.assertError(self.s.post("/v1/admin/policies/reload"), 422, "policy_rejected")
+        self.assertEqual(err["file"], "sla.lua", err)
+        self.assertEqual(self.policies()["version"], old["version"])
+
     def test_reload_with_a_failing_policy_test_is_422(self):
         old = self.policies()
         with open(os.path.join(self.pdir, "tests", "zz_fail_test.lua"), "w") as f:
@@ -255,6 +262,8 @@ class AdminTest(ServerTestCase):
         err = self.assertError(r, 422, "policy_rejected")
         self.assertEqual(err["version"], old["version"])
         self.assertIn("returns are never approved", err["message"])
+        # file and line of the failing assertion
+        self.assertEqual((err["file"], err["line"]), ("tests/zz_fail_test.lua", 2), err)
         self.assertEqual(self.policies()["version"], old["version"])
         # fixed: the reload goes through; tests are not part of the version
         os.remove(os.path.join(self.pdir, "tests", "zz_fail_test.lua"))
