@@ -81,6 +81,23 @@ static int write_backlog_full(server *s, http_request *req) {
     return 1;
 }
 
+/* A path is public when its GET route is (/healthz, /metrics): only there do
+ * 404 and 405 answer without a token; anywhere else a caller learns nothing,
+ * not even which routes exist, before it authenticates. */
+static int path_is_public(server *s, const char *path) {
+    void *h;
+    const char *label;
+    route_params params;
+    char allow[64];
+    return router_match(s->routes, "GET", path, &h, &label, &params, allow, sizeof allow) == ROUTE_FOUND &&
+           ((const route_def *)h)->roles == R_PUBLIC;
+}
+
+static void reply_unauthorized(http_request *req) {
+    http_response_header(req, "WWW-Authenticate", "Bearer");
+    http_respond_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
+}
+
 static void dispatch(http_request *req, void *ud) {
     server *s = ud;
     void *h;
@@ -89,6 +106,14 @@ static void dispatch(http_request *req, void *ud) {
     char allow[64];
     route_result rr = router_match(s->routes, http_request_method(req), http_request_path(req), &h,
                                    &label, &params, allow, sizeof allow);
+    const route_def *def = rr == ROUTE_FOUND ? h : NULL;
+    if (def) http_request_set_route(req, def->label); /* metrics count a 401 by its route too */
+    int public = def ? def->roles == R_PUBLIC : path_is_public(s, http_request_path(req));
+    const principal *who = public ? NULL : auth_lookup(s, req);
+    if (!public && who == NULL) {
+        reply_unauthorized(req);
+        return;
+    }
     if (rr == ROUTE_NOT_FOUND) {
         http_respond_error(req, 404, "not_found", "no such endpoint", NULL);
         return;
@@ -104,20 +129,9 @@ static void dispatch(http_request *req, void *ud) {
                            json_pack("{s:s}", "field", "path"));
         return;
     }
-    const route_def *def = h;
-    http_request_set_route(req, def->label);
-    const principal *who = NULL;
-    if (def->roles != R_PUBLIC) {
-        who = auth_lookup(s, req);
-        if (who == NULL) {
-            http_response_header(req, "WWW-Authenticate", "Bearer");
-            http_respond_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
-            return;
-        }
-        if (!(def->roles & (1u << who->role))) {
-            reply_forbidden(req, "this role may not call this endpoint");
-            return;
-        }
+    if (!public && !(def->roles & (1u << who->role))) {
+        reply_forbidden(req, "this role may not call this endpoint");
+        return;
     }
     if (write_backlog_full(s, req)) return;
     def->handler(s, req, &params, who);

@@ -42,6 +42,18 @@ class AuthTest(ServerTestCase):
         self.assertStatus(self.s.get("/v1/orders/x"), 404)
         self.assertEqual(self.s.get("/v1/admin/policies").status, 200)
 
+    def test_without_a_token_no_route_is_revealed(self):
+        # unknown paths and wrong methods answer 401 first: 404/405 would map the API
+        for method, path in (("GET", "/v1/nothing-here"), ("DELETE", "/v1/cases"), ("PUT", "/v1/orders/o1"),
+                             ("GET", "/"), ("GET", "/v1/cases/C1/nope")):
+            with self.subTest(method=method, path=path):
+                self.assertError(self.s.request(method, path, None, token=None), 401, "unauthorized")
+        # with a token they are what they are
+        self.assertError(self.s.get("/v1/nothing-here"), 404, "not_found")
+        self.assertError(self.s.request("DELETE", "/v1/cases", None), 405, "method_not_allowed")
+        # the public paths need none, also for their 405
+        self.assertError(self.s.request("POST", "/healthz", {}, token=None), 405, "method_not_allowed")
+
     def test_token_matching_is_exact_and_scheme_case_insensitive(self):
         r = self.s.get("/v1/cases", token=None, headers={"Authorization": "bearer adm"})
         self.assertStatus(r, 200)
