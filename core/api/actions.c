@@ -321,6 +321,8 @@ static const case_transition *find_row(http_request *req, json_t *in, const json
             reply_invalid(req, "result", "must be pass or fail");
             return NULL;
         }
+        const char *notes; /* kept on the timeline with the other arguments */
+        if (req_string(req, in, "notes", 0, &notes) != 0) return NULL;
     }
     case_type t = case_type_from_name(json_string_value(json_object_get(kase, "type")));
     const char *status = json_string_value(json_object_get(kase, "status"));

@@ -47,7 +47,7 @@ static int parse_item(http_request *req, json_t *item, size_t i) {
         return item_invalid(req, i, "qty", "is required: an integer from 1 to 1000000");
     json_t *title = json_object_get(item, "title");
     if (title && !json_is_null(title) && (!json_is_string(title) || json_string_length(title) > MAX_TEXT))
-        return item_invalid(req, i, "title", "must be a string");
+        return item_invalid(req, i, "title", json_is_string(title) ? "is longer than 2000 bytes" : "must be a string");
     return 0;
 }
 
@@ -64,7 +64,7 @@ static int parse_buyer(http_request *req, json_t *in) {
         if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > 256)) {
             char field[32];
             snprintf(field, sizeof field, "buyer.%s", strs[k]);
-            reply_invalid(req, field, "must be a string");
+            reply_invalid(req, field, json_is_string(v) ? "is longer than 256 bytes" : "must be a string");
             return -1;
         }
     }

@@ -138,6 +138,9 @@ class LifecycleTest(ServerTestCase):
         self.act(cid, "receive")
         r = self.s.post("/v1/cases/%s/actions" % cid, {"action": "inspect", "result": "maybe"})
         self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], "result")
+        for notes in (1, True, {}, []):
+            r = self.s.post("/v1/cases/%s/actions" % cid, {"action": "inspect", "result": "pass", "notes": notes})
+            self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], "notes", notes)
         self.assertState(self.get_case(cid), "in_progress/received")
 
     # --- exchange -----------------------------------------------------------

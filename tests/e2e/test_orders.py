@@ -134,6 +134,12 @@ class OrdersTest(ServerTestCase):
                 self.assertInvalid(body, "items[%d].%s" % (idx, field))
         self.assertStatus(self.s.get("/v1/orders/o1"), 404)
 
+    def test_too_long_text_says_so(self):
+        body = order_body(items=[{"sku": "s1", "category": "apparel", "price_cents": 1, "qty": 1, "title": "t" * 2001}])
+        self.assertIn("longer than 2000 bytes", self.assertInvalid(body, "items[0].title")["message"])
+        body = order_body(buyer={"phone": "1" * 257})
+        self.assertIn("longer than 256 bytes", self.assertInvalid(body, "buyer.phone")["message"])
+
     def test_money_and_time_must_be_integers(self):
         for field, value in (("shipping_cents", 1.5), ("shipping_cents", -1), ("shipping_cents", "800"),
                              ("paid_at", "2026-11-01"), ("paid_at", 1.5e9 + 0.5), ("paid_at", -1),
