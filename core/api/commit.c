@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "api/api.h"
 #include "util/log.h"
 
@@ -70,11 +72,27 @@ static void on_commit(int status, void *ud) {
     free(p);
 }
 
-/* The idempotency record {"status":N,"body":TEXT} of an answer. */
-static char *idem_record(int status, const char *text) {
-    size_t n = strlen(text) + 32;
+/* The request's body as a SHA-256 hex digest: a key reused for a different
+ * request is a client bug to report, not a repeat to answer. */
+static int request_digest(const http_request *req, char out[65]) {
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(body ? body : "", body ? len : 0, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        return -1;
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+/* The idempotency record {"status":N,"request":DIGEST,"body":TEXT} of an answer. */
+static char *idem_record(const http_request *req, int status, const char *text) {
+    char digest[65];
+    if (request_digest(req, digest) != 0) return NULL;
+    size_t n = strlen(text) + 128;
     char *rec = malloc(n);
-    if (rec != NULL) snprintf(rec, n, "{\"status\":%d,\"body\":%s}", status, text);
+    if (rec != NULL)
+        snprintf(rec, n, "{\"status\":%d,\"request\":\"%s\",\"body\":%s}", status, digest, text);
     return rec;
 }
 
@@ -83,7 +101,7 @@ static void submit_reply(server *s, store_batch *b, http_request *req, const pri
     store_key k;
     if (idem_key(req, who, &k)) {
         char *body = p->text ? p->text : json_dumps(p->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        char *rec = body ? idem_record(p->status, body) : NULL;
+        char *rec = body ? idem_record(req, p->status, body) : NULL;
         if (rec) store_batch_put(b, DB_IDEM, k.buf, k.len, rec, strlen(rec));
         else batch_poison(b); /* no record, no change: a retry must not apply it twice */
         free(rec);
@@ -136,6 +154,15 @@ int idem_replay(server *s, http_request *req, const principal *who) {
     if (rec == NULL || body == NULL) {
         json_decref(rec);
         return 0;
+    }
+    const char *first = json_string_value(json_object_get(rec, "request"));
+    char digest[65];
+    if (first && (request_digest(req, digest) != 0 || strcmp(first, digest) != 0)) {
+        json_decref(rec);
+        http_respond_error(req, 422, "idempotency_key_reused",
+                           "this Idempotency-Key was first used with a different request body; "
+                           "use a new key for a new request", NULL);
+        return 1;
     }
     int status = (int)json_integer_value(json_object_get(rec, "status"));
     json_incref(body);

@@ -186,6 +186,28 @@ class CaseApiTest(ServerTestCase):
         self.assertStatus(self.post_case(body), 201)
         self.assertEqual(len(self.list_ids()), 3)
 
+    def test_a_key_reused_for_another_request_is_422(self):
+        self.make_order()
+        body = {"type": "return", "order_id": "o1", "reason": "no_reason", "channel": "app"}
+        h = {"Idempotency-Key": "reused"}
+        first = self.post_case(body, headers=h)
+        self.assertStatus(first, 201)
+        other = dict(body, type="complaint", reason="attitude")
+        self.assertError(self.post_case(other, headers=h), 422, "idempotency_key_reused")
+        self.assertEqual(self.list_ids(), [first.json["case_id"]])
+        # the same request still replays the first answer
+        again = self.post_case(body, headers=h)
+        self.assertEqual(again.json, first.json)
+        # an action's key too: a different amount is not a retry of the first refund
+        cid = self.open_case(type="refund_only", order_id="o1", reason="damaged_in_transit")["case_id"]
+        self.act(cid, "approve")
+        path = "/v1/cases/%s/actions" % cid
+        hk = {"Idempotency-Key": "pay-1"}
+        self.assertStatus(self.s.post(path, {"action": "refund", "amount_cents": 100}, headers=hk), 200)
+        r = self.s.post(path, {"action": "refund", "amount_cents": 200}, headers=hk)
+        self.assertError(r, 422, "idempotency_key_reused")
+        self.assertEqual(self.s.get("/v1/cases/" + cid).json["refund"]["refunded_cents"], 100)
+
     def test_idempotency_key_is_scoped_to_the_token(self):
         self.make_order()
         body = {"type": "return", "order_id": "o1", "reason": "no_reason", "channel": "app"}
