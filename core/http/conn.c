@@ -23,6 +23,7 @@
 #define PEND_MAX (64 * 1024)        /* read-ahead kept while a request is handled */
 #define WQUEUE_MAX (256 * 1024)     /* unsent answer bytes before parsing pauses */
 #define LINGER_MS 1000
+#define SHUTDOWN_DRAIN_MS 5000 /* at shutdown, a stalled reader gets this long */
 /* Reused buffers are capped so 10k idle connections stay small; a bigger
  * buffer is freed after use. */
 #define FREE_WREQS 2
@@ -69,9 +70,12 @@ static void on_timer(uv_timer_t *t);
 void http_conn_timer(http_conn *c, http_timer_mode mode) {
     if (c->closing) return;
     const http_config *cfg = &c->srv->cfg;
+    uint64_t drain = c->srv->shutting_down && cfg->idle_timeout_ms > SHUTDOWN_DRAIN_MS
+                         ? SHUTDOWN_DRAIN_MS : cfg->idle_timeout_ms;
     uint64_t ms = mode == TM_IDLE      ? cfg->idle_timeout_ms
                   : mode == TM_REQUEST ? cfg->request_timeout_ms
                   : mode == TM_LINGER  ? LINGER_MS
+                  : mode == TM_WRITE   ? drain
                                        : 0;
     c->tmode = mode;
     if (mode == TM_NONE) uv_timer_stop(&c->timer);
@@ -91,6 +95,13 @@ static void on_timer(uv_timer_t *t) {
 }
 
 /* ---- writes ---- */
+
+/* Answers are queued and no other timer runs: a peer that stops reading
+ * them is closed after the idle timeout (each write that completes starts
+ * it again), instead of holding its buffers, and a shutdown, forever. */
+static void watch_writes(http_conn *c) {
+    if (c->writes > 0 && c->tmode == TM_NONE) http_conn_timer(c, TM_WRITE);
+}
 
 http_wreq *http_conn_wreq(http_conn *c) {
     http_wreq *w = c->free_wreqs;
@@ -150,6 +161,8 @@ static void on_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
+    if (c->tmode == TM_WRITE) /* the peer reads: give it the full time again, or stop */
+        http_conn_timer(c, c->writes > 0 ? TM_WRITE : TM_NONE);
     if (c->done) {
         if (c->writes == 0 && !c->busy) conn_finish(c);
         return;
@@ -186,6 +199,7 @@ int http_conn_write(http_conn *c, http_wreq *w, size_t head_len, size_t body_len
         return rc;
     }
     c->writes++;
+    watch_writes(c);
     return 0;
 }
 
@@ -379,6 +393,7 @@ void http_conn_answered(http_conn *c) {
     if (closes) {
         c->done = 1;
         if (c->writes == 0) conn_finish(c);
+        else watch_writes(c);
         return;
     }
     if (c->in_feed) return; /* the feed loop goes on */
@@ -386,6 +401,7 @@ void http_conn_answered(http_conn *c) {
         /* Parse the next request from the loop, not from inside the
          * caller's http_respond*(): on_write does it, or a 0-ms timer. */
         if (c->writes == 0) http_conn_timer(c, TM_RESUME);
+        else watch_writes(c);
         return;
     }
     conn_settle(c);
@@ -400,6 +416,7 @@ void http_conn_shutdown(http_conn *c) {
         c->close_after = 1;
     } else if (c->writes > 0) {
         c->done = 1;
+        http_conn_timer(c, TM_WRITE); /* the shorter drain time from now on */
     } else {
         conn_close(c);
     }

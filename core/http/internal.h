@@ -37,8 +37,6 @@ struct http_request {
     uint64_t id;
     uint64_t start_ns; /* uv_hrtime() at the request's first byte */
     const char *method; /* static string from llhttp, "" until known */
-    const char *path;   /* into head, "" until known */
-    const char *query;  /* into head, "" if none */
     const char *route;
     void *data;
     /* request line and headers: NUL-terminated strings packed in head */
@@ -47,6 +45,9 @@ struct http_request {
     size_t head_bytes; /* header section size counted against the limit */
     http_header *hdrs;
     unsigned nhdrs, hdrs_cap;
+    /* The path is head[0..] once the URL is whole (url_len > 0), the query
+     * head[query_off..]: offsets, not pointers, since head grows by realloc
+     * (headers, then trailers) and a pointer into it would dangle. */
     size_t url_len, query_off; /* query_off 0: no query */
     int hstate; /* 0: between headers, 1: in a name, 2: in a value */
     char *body;
@@ -60,8 +61,9 @@ struct http_request {
 };
 
 /* What the connection's one timer is doing; TM_RESUME is a 0-ms timer that
- * resumes parsing after an answer given outside the parse loop. */
-typedef enum { TM_NONE, TM_IDLE, TM_REQUEST, TM_LINGER, TM_RESUME } http_timer_mode;
+ * resumes parsing after an answer given outside the parse loop; TM_WRITE
+ * closes a connection whose queued answers the peer stopped reading. */
+typedef enum { TM_NONE, TM_IDLE, TM_REQUEST, TM_LINGER, TM_RESUME, TM_WRITE } http_timer_mode;
 
 typedef struct http_conn {
     uv_tcp_t tcp;

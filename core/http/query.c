@@ -38,7 +38,7 @@ long http_pct_decode(const char *s, size_t n, char *out, size_t outlen, int plus
  * compared decoded so "a%62=1" matches "ab". Bad encoding counts as -1, like
  * a value that does not fit: the caller answers 400 for both. */
 int http_query_param(const http_request *r, const char *name, char *out, size_t outlen) {
-    const char *q = r->query;
+    const char *q = http_request_query(r);
     char key[256];
     while (*q != '\0') {
         const char *end = strchr(q, '&');

@@ -60,13 +60,6 @@ static int head_add(llhttp_t *p, const char *at, size_t n, size_t counted) {
 
 static int nul(llhttp_t *p) { return head_add(p, "", 1, 0); }
 
-/* Pointers into head are set once it stops growing (headers, trailers). */
-static void fix_pointers(http_request *r) {
-    if (r->head == NULL) return;
-    r->path = r->head;
-    r->query = r->query_off != 0 ? r->head + r->query_off : "";
-}
-
 static int on_message_begin(llhttp_t *p) {
     http_conn *c = conn_of(p);
     http_request *r = &c->req;
@@ -177,7 +170,6 @@ static int on_headers_complete(llhttp_t *p) {
     http_conn *c = conn_of(p);
     http_request *r = &c->req;
     if (r->hstate == 2 && value_end(p) != 0) return -1;
-    fix_pointers(r);
     r->method = llhttp_method_name(llhttp_get_method(p));
     r->head_only = llhttp_get_method(p) == HTTP_HEAD;
     /* llhttp also parses HTTP/0.9 lines (no version) and any digit pair;
@@ -214,7 +206,6 @@ static int on_message_complete(llhttp_t *p) {
     http_conn *c = conn_of(p);
     http_request *r = &c->req;
     if (r->hstate == 2 && value_end(p) != 0) return -1;
-    fix_pointers(r); /* trailers may have moved head */
     if (r->body != NULL) r->body[r->body_len] = '\0';
     r->keep_alive = llhttp_should_keep_alive(p);
     r->upgrade = p->upgrade;
@@ -252,7 +243,7 @@ static void shrink(char **buf, size_t *cap, size_t keep) {
 void http_request_reset(http_request *r) {
     r->id = 0;
     r->start_ns = 0;
-    r->method = r->path = r->query = "";
+    r->method = "";
     r->route = NULL;
     r->data = NULL;
     r->head_len = r->head_bytes = r->url_len = r->query_off = 0;
@@ -277,8 +268,10 @@ void http_request_release(http_request *r) {
 /* ---- accessors ---- */
 
 const char *http_request_method(const http_request *r) { return r->method; }
-const char *http_request_path(const http_request *r) { return r->path; }
-const char *http_request_query(const http_request *r) { return r->query; }
+const char *http_request_path(const http_request *r) { return r->url_len > 0 ? r->head : ""; }
+const char *http_request_query(const http_request *r) {
+    return r->query_off != 0 ? r->head + r->query_off : "";
+}
 uint64_t http_request_id(const http_request *r) { return r->id; }
 void http_request_set_route(http_request *r, const char *label) { r->route = label; }
 const char *http_request_route(const http_request *r) { return r->route; }

@@ -97,7 +97,7 @@ static void access_log(http_server *s, const http_request *r, int status, size_t
     o = put(line, o, ",\"method\":", 10);
     o = json_str(line, o, r->method, 32);
     o = put(line, o, ",\"path\":", 8);
-    o = json_str(line, o, r->path, LOG_PATH_MAX);
+    o = json_str(line, o, http_request_path(r), LOG_PATH_MAX);
     o = put(line, o, ",\"route\":", 9);
     o = r->route != NULL ? json_str(line, o, r->route, 64) : put(line, o, "null", 4);
     o = put(line, o, ",\"status\":", 10);

@@ -265,6 +265,19 @@ class HttpTest(ServerTestCase):
         self.assertTrue(c.at_eof())
         self.assertAlive()
 
+    def test_trailers_that_break_a_limit_after_the_headers(self):
+        # trailers grow the header buffer after the path is known; the answer
+        # and its access log line must not read the buffer it had moved from
+        head = (b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"1\r\na\r\n0\r\nX-T1: " + b"b" * 3000 + b"\r\n")
+        for tail, status, code in ((b"X-T2: " + b"c" * 20000 + b"\r\n\r\n", 431, "headers_too_large"),
+                                   (b"X\x01bad: y\r\n\r\n", 400, "bad_request")):
+            with self.subTest(status=status):
+                c = self.conn()
+                c.send(head + tail)
+                self.assertRawError(c.read_response(), status, code)
+                self.assertAlive()
+
     def test_request_target_over_16k_is_414(self):
         c = self.conn()
         c.send(req("GET", "/v1/orders/" + "a" * (20 * 1024)))

@@ -53,6 +53,27 @@ class Timeouts(ServerTestCase):
         self.assertTrue(got.startswith(b"HTTP/1.1 408"), got)
         self.assertStatus(self.s.get("/healthz", token=None), 200)
 
+    def open_connections(self):
+        text = self.s.get("/metrics", token=None).raw.decode()
+        return int(text.split("\naftersale_http_connections ")[1].split()[0])
+
+    def test_a_client_that_stops_reading_its_answers_is_closed(self):
+        # pipelined answers pile up in the socket buffers of a client that
+        # never reads; the server must not hold them (or its shutdown) forever
+        c = socket.socket()
+        self.addCleanup(c.close)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", self.s.port))
+        c.settimeout(5)
+        burst = GET * 500
+        for _ in range(40):  # ~20000 answers, far more than the buffers hold
+            c.sendall(burst)
+        c.sendall(GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        deadline = time.monotonic() + 10
+        while self.open_connections() > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the server's own timer, not for time to pass
+        self.assertEqual(self.open_connections(), 1, "only the /metrics connection is left")
+
 
 class ConnectionCap(ServerTestCase):
     server_kwargs = {"extra_args": ["--max-connections", "2"]}

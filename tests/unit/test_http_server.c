@@ -427,6 +427,33 @@ static void graceful_shutdown_closes_idle_and_drains_busy_connections(void **sta
     assert_int_equal(h.responses, 2); /* the pipelined /sync was never handled */
 }
 
+/* A peer that stops reading leaves an answer queued forever unless the
+ * server gives up on it: the drain at shutdown must still end. */
+static int stalled_fd = -1;
+
+static void client_stops_reading(harness *h) {
+    cli c;
+    CHECK(h, cli_connect_rcvbuf(&c, h->port, 4096) == 0);
+    CHECK(h, cli_sends(&c, "GET /huge HTTP/1.1\r\nConnection: close\r\n\r\n") == 0);
+    char first[16]; /* the answer has started: the rest waits on us */
+    CHECK(h, recv(c.fd, first, sizeof first, 0) == (ssize_t)sizeof first);
+    CHECK(h, memcmp(first, "HTTP/1.1 200", 12) == 0);
+    stalled_fd = c.fd; /* open and unread until the server has drained */
+}
+
+static void a_peer_that_stops_reading_cannot_hold_the_shutdown(void **state) {
+    (void)state;
+    harness h = {0};
+    http_config cfg;
+    harness_config(&h, &cfg);
+    cfg.idle_timeout_ms = 100;
+    uint64_t t0 = uv_hrtime();
+    run(&h, &cfg, client_stops_reading);
+    assert_true(uv_hrtime() - t0 < 5000000000ull);
+    assert_int_equal(h.responses, 1);
+    close(stalled_fd);
+}
+
 /* ---- access log ---- */
 
 static void client_logged(harness *h) {
@@ -476,6 +503,7 @@ int main(void) {
         cmocka_unit_test(chunked_and_100_continue_bodies_are_delivered_intact),
         cmocka_unit_test(answers_carry_json_errors_extra_headers_and_query_params),
         cmocka_unit_test(limits_give_431_413_and_400_then_close),
+        cmocka_unit_test(a_peer_that_stops_reading_cannot_hold_the_shutdown),
         cmocka_unit_test(malformed_request_message_carries_the_parser_reason),
         cmocka_unit_test(trickling_request_gets_408_while_others_are_served),
         cmocka_unit_test(idle_keep_alive_connection_is_closed_after_idle_timeout),

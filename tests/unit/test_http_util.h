@@ -126,6 +126,14 @@ static void handler(http_request *req, void *ud) {
         memset(big, 'b', sizeof big);
         h->pending--;
         http_respond(req, 200, "text/plain", big, sizeof big);
+    } else if (strcmp(path, "/huge") == 0) { /* more than any socket buffer holds */
+        size_t n = 16u << 20;
+        char *huge = malloc(n);
+        assert_non_null(huge);
+        memset(huge, 'h', n);
+        h->pending--;
+        http_respond(req, 200, "text/plain", huge, n);
+        free(huge);
     } else if (strcmp(path, "/error") == 0) {
         h->pending--;
         http_response_header(req, "Retry-After", "5");
