@@ -80,7 +80,12 @@ static int64_t complaints_add(store_batch *b, const char *scope, const char *mer
     size_t n = 0;
     char *old;
     size_t olen;
-    if (store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen) == 0) {
+    int rc = store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen);
+    if (rc != 0 && rc != STORE_ENOTFOUND) { /* unread is not empty: never overwrite the window */
+        store_batch_fail(b, rc);
+        return 0;
+    }
+    if (rc == 0) {
         for (size_t off = 0; off + 8 <= olen; off += 8) { /* keep the window, newest KEPT - 1 */
             if ((int64_t)key_get_u64(old + off) < since) continue;
             if (n == COMPLAINTS_KEPT - 1) {

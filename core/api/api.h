@@ -55,6 +55,7 @@ struct server {
     principal *tokens;
     size_t ntokens;
     json_t *agents; /* agent_id -> agent object, mirror of DB_AGENTS */
+    uint64_t mirrors_epoch; /* the store epoch the mirrors were last rebuilt for */
     uint64_t next_case_seq;
     uint64_t next_event_seq;
     uint64_t next_timeline_seq;
@@ -163,7 +164,12 @@ json_t *customer_profile(server *s, const char *buyer_id);
 /* Counts a new case in its buyer's activity (what ctx.customer's 30-day
  * figures are summed from). */
 void buyer_activity_add(store_batch *b, const json_t *kase);
+/* Rebuilds the agents mirror: committed data, then what pending batches wrote. */
 int agents_load(server *s);
+/* After a write that will never reach disk (a failed commit, or a batch
+ * dropped before it was submitted): the mirrors may hold its changes and are
+ * rebuilt, once per store epoch for failed commits. */
+void mirrors_repair(server *s, int dropped);
 
 /* ---- decide.c: asking the policies ---- */
 void policy_ctx_init(server *s, policy_ctx *ctx, const char *merchant_id, json_t *log);

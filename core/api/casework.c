@@ -76,7 +76,10 @@ static void agent_add_load(server *s, store_batch *b, const char *agent_id, int 
     json_t *agent = json_object_get(s->agents, agent_id);
     if (agent == NULL) return;
     json_int_t load = json_integer_value(json_object_get(agent, "load")) + delta;
-    json_object_set_new(agent, "load", json_integer(load < 0 ? 0 : load));
+    if (json_object_set_new(agent, "load", json_integer(load < 0 ? 0 : load)) != 0) {
+        batch_poison(b); /* the load could not change: neither may the case */
+        return;
+    }
     rec_put(b, DB_AGENTS, agent_id, agent);
 }
 

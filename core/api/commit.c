@@ -32,6 +32,10 @@ void reply_store_error(http_request *req, int err) {
     case STORE_ECLOSED:
         http_respond_error(req, 503, "unavailable", "the server is shutting down", NULL);
         break;
+    case STORE_ENOMEM:
+        http_respond_error(req, 503, "unavailable", "the server ran out of memory; nothing was written, "
+                           "retry shortly", NULL);
+        break;
     case STORE_EINVAL:
         http_respond_error(req, 400, "invalid_field", "an id is too long to be stored", NULL);
         break;
@@ -40,16 +44,44 @@ void reply_store_error(http_request *req, int err) {
     }
 }
 
-/* Idempotency record key: token | method | path | key. */
+#define IDEM_KEY_MAX 255
+
+static int sha256_hex(const void *data, size_t len, char out[65]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) return -1;
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+/* Idempotency record key: sha256(token) | method | path | key (the bearer
+ * token itself never goes to disk). 1 with a key, 0 without one, -1 for a
+ * key that cannot be stored: the caller refuses the request rather than
+ * apply a retry twice. */
 static int idem_key(const http_request *req, const principal *who, store_key *k) {
     const char *key = http_request_header(req, "Idempotency-Key");
     if (key == NULL || *key == '\0') return 0;
+    char token[65];
+    if (strlen(key) > IDEM_KEY_MAX || sha256_hex(who->token, strlen(who->token), token) != 0) return -1;
     key_init(k);
-    key_str(k, who->token);
+    key_str(k, token);
     key_str(k, http_request_method(req));
     key_str(k, http_request_path(req));
     key_str(k, key);
-    return k->overflow ? 0 : 1;
+    return k->overflow ? -1 : 1;
+}
+
+/* A failed commit fails every batch built before the loop learned of it and
+ * moves the store to a new epoch; the mirrors are rebuilt on the first
+ * failure of each epoch only (a full map fails thousands of batches at once,
+ * and a later rebuild would drop the changes of batches built since). A
+ * dropped batch never reached the store: rebuild from committed data plus
+ * the batches still pending. */
+void mirrors_repair(server *s, int dropped) {
+    uint64_t epoch = store_epoch(s->db);
+    if (!dropped && epoch == s->mirrors_epoch) return;
+    s->mirrors_epoch = epoch;
+    if (agents_load(s) != 0) log_msg(LOG_ERROR, "rebuilding the agents mirror after a lost write failed");
 }
 
 static void on_commit(int status, void *ud) {
@@ -64,8 +96,7 @@ static void on_commit(int status, void *ud) {
         log_emit(LOG_ERROR, "commit failed",
                  json_pack("{s:s,s:I}", "error", store_strerror(status), "request_id",
                            (json_int_t)http_request_id(p->req)));
-        /* The write path's mirrors may hold state that never reached disk. */
-        if (agents_load(p->s) != 0) log_msg(LOG_ERROR, "reloading agents after a failed commit");
+        mirrors_repair(p->s, 0);
         reply_store_error(p->req, status);
     }
     free(p->text);
@@ -77,12 +108,7 @@ static void on_commit(int status, void *ud) {
 static int request_digest(const http_request *req, char out[65]) {
     size_t len;
     const char *body = http_request_body(req, &len);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(body ? body : "", body ? len : 0, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-        return -1;
-    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
+    return sha256_hex(body ? body : "", body ? len : 0, out);
 }
 
 /* The idempotency record {"status":N,"request":DIGEST,"body":TEXT} of an answer. */
@@ -99,7 +125,7 @@ static char *idem_record(const http_request *req, int status, const char *text) 
 static void submit_reply(server *s, store_batch *b, http_request *req, const principal *who,
                          pending_reply *p) {
     store_key k;
-    if (idem_key(req, who, &k)) {
+    if (idem_key(req, who, &k) == 1) {
         char *body = p->text ? p->text : json_dumps(p->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
         char *rec = body ? idem_record(req, p->status, body) : NULL;
         if (rec) store_batch_put(b, DB_IDEM, k.buf, k.len, rec, strlen(rec));
@@ -119,8 +145,7 @@ static pending_reply *reply_new(server *s, store_batch *b, http_request *req, in
         store_batch_free(b);
         json_decref(body);
         free(text);
-        /* as after a failed commit: the mirrors may hold what was dropped */
-        if (agents_load(s) != 0) log_msg(LOG_ERROR, "reloading agents after a dropped write");
+        mirrors_repair(s, 1);
         http_respond_error(req, 503, "unavailable", "out of memory", NULL);
         return NULL;
     }
@@ -144,7 +169,13 @@ void commit_and_reply_text(server *s, store_batch *b, http_request *req, const p
  * batch that is not committed yet, so it goes out behind a barrier. */
 int idem_replay(server *s, http_request *req, const principal *who) {
     store_key k;
-    if (!idem_key(req, who, &k)) return 0;
+    int has = idem_key(req, who, &k);
+    if (has < 0) {
+        http_respond_error(req, 400, "invalid_field", "Idempotency-Key is too long (at most 255 bytes)",
+                           json_pack("{s:s}", "field", "Idempotency-Key"));
+        return 1;
+    }
+    if (has == 0) return 0;
     char *val = NULL;
     size_t vlen;
     if (store_get_latest(s->db, DB_IDEM, k.buf, k.len, &val, &vlen) != 0) return 0;

@@ -25,12 +25,9 @@ static const char *const case_index_fields[] = {
 };
 #define CASE_INDEX_FIELDS (sizeof(case_index_fields) / sizeof(case_index_fields[0]))
 
-/* Makes the batch fail (out of memory while encoding): a key longer than the
- * store accepts is refused with STORE_EINVAL, so nothing half-built commits. */
-void batch_poison(store_batch *b) {
-    static const unsigned char too_long[STORE_KEY_MAX + 1];
-    store_batch_put(b, DB_META, too_long, sizeof too_long, "", 0);
-}
+/* Makes the batch fail (out of memory while encoding), so nothing half-built
+ * commits; the client gets 503 and may retry. */
+void batch_poison(store_batch *b) { store_batch_fail(b, STORE_ENOMEM); }
 
 json_t *rec_load(server *s, store_db db, const char *id, int latest) {
     store_key k;
@@ -338,7 +335,12 @@ void buyer_activity_add(store_batch *b, const json_t *kase) {
     unsigned char counts[8] = {0};
     char *old;
     size_t olen;
-    if (store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen) == 0) {
+    int rc = store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen);
+    if (rc != 0 && rc != STORE_ENOTFOUND) { /* unread is not zero: never overwrite the counts */
+        store_batch_fail(b, rc);
+        return;
+    }
+    if (rc == 0) {
         if (olen == sizeof counts) memcpy(counts, old, sizeof counts);
         free(old);
     }
@@ -388,6 +390,19 @@ json_t *customer_profile(server *s, const char *buyer_id) {
     return out;
 }
 
+/* The agent's newest value: a pending batch's, else the committed one. */
+static json_t *agent_latest(server *s, const char *id) {
+    store_key k;
+    key_init(&k);
+    key_str(&k, id);
+    char *val;
+    size_t vlen;
+    if (k.overflow || store_get_latest(s->db, DB_AGENTS, k.buf, k.len, &val, &vlen) != 0) return NULL;
+    json_t *a = json_loadb(val, vlen, 0, NULL);
+    free(val);
+    return a;
+}
+
 int agents_load(server *s) {
     json_t *agents = json_object();
     store_read *rd;
@@ -403,12 +418,18 @@ int agents_load(server *s) {
         while ((rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
             json_t *a = json_loadb(v, vlen, 0, NULL);
             const char *id = json_string_value(json_object_get(a, "agent_id"));
-            if (id) json_object_set_new(agents, id, a);
-            else json_decref(a);
+            if (id == NULL) json_decref(a);
+            else if (json_object_set_new(agents, id, a) != 0) rc = STORE_ENOMEM;
         }
         store_iter_close(it);
     }
     store_read_end(rd);
+    /* Batches still pending (after a batch was dropped, or at start: none)
+     * changed some agents already: their load counts too. */
+    for (void *i = json_object_iter(agents); rc >= 0 && i; i = json_object_iter_next(agents, i)) {
+        json_t *a = agent_latest(s, json_object_iter_key(i));
+        if (a && json_object_iter_set_new(agents, i, a) != 0) rc = STORE_ENOMEM;
+    }
     if (rc < 0) {
         json_decref(agents);
         return -1;

@@ -299,7 +299,10 @@ static void round_committed(int status, void *ud) {
     round_req *r = ud;
     server *s = r->s;
     s->timers_busy = 0;
-    if (status != 0) log_msg(LOG_ERROR, "timer round failed to commit: %s", store_strerror(status));
+    if (status != 0) {
+        log_msg(LOG_ERROR, "timer round failed to commit: %s", store_strerror(status));
+        mirrors_repair(s, 0); /* its load changes never reached disk */
+    }
     else if (r->fired > 0) webhooks_poke(s);
     if (status == 0 && r->done && r->fired > 0 && r->rounds < ROUNDS_MAX && !r->s->stopping) {
         run_round(r->s, r->done, r->ud, r->rounds + 1);

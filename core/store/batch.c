@@ -44,15 +44,18 @@ static int ops_reserve(store_batch *b) {
     return 0;
 }
 
-/* The length is checked before the key is touched: callers poison a batch
- * with a buffer exactly STORE_KEY_MAX + 1 long, and keys.c marks overflowed
- * keys with that length. */
+/* The length is checked before the key is touched: keys.c marks overflowed
+ * keys with a length of STORE_KEY_MAX + 1. */
 static int op_check(store_db db, const void *key, size_t klen, int del, const void *val,
                     size_t vlen) {
     if (klen == 0 || klen > STORE_KEY_MAX || key == NULL) return STORE_EINVAL;
     if ((int)db < 0 || db >= DB__COUNT) return STORE_EINVAL;
     if (!del && ((vlen && val == NULL) || vlen > VALUE_MAX)) return STORE_EINVAL;
     return 0;
+}
+
+void store_batch_fail(store_batch *b, int err) {
+    if (b != NULL && b->err == 0) b->err = err < 0 ? err : STORE_EINVAL;
 }
 
 static void batch_add(store_batch *b, store_db db, const void *key, size_t klen, int del,

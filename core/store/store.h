@@ -106,6 +106,9 @@ void store_batch_put(store_batch *b, store_db db, const void *key, size_t klen,
                      const void *val, size_t vlen);
 void store_batch_del(store_batch *b, store_db db, const void *key, size_t klen);
 size_t store_batch_ops(const store_batch *b);
+/* Fails the batch with err (a negative STORE_E*), unless it already failed:
+ * a caller that cannot build one of its values keeps the rest from committing. */
+void store_batch_fail(store_batch *b, int err);
 /* A value the writer thread serialises, off the loop: serialize(value, &len)
  * answers malloc'd bytes (NULL: out of memory; the batch then fails with
  * STORE_ENOMEM as after a failed commit, with the later batches built while it
@@ -126,6 +129,10 @@ int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t 
  * runs after every earlier batch is durable. */
 void store_submit(store_batch *b, store_commit_cb cb, void *ud);
 void store_batch_free(store_batch *b); /* only for a batch never submitted */
+/* The failure generation (see writer.c): it moves on when the first batch of
+ * a failed commit completes, and then every batch still pending fails too.
+ * State mirrored in memory from batches is rebuilt once per move. */
+uint64_t store_epoch(const store *s);
 
 typedef struct {
     uint64_t commits;        /* transactions committed */

@@ -218,6 +218,8 @@ void store_submit(store_batch *b, store_commit_cb cb, void *ud) {
     pthread_mutex_unlock(&s->mu);
 }
 
+uint64_t store_epoch(const store *s) { return s->epoch; }
+
 static void complete_one(store *s, store_batch *b) {
     if (b->in_overlay) overlay_remove_batch(s->ov, b);
     int commit_failure = b->status != 0 && b->err == 0 && b->status != STORE_ECLOSED;

@@ -208,6 +208,18 @@ class CaseApiTest(ServerTestCase):
         self.assertError(r, 422, "idempotency_key_reused")
         self.assertEqual(self.s.get("/v1/cases/" + cid).json["refund"]["refunded_cents"], 100)
 
+    def test_a_key_too_long_to_keep_is_refused_not_ignored(self):
+        self.make_order()
+        body = {"type": "return", "order_id": "o1", "reason": "no_reason", "channel": "app"}
+        r = self.post_case(body, headers={"Idempotency-Key": "k" * 256})
+        self.assertEqual(self.assertError(r, 400, "invalid_field")["field"], "Idempotency-Key")
+        self.assertEqual(self.list_ids(), [])
+        h = {"Idempotency-Key": "k" * 255}
+        first = self.post_case(body, headers=h)
+        self.assertStatus(first, 201)
+        self.assertEqual(self.post_case(body, headers=h).json, first.json)
+        self.assertEqual(len(self.list_ids()), 1)
+
     def test_idempotency_key_is_scoped_to_the_token(self):
         self.make_order()
         body = {"type": "return", "order_id": "o1", "reason": "no_reason", "channel": "app"}

@@ -33,6 +33,17 @@ class StorageFull(ServerTestCase):
         self.assertStatus(self.s.get("/healthz"), 200)
         self.assertEqual(self.s.get("/v1/cases").json["cases"], [])
 
+    def test_a_refused_case_leaves_no_load_on_its_agent(self):
+        self.assertStatus(self.s.post("/v1/agents", {"agent_id": "a1", "name": "A", "capacity": 5, "online": True,
+                                                     "queues": ["customer_service"], "skills": []}), 201)
+        self.fill()
+        for _ in range(3):  # each one was assigned to a1 in memory before its commit failed
+            r = self.s.post("/v1/cases", {"type": "consultation", "buyer_id": "b1",
+                                          "reason": "other", "channel": "chat"})
+            self.assertError(r, 507, "storage_full")
+        agents = self.s.get("/v1/agents").json["agents"]
+        self.assertEqual([(a["agent_id"], a["load"]) for a in agents], [("a1", 0)])
+
     def test_restart_with_a_larger_map_keeps_everything_and_accepts_writes(self):
         stored = self.fill()
         self.assertEqual(self.s.stop(), 0)
