@@ -424,7 +424,10 @@ void http_conn_shutdown(http_conn *c) {
 
 void http_conn_accept(http_server *s) {
     http_conn *c = calloc(1, sizeof *c);
-    if (c == NULL) return; /* the pending connection stays in the backlog */
+    if (c == NULL) {
+        http_server_refuse(s);
+        return;
+    }
     c->srv = s;
     c->tcp.data = c->timer.data = c;
     http_request_init(&c->req, c);
@@ -433,6 +436,7 @@ void http_conn_accept(http_server *s) {
     if (uv_timer_init(s->loop, &c->timer) != 0) {
         http_request_release(&c->req);
         free(c);
+        http_server_refuse(s);
         return;
     }
     c->handles_open = 1;

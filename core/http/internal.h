@@ -98,8 +98,10 @@ struct http_server {
     uv_loop_t *loop;
     http_config cfg;
     uv_tcp_t listener;
+    uv_tcp_t spare;   /* accepts, to close at once, a connection we cannot take */
     uv_check_t flush; /* writes the access-log buffer once per loop turn */
-    int listener_open, flush_open;
+    int listener_open, flush_open, spare_busy;
+    int refused_waiting; /* a connection left unaccepted while the spare closed */
     int port;
     uint64_t next_id;
     unsigned nconns;
@@ -140,6 +142,9 @@ int http_conn_write(http_conn *c, http_wreq *w, size_t head_len, size_t body_len
 
 /* server.c */
 void http_server_conn_add(http_server *s, http_conn *c);
+/* The connection libuv reported cannot be served (no memory): accept it into
+ * the spare handle and close it, so libuv watches the listener again. */
+void http_server_refuse(http_server *s);
 void http_server_conn_gone(http_server *s, http_conn *c);
 void http_server_log(http_server *s, const char *line, size_t len);
 

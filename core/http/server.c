@@ -107,7 +107,7 @@ int http_server_listen(http_server *s) {
 }
 
 static void maybe_free(http_server *s) {
-    if (s->listener_open || s->flush_open) return;
+    if (s->listener_open || s->flush_open || s->spare_busy) return;
     log_flush(s);
     free(s->rbuf);
     free(s);
@@ -134,7 +134,7 @@ static void close_flush(http_server *s) {
 
 /* Drained once the listener is closed and no connection remains. */
 static void maybe_drained(http_server *s) {
-    if (!s->shutting_down || s->drained || s->listener_open || s->nconns > 0) return;
+    if (!s->shutting_down || s->drained || s->listener_open || s->nconns > 0 || s->spare_busy) return;
     if (s->flush_open) {
         close_flush(s); /* on_drained runs from its close callback */
         return;
@@ -148,6 +148,35 @@ static void on_listener_closed(uv_handle_t *h) {
     s->listener_open = 0;
     if (s->free_requested) maybe_free(s);
     else maybe_drained(s);
+}
+
+static void on_spare_closed(uv_handle_t *h) {
+    http_server *s = h->data;
+    s->spare_busy = 0;
+    if (s->free_requested) {
+        maybe_free(s);
+    } else if (s->shutting_down) {
+        maybe_drained(s);
+    } else if (s->refused_waiting) { /* libuv waits for it before watching again */
+        s->refused_waiting = 0;
+        http_conn_accept(s);
+    }
+}
+
+/* libuv stops watching a listener until the connection it reported is
+ * accepted. One the server cannot take (no memory for it) is accepted into
+ * the spare handle and closed, or no connection would ever be accepted
+ * again; while the spare closes, its close callback accepts the next. */
+void http_server_refuse(http_server *s) {
+    if (s->spare_busy) {
+        s->refused_waiting = 1;
+        return;
+    }
+    if (!s->listener_open || uv_tcp_init(s->loop, &s->spare) != 0) return;
+    s->spare_busy = 1;
+    s->spare.data = s;
+    (void)uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&s->spare); /* EAGAIN: none waited */
+    uv_close((uv_handle_t *)&s->spare, on_spare_closed);
 }
 
 void http_server_shutdown(http_server *s, void (*on_drained)(void *ud), void *ud) {

@@ -1,6 +1,7 @@
 /* HTTP server behaviour over real sockets: keep-alive, pipelining with
  * asynchronous answers, bodies, limits, timeouts, peers that leave early,
  * the connection cap, graceful shutdown and the access log. */
+#include "http/internal.h" /* sizeof(http_conn) */
 #include "test_http_util.h"
 
 #include <fcntl.h>
@@ -454,6 +455,43 @@ static void a_peer_that_stops_reading_cannot_hold_the_shutdown(void **state) {
     close(stalled_fd);
 }
 
+/* ---- a connection the server has no memory for ---- */
+
+/* Linked with -Wl,--wrap=calloc: the next calloc of exactly this many bytes
+ * fails (set before the server runs, read on its loop thread). */
+void *__real_calloc(size_t n, size_t size);
+static size_t fail_calloc_of;
+
+void *__wrap_calloc(size_t n, size_t size) {
+    if (fail_calloc_of != 0 && n == 1 && size == fail_calloc_of) {
+        fail_calloc_of = 0;
+        return NULL;
+    }
+    return __real_calloc(n, size);
+}
+
+static void client_refused_then_served(harness *h) {
+    cli refused, next;
+    resp r;
+    CHECK(h, cli_connect(&refused, h->port) == 0); /* the kernel's handshake */
+    CHECK(h, cli_closed(&refused));                 /* accepted and closed at once */
+    CHECK(h, cli_connect(&next, h->port) == 0);
+    CHECK(h, cli_sends(&next, "GET /sync?n=after HTTP/1.1\r\n\r\n") == 0);
+    CHECK(h, cli_response(&next, &r) == 0); /* libuv still watches the listener */
+    CHECK(h, r.status == 200 && strcmp(r.body, "after") == 0);
+    cli_close(&refused);
+    cli_close(&next);
+}
+
+static void a_connection_without_memory_is_refused_and_the_next_served(void **state) {
+    (void)state;
+    harness h = {0};
+    fail_calloc_of = sizeof(http_conn);
+    run_default(&h, client_refused_then_served);
+    assert_int_equal(fail_calloc_of, 0); /* the failure did happen */
+    assert_int_equal(h.responses, 1);
+}
+
 /* ---- access log ---- */
 
 static void client_logged(harness *h) {
@@ -504,6 +542,7 @@ int main(void) {
         cmocka_unit_test(answers_carry_json_errors_extra_headers_and_query_params),
         cmocka_unit_test(limits_give_431_413_and_400_then_close),
         cmocka_unit_test(a_peer_that_stops_reading_cannot_hold_the_shutdown),
+        cmocka_unit_test(a_connection_without_memory_is_refused_and_the_next_served),
         cmocka_unit_test(malformed_request_message_carries_the_parser_reason),
         cmocka_unit_test(trickling_request_gets_408_while_others_are_served),
         cmocka_unit_test(idle_keep_alive_connection_is_closed_after_idle_timeout),
