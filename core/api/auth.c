@@ -67,11 +67,34 @@ static int token_known(const server *s, const char *token) {
     return 0;
 }
 
+/* A member the file format does not have: "merchnt" must not leave a token
+ * bound to no merchant. NULL if every member is known. */
+static const char *unknown_member(const json_t *entry) {
+    static const char *const known[] = {"token", "role", "merchant", "agent"};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)entry, k, v) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof known[0] && strcmp(k, known[i]) != 0) i++;
+        if (i == sizeof known / sizeof known[0]) return k;
+    }
+    return NULL;
+}
+
 /* One entry of the tokens file, or -1 with the reason logged. */
 static int load_token_entry(server *s, const char *path, size_t i, const json_t *t) {
     const char *token = json_string_value(json_object_get(t, "token"));
-    const char *merchant, *agent;
+    const char *merchant, *agent, *unknown;
     api_role role;
+    if (!json_is_object(t)) {
+        log_msg(LOG_ERROR, "tokens file %s: entry %zu is not an object", path, i);
+        return -1;
+    }
+    if ((unknown = unknown_member(t)) != NULL) {
+        log_msg(LOG_ERROR, "tokens file %s: entry %zu has an unknown member '%s' "
+                           "(token, role, merchant, agent)", path, i, unknown);
+        return -1;
+    }
     if (token == NULL || strlen(token) < 1 ||
         role_from_name(json_string_value(json_object_get(t, "role")), &role) != 0) {
         log_msg(LOG_ERROR, "tokens file %s: entry %zu needs a token and a role "

@@ -385,6 +385,8 @@ class BadTokensFile(unittest.TestCase):
             "repeated token": ([{"token": "t", "role": "admin"},
                                 {"token": "t", "role": "agent", "merchant": "m1"}], "repeats a token"),
             "unknown role": ([{"token": "t", "role": "root"}], "needs a token and a role"),
+            "misspelt member": ([{"token": "t", "role": "agent", "merchnt": "m1"}], "unknown member 'merchnt'"),
+            "not an object": (["t"], "is not an object"),
         }
         for what, (entries, reason) in bad.items():
             with self.subTest(what):
