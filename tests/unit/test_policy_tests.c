@@ -127,6 +127,29 @@ static void failures_are_counted_and_refused(void **state) {
     free(o.text);
 }
 
+/* policy.merchant(id) resolves like the server: an override that raises
+ * gives the floor nil, and its error goes to the call's logs. */
+static void a_raising_override_reaches_the_floor_in_tests_too(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/m2/returns.lua", "return {evaluate = function() error('m2 broke') end}\n");
+    pdir_write(d, "tests/m2_test.lua",
+               "test('the floor answers for a broken override', function()\n"
+               "  local x = make_ctx{now = 1767225600}\n"
+               "  local r = policy.merchant('m2').returns.evaluate({buyer_id = 'z'},\n"
+               "                                                  {delivered_at = 1767225600 - DAY}, x)\n"
+               "  eq(r, {outcome = 'approve', by = 'floor'})\n"
+               "  local logs = ctx_logs(x)\n"
+               "  ok(logs[1]:find('merchant returns.evaluate failed, the floor answered: ', 1, true), logs[1])\n"
+               "  ok(logs[1]:find('m2 broke', 1, true), logs[1])\n"
+               "  eq(logs[2], 'evaluating') -- then the floor asked the default\n"
+               "end)\n");
+    run_out o = run(d, NULL);
+    if (o.rc != 0) fprintf(stderr, "%s", o.text);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.passed, 1);
+    free(o.text);
+}
+
 static void broken_test_file_is_a_failure(void **state) {
     pdir *d = *state;
     pdir_write(d, "tests/broken_test.lua", "test('x', function() end)\nlocal = 1\n");
@@ -173,6 +196,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(passing_tests_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(failures_are_counted_and_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_raising_override_reaches_the_floor_in_tests_too, setup, teardown),
         cmocka_unit_test_setup_teardown(broken_test_file_is_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(set_that_does_not_load_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(no_tests_is_not_a_failure, setup, teardown),
