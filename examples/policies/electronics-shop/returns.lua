@@ -4,8 +4,9 @@ Same contract as the platform set (docs/policies.md): returns.evaluate(case,
 order, ctx) -> {outcome, reason_code, message, shipping_paid_by}.
 
 What differs from the platform defaults, and why:
-  - a no-reason return needs the device still sealed; an opened (activated)
-    device goes to a person, who may accept it minus a restocking fee;
+  - a no-reason return or exchange is 7 days (the platform's exchange is 15)
+    and needs the device still sealed; an opened (activated) device goes to a
+    person, who may accept it minus a restocking fee;
   - a faulty device (dead on arrival) may be returned or exchanged for 15 days;
   - warranty by product line: phones 1 year, laptops 2 years, accessories 6 months;
   - price protection for 15 days after payment (the store's promise). ]]

@@ -10,7 +10,8 @@ What differs from the platform defaults, and why:
     delivery (food spoils, claims must be quick); later claims, or claims
     without photos, go to a person;
   - packaged food and kitchenware ("food", "other") keep the 7-day return if
-    unopened; opened food only with a quality reason;
+    unopened; opened food only with a quality reason, opened kitchenware
+    without one goes to a person;
   - no repairs and no price protection: prices change daily. ]]
 
 local M = {}
@@ -55,8 +56,11 @@ local function packaged_return(case, order, ctx)
         return say("reject", "window_expired", "the 7-day return closed " ..
             os.date("!%Y-%m-%d %H:%M", closes + require("sla").calendar.utc_offset), payer)
     end
-    if case.opened and case.item.category == "food" and payer == "buyer" then
-        return say("reject", "opened_food", "opened food is returned only with a quality problem", payer)
+    if case.opened and payer == "buyer" then
+        if case.item.category == "food" then
+            return say("reject", "opened_food", "opened food is returned only with a quality problem", payer)
+        end
+        return say("review", "opened_item", "a person checks an opened item returned without a fault", payer)
     end
     return say("approve", payer == "merchant" and "merchant_fault" or "unopened_return", "within 7 days", payer)
 end

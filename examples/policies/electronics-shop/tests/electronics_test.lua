@@ -56,3 +56,21 @@ test("floor: budget-phones' 20% fee is cut back to the store's refund", function
     eq(refund(ask("return", "quality", "phone", true), sold("phone", 2), x).amount_cents, 199900 + 1500)
     eq(refund(ask("return", "no_reason", "phone", true), sold("phone", 2), x).amount_cents, 179910)
 end)
+
+test("budget-phones: the 20% fee is for returns only; price protection is the store's drop", function()
+    local shop = policy.merchant("budget-phones").compensation
+    local o = sold("phone", 2)
+    o.prices = { x1 = { price_cents = 189900, at = NOW } }
+    eq(shop.refund(ask("price_protection", "price_drop", "phone"), o, x).amount_cents, 10000)
+    eq(shop.refund(ask("return", "no_reason", "phone", true), sold("phone", 2), x).amount_cents, 179910) -- floor: 10%
+end)
+
+test("a no-reason exchange is 7 days here, like the sealed return", function()
+    eq(code(evaluate(ask("exchange", "no_reason", "phone"), sold("phone", 7), x)), "approve/sealed_return")
+    eq(code(evaluate(ask("exchange", "no_reason", "phone"), sold("phone", 10), x)), "reject/window_expired")
+end)
+
+test("floor: an override that raises gets the store's decision", function()
+    local f = policy.floor.returns_evaluate(nil, ask("return", "no_reason", "phone", true), sold("phone", 2), x)
+    eq(code(f), "review/floor_applied")
+end)

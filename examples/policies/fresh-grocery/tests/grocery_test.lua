@@ -43,6 +43,11 @@ test("packaged food: unopened returns within 7 days, opened only when faulty", f
     eq(code(policy.returns.evaluate(claim("return", "food", { reason = "no_reason", opened = true }), basket("food", DAY), x)),
         "reject/opened_food")
     eq(code(policy.returns.evaluate(claim("return", "food", { opened = true }), basket("food", DAY), x)), "approve/merchant_fault")
+    -- kitchenware: unopened comes back, opened without a fault goes to a person
+    eq(code(policy.returns.evaluate(claim("return", "other", { reason = "no_reason" }), basket("other", DAY), x)),
+        "approve/unopened_return")
+    eq(code(policy.returns.evaluate(claim("return", "other", { reason = "no_reason", opened = true }), basket("other", DAY), x)),
+        "review/opened_item")
 end)
 
 test("no repairs and no price protection for groceries", function()
