@@ -14,10 +14,11 @@ RUN="${AS_RUN:-$(date +%s)-$$}" # makes the ids of this run unique
 NOW="$(date +%s)"
 DAY=86400
 
-# call METHOD PATH [BODY]: prints the answer's body; fails unless 2xx.
+# call METHOD PATH [BODY [HEADER]]: prints the answer's body; fails unless 2xx.
 call() {
     local args=(-sS -X "$1" -H "Authorization: Bearer $TOKEN" -w '\n%{http_code}')
     [[ $# -ge 3 ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    [[ $# -ge 4 ]] && args+=(-H "$4")
     local out code
     out="$(curl "${args[@]}" "$URL$2")"
     code="${out##*$'\n'}"
@@ -64,12 +65,14 @@ act '{"action":"receive"}' >/dev/null
 kase="$(act '{"action":"inspect","result":"pass","notes":"unused, tags on"}')"
 echo "   inspected: $(field "$kase" status)/$(field "$kase" stage), approved $(field "$kase" refund approved_cents) cents"
 
-# 5. Money goes back; an Idempotency-Key makes a retried refund safe.
+# 5. Money goes back; an Idempotency-Key makes a retried refund safe: the
+#    retry answers the first result and pays nothing more.
 APPROVED="$(field "$kase" refund approved_cents)"
-kase="$(curl -sS -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-  -H "Idempotency-Key: refund-$RUN" --data-binary "{\"action\":\"refund\",\"amount_cents\":$APPROVED}" \
-  "$URL/v1/cases/$CASE/actions")"
+REFUND="{\"action\":\"refund\",\"amount_cents\":$APPROVED}"
+kase="$(call POST "/v1/cases/$CASE/actions" "$REFUND" "Idempotency-Key: refund-$RUN")"
 echo "   refunded: $(field "$kase" status)/$(field "$kase" stage), $(field "$kase" refund refunded_cents) cents"
+kase="$(call POST "/v1/cases/$CASE/actions" "$REFUND" "Idempotency-Key: refund-$RUN")"
+echo "   retried:  still $(field "$kase" refund refunded_cents) cents refunded"
 
 # 6. What happened, in order, and what the platform's feed saw.
 timeline="$(call GET "/v1/cases/$CASE/timeline")"

@@ -22,6 +22,8 @@ class Walkthrough(ServerTestCase):
         self.assertIn("decision approve (no_reason_return)", run.stdout)
         self.assertIn("inspected: in_progress/awaiting_refund, approved 5900 cents", run.stdout)
         self.assertIn("refunded: resolved/refunded, 5900 cents", run.stdout)
+        self.assertIn("retried:  still 5900 cents refunded", run.stdout)
+        self.assertEqual(run.stderr.count(">> POST /v1/cases/"), 6, run.stderr)  # every step is checked
         self.assertIn("feed: case.created", run.stdout)
         self.assertIn("refund.requested", run.stdout)
 
