@@ -87,7 +87,7 @@ static int64_t complaints_add(store_batch *b, const char *scope, const char *mer
     }
     if (rc == 0) {
         for (size_t off = 0; off + 8 <= olen; off += 8) { /* keep the window, newest KEPT - 1 */
-            if ((int64_t)key_get_u64(old + off) < since) continue;
+            if ((int64_t)key_get_u64(old + off) <= since) continue; /* exactly 24 h old: out */
             if (n == COMPLAINTS_KEPT - 1) {
                 memmove(times, times + 8, (n - 1) * 8);
                 n--;

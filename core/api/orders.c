@@ -112,6 +112,9 @@ static json_t *order_doc(json_t *in, const json_t *old) {
         json_t *v = old ? json_object_get(old, kept[i]) : NULL;
         json_object_set_new(d, kept[i], v ? json_deep_copy(v) : (i == 1 ? json_object() : json_array()));
     }
+    /* a stall already reported stays reported: a replaced order must not raise it again */
+    json_t *reported = old ? json_object_get(old, "stall_reported_for") : NULL;
+    if (reported) json_object_set(d, "stall_reported_for", reported);
     return d;
 }
 

@@ -4,7 +4,7 @@ resolution and its follow-up, auto-close seven days after resolution, the
 stalled-parcel warning, and the KPI report built from all of it."""
 import datetime
 
-from harness import DAY, HOUR, T0, ServerTestCase, main
+from harness import DAY, HOUR, T0, ServerTestCase, main, order_body
 
 CST = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -270,6 +270,12 @@ class TimersTest(ServerTestCase):
         self.s.advance(5 * DAY)
         self.assertEqual(len(self.logistics_cases()), 1)
         self.assertEqual(len(self.alerts("stalled_parcel")), 1)
+        # also when the platform sends the order again (a replace keeps the report)
+        self.assertStatus(self.s.post("/v1/orders", order_body(delivered_at=None)), 200)
+        self.s.advance(1)
+        self.assertEqual(len(self.logistics_cases()), 1)
+        self.assertEqual(len(self.alerts("stalled_parcel")), 1)
+        self.assertEqual(self.s.get("/v1/orders/o1").json["case_ids"], [c["case_id"]])
 
     def test_a_jump_of_the_clock_opens_the_stalled_parcel_case(self):
         self.make_order(delivered_at=None)
@@ -330,10 +336,15 @@ class TimersTest(ServerTestCase):
         self.assertEqual([(a["sku"], a["data"]["count"]) for a in spikes], [("hot", 5)])
         self.assertEqual(spikes[0]["merchant_id"], "m1")
         self.assertTrue([e for e in self.events("alert.raised") if e["data"].get("kind") == "complaint_spike"])
+        # the window is the last 24 h: at T0+24h the complaint of T0 is out,
+        # so one more makes 5 again (T0+1h .. T0+4h and this one)
+        self.s.set_clock(T0 + DAY)
+        self.open_case(type="complaint", order_id="c1", reason="quality")
+        self.assertEqual([a["data"]["count"] for a in self.alerts("complaint_spike")], [5, 5])
         # a day later the count starts again
         self.s.advance(DAY)
         self.open_case(type="complaint", order_id="c0", reason="quality")
-        self.assertEqual(len(self.alerts("complaint_spike")), 1)
+        self.assertEqual(len(self.alerts("complaint_spike")), 2)
 
     # --- KPI -------------------------------------------------------------------
     def test_kpi_report(self):
