@@ -270,9 +270,12 @@ static int fx_assign(action_ctx *ax) {
         reply_invalid(ax->req, "agent_id", "is not a known agent");
         return -1;
     }
+    const char *was = json_string_value(json_object_get(ax->kase, "assignee"));
+    if (was && strcmp(was, agent) == 0) return 0; /* already theirs: nothing changes */
+    json_array_append_new(ax->notes, json_pack("{s:s,s:{s:s,s:s?,s:s}}", "type", "assignment", "data",
+                                               "agent_id", agent, "from", was, "by", "hand"));
+    /* last: `was` points into the value this replaces */
     json_object_set_new(ax->kase, "assignee", json_string(agent));
-    json_array_append_new(ax->notes, json_pack("{s:s,s:{s:s,s:s}}", "type", "assignment", "data",
-                                               "agent_id", agent, "by", "hand"));
     return 0;
 }
 

@@ -2,10 +2,14 @@
  *
  * Agents live in DB_AGENTS and, for the write path, in an in-memory mirror
  * (server.agents) so assignment never reads the disk. `load` (open cases
- * assigned) is the server's to keep: an update never overwrites it. */
+ * assigned) is the server's to keep: an update never overwrites it, and a new
+ * agent starts with the cases it was already assigned by hand. POST on an
+ * existing agent changes only the fields it names (going offline is
+ * {"agent_id", "online": false}). */
 #include <string.h>
 
 #include "api/api.h"
+#include "api/casework.h"
 
 static int parse_names(http_request *req, json_t *in, const char *field) {
     json_t *v = json_object_get(in, field);
@@ -34,27 +38,37 @@ void h_agent_put(server *s, http_request *req, const route_params *p, const prin
     json_t *in = req_json_body(req);
     if (in == NULL) return;
     const char *id, *name;
-    int64_t capacity = 10;
-    int online = 1;
+    int64_t capacity = 0;
+    int has_capacity = 0;
     if (req_id(req, in, "agent_id", 1, &id) != 0 || req_string(req, in, "name", 0, &name) != 0 ||
         parse_names(req, in, "queues") != 0 || parse_names(req, in, "skills") != 0 ||
-        req_int(req, in, "capacity", 0, 0, 100000, &capacity, NULL) != 0 ||
-        req_bool(req, in, "online", &online) != 0) {
+        req_int(req, in, "capacity", 0, 0, 100000, &capacity, &has_capacity) != 0) {
         json_decref(in);
         return;
     }
     json_t *old = json_object_get(s->agents, id);
-    json_int_t load = old ? json_integer_value(json_object_get(old, "load")) : 0;
-    json_t *queues = json_object_get(in, "queues"), *skills = json_object_get(in, "skills");
-    json_t *agent = json_pack("{s:s,s:s?,s:o,s:o,s:I,s:b,s:I}", "agent_id", id, "name", name, "queues",
-                              queues ? json_deep_copy(queues) : json_array(), "skills",
-                              skills ? json_deep_copy(skills) : json_array(), "capacity",
-                              (json_int_t)capacity, "online", online, "load", load);
+    int online = old ? json_is_true(json_object_get(old, "online")) : 1;
+    if (req_bool(req, in, "online", &online) != 0) {
+        json_decref(in);
+        return;
+    }
+    json_t *agent = old ? json_deep_copy(old)
+                        : json_pack("{s:s,s:n,s:[],s:[],s:i,s:b,s:I}", "agent_id", id, "name", "queues",
+                                    "skills", "capacity", 10, "online", 1, "load",
+                                    (json_int_t)agent_open_cases(s, id));
+    if (name) json_object_set_new(agent, "name", json_string(name));
+    static const char *const lists[] = {"queues", "skills"};
+    for (size_t i = 0; i < 2; i++)
+        if (json_object_get(in, lists[i])) json_object_set(agent, lists[i], json_object_get(in, lists[i]));
+    if (has_capacity) json_object_set_new(agent, "capacity", json_integer(capacity));
+    json_object_set_new(agent, "online", json_boolean(online));
     int status = old ? 200 : 201;
     json_object_set(s->agents, id, agent); /* the mirror changes now: the write path sees it */
     store_batch *b = store_batch_new(s->db);
     rec_put(b, DB_AGENTS, id, agent);
-    commit_and_reply(s, b, req, who, status, agent);
+    /* the answer is this request's agent, not the mirror a later request may change */
+    commit_and_reply(s, b, req, who, status, json_deep_copy(agent));
+    json_decref(agent);
     json_decref(in);
 }
 

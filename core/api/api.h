@@ -164,6 +164,9 @@ json_t *customer_profile(server *s, const char *buyer_id);
 /* Counts a new case in its buyer's activity (what ctx.customer's 30-day
  * figures are summed from). */
 void buyer_activity_add(store_batch *b, const json_t *kase);
+/* Cases assigned to agent_id that are still active (committed data): the
+ * load of an agent registered after it was assigned cases by hand. */
+int64_t agent_open_cases(server *s, const char *agent_id);
 /* Rebuilds the agents mirror: committed data, then what pending batches wrote. */
 int agents_load(server *s);
 /* After a write that will never reach disk (a failed commit, or a batch

@@ -68,8 +68,35 @@ static int parse_buyer(http_request *req, json_t *in) {
             return -1;
         }
     }
-    int64_t spend;
-    if (req_int(req, buyer, "lifetime_spend_cents", 0, 0, MONEY_MAX, &spend, NULL) != 0) return -1;
+    json_t *spend = json_object_get(buyer, "lifetime_spend_cents");
+    if (spend && !json_is_null(spend) &&
+        (!json_is_integer(spend) || json_integer_value(spend) < 0 || json_integer_value(spend) > MONEY_MAX)) {
+        reply_invalid(req, "buyer.lifetime_spend_cents", "must be an integer number of cents from 0 to 2^50");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *item_sku(const json_t *items, size_t i) {
+    return json_string_value(json_object_get(json_array_get(items, i), "sku"));
+}
+
+/* Across the lines: a sku names one line (prices and cases point at lines by
+ * sku), and the order's total, shipping included, stays within MONEY_MAX so
+ * no refund computed from it can overflow. */
+static int check_lines(http_request *req, const json_t *items, int64_t shipping) {
+    int64_t total = shipping;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(item_sku(items, i), item_sku(items, j)) == 0)
+                return item_invalid(req, i, "sku", "repeats the sku of an earlier item");
+        const json_t *item = json_array_get(items, i);
+        int64_t price = json_integer_value(json_object_get(item, "price_cents"));
+        int64_t qty = json_integer_value(json_object_get(item, "qty"));
+        if (price > (MONEY_MAX - total) / qty)
+            return item_invalid(req, i, "price_cents", "makes the order's total more than 2^50 cents");
+        total += price * qty;
+    }
     return 0;
 }
 
@@ -90,7 +117,7 @@ static int parse_order(http_request *req, json_t *in, const char **order_id) {
     size_t i;
     json_t *item;
     json_array_foreach(items, i, item) if (parse_item(req, item, i) != 0) return -1;
-    return 0;
+    return check_lines(req, items, json_integer_value(json_object_get(in, "shipping_cents")));
 }
 
 /* The stored form: the known fields in a fixed order, plus what the order
@@ -164,6 +191,10 @@ void h_order_put(server *s, http_request *req, const route_params *p, const prin
         reply_forbidden(req, "this token is bound to another merchant");
     } else if (old && !principal_sees_merchant(who, json_string_value(json_object_get(old, "merchant_id")))) {
         reply_not_found(req, "order"); /* another merchant's order: no hint that it exists */
+    } else if (old && json_array_size(json_object_get(old, "case_ids")) > 0 &&
+               strcmp(merchant, json_string_value(json_object_get(old, "merchant_id"))) != 0) {
+        /* its cases are the old merchant's: moving the order would hand them over */
+        reply_invalid(req, "merchant_id", "cannot change: the order has cases");
     } else {
         json_t *order = order_doc(in, old);
         if (order == NULL) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
@@ -213,9 +244,11 @@ void h_order_tracking(server *s, http_request *req, const route_params *p, const
     const char *status, *carrier, *tracking_no, *note;
     int64_t at;
     json_t *order = NULL;
-    if (req_string(req, in, "status", 1, &status) == 0 && !tracking_status_valid(status)) {
+    if (req_string(req, in, "status", 1, &status) != 0) {
+        /* answered: a missing or empty status */
+    } else if (!tracking_status_valid(status)) {
         reply_invalid(req, "status", "must be shipped, in_transit, out_for_delivery, delivered or exception");
-    } else if (status && req_int(req, in, "at", 1, 0, TIME_MAX, &at, NULL) == 0 &&
+    } else if (req_int(req, in, "at", 1, 0, TIME_MAX, &at, NULL) == 0 &&
                req_string(req, in, "carrier", 0, &carrier) == 0 &&
                req_string(req, in, "tracking_no", 0, &tracking_no) == 0 &&
                req_string(req, in, "note", 0, &note) == 0 &&
@@ -224,7 +257,10 @@ void h_order_tracking(server *s, http_request *req, const route_params *p, const
         json_array_append_new(json_object_get(order, "tracking"),
                               json_pack("{s:s,s:I,s:s?,s:s?,s:s?}", "status", status, "at", (json_int_t)at,
                                         "carrier", carrier, "tracking_no", tracking_no, "note", note));
-        if (!strcmp(status, "delivered")) json_object_set_new(order, "delivered_at", json_integer(at));
+        /* a late-posted older scan never moves delivery back (the windows count from it) */
+        json_t *delivered = json_object_get(order, "delivered_at");
+        if (!strcmp(status, "delivered") && (!json_is_integer(delivered) || json_integer_value(delivered) < at))
+            json_object_set_new(order, "delivered_at", json_integer(at));
         commit_order(s, req, who, before, order, "order.tracking", 200);
         json_decref(before);
     }
@@ -247,11 +283,15 @@ void h_order_price(server *s, http_request *req, const route_params *p, const pr
         json_t *item;
         json_array_foreach(json_object_get(order, "items"), i, item)
             found |= !strcmp(json_string_value(json_object_get(item, "sku")), sku);
+        json_t *prices = json_object_get(order, "prices");
+        json_t *current = json_object_get(prices, sku);
         if (!found) {
             reply_not_found(req, "sku on this order");
         } else {
-            json_object_set_new(json_object_get(order, "prices"), sku,
-                                json_pack("{s:I,s:I}", "price_cents", (json_int_t)price, "at", (json_int_t)at));
+            /* the price with the latest `at` is current, whatever order they arrive in */
+            if (!current || json_integer_value(json_object_get(current, "at")) <= at)
+                json_object_set_new(prices, sku, json_pack("{s:I,s:I}", "price_cents", (json_int_t)price,
+                                                           "at", (json_int_t)at));
             commit_order(s, req, who, order, order, "order.price", 200);
         }
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/casework.h"
 #include "util/log.h"
 
 #define IDX_CASE 'c'
@@ -125,6 +126,30 @@ static void case_index_key(store_key *k, const char *field, const char *value, u
     key_str(k, field);
     key_str(k, value);
     key_u64(k, seq);
+}
+
+int64_t agent_open_cases(server *s, const char *agent_id) {
+    store_key prefix;
+    key_init(&prefix);
+    key_u8(&prefix, IDX_CASE);
+    key_str(&prefix, "assignee");
+    key_str(&prefix, agent_id);
+    store_read *rd;
+    store_iter *it;
+    if (prefix.overflow || store_read_begin(s->db, &rd) != 0) return 0;
+    int64_t n = 0;
+    if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+            json_t *kase = case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8));
+            n += case_status_active(json_string_value(json_object_get(kase, "status")));
+            json_decref(kase);
+        }
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+    return n;
 }
 
 void case_index_update(store_batch *b, const json_t *before, const json_t *after) {
@@ -286,20 +311,32 @@ static void buyer_key(store_key *k, const char *buyer_id) {
 }
 
 void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer) {
-    json_t *p = json_pack("{s:O?,s:O?}", "tier", json_object_get(buyer, "tier"),
-                          "lifetime_spend_cents", json_object_get(buyer, "lifetime_spend_cents"));
-    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     store_key k;
     buyer_key(&k, buyer_id);
     char *old = NULL;
     size_t olen = 0;
-    if (text == NULL) {
-        batch_poison(b);
-    } else if (store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen) != 0 ||
-               olen != strlen(text) || memcmp(old, text, olen) != 0) {
-        /* most orders repeat the buyer's profile: write only a change */
-        store_batch_put(b, DB_INDEX, k.buf, k.len, text, strlen(text));
+    int rc = store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen);
+    if (rc != 0 && rc != STORE_ENOTFOUND) {
+        store_batch_fail(b, rc);
+        return;
     }
+    /* what this order says, over what earlier orders said: an order that
+     * omits the tier does not take a VIP's lane away */
+    json_t *p = rc == 0 ? json_loadb(old, olen, 0, NULL) : NULL;
+    if (!json_is_object(p)) {
+        json_decref(p);
+        p = json_object();
+    }
+    static const char *const fields[] = {"tier", "lifetime_spend_cents"};
+    int ok = p != NULL;
+    for (size_t i = 0; ok && i < 2; i++) {
+        json_t *v = json_object_get(buyer, fields[i]);
+        if (v && !json_is_null(v)) ok = json_object_set(p, fields[i], v) == 0;
+    }
+    char *text = ok ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (text == NULL) batch_poison(b);
+    else if (rc != 0 || olen != strlen(text) || memcmp(old, text, olen) != 0) /* write only a change */
+        store_batch_put(b, DB_INDEX, k.buf, k.len, text, strlen(text));
     free(old);
     free(text);
     json_decref(p);

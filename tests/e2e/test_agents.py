@@ -45,6 +45,30 @@ class AgentsTest(ServerTestCase):
         again = {a["agent_id"]: a for a in self.s.get("/v1/agents").json["agents"]}
         self.assertEqual(again, agents)
 
+    def test_an_update_changes_only_the_fields_it_names(self):
+        self.make_agent("a1", queues=["after_sales", "quality"], skills=["electronics"], capacity=3)
+        r = self.s.post("/v1/agents", {"agent_id": "a1", "online": False})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json["name"], r.json["queues"], r.json["skills"], r.json["capacity"], r.json["online"]),
+                         ("A1", ["after_sales", "quality"], ["electronics"], 3, False))
+        r = self.s.post("/v1/agents", {"agent_id": "a1", "queues": [], "capacity": 0})
+        self.assertEqual((r.json["queues"], r.json["capacity"], r.json["online"]), ([], 0, False))
+
+    def test_an_agent_registered_after_hand_assignments_starts_with_their_load(self):
+        self.make_order()
+        cases = [self.open_case(type="return", order_id="o1")["case_id"] for _ in range(3)]
+        for cid in cases[:2]:  # "a1" is named by a token, not registered yet
+            self.act(cid, "assign", agent_id="a1")
+        self.act(cases[1], "resolve", resolution="done")
+        r = self.s.post("/v1/agents", {"agent_id": "a1", "queues": ["after_sales"], "capacity": 2})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json["load"], 1)  # one of the two is still open
+        self.act(cases[2], "assign", agent_id="a1")
+        self.assertEqual(self.loads()["a1"], 2)
+        tl = self.s.get("/v1/cases/%s/timeline" % cases[0]).json["events"]
+        self.assertEqual([e["data"] for e in tl if e["type"] == "assignment"][-1],
+                         {"agent_id": "a1", "from": None, "by": "hand"})  # from nobody
+
     def test_agent_validation_and_roles(self):
         good = {"agent_id": "a1", "name": "A", "queues": ["after_sales"], "skills": [],
                 "capacity": 2, "online": True}

@@ -158,7 +158,7 @@ class OrdersTest(ServerTestCase):
             with self.subTest(field=field, value=value):
                 body = order_body()
                 body["buyer"][field] = value
-                self.assertInvalid(body, field if field == "lifetime_spend_cents" else "buyer." + field)
+                self.assertInvalid(body, "buyer." + field)  # the full path, like every field
         self.assertStatus(self.s.get("/v1/orders/o1"), 404)
 
     def test_ids_and_items_shape(self):
@@ -224,7 +224,7 @@ class OrdersTest(ServerTestCase):
                             ({"at": T0}, "status"), ({"status": 3, "at": T0}, "status"),
                             ({"status": "delivered"}, "at"), ({"status": "delivered", "at": "now"}, "at"),
                             ({"status": "delivered", "at": 1.5}, "at"),
-                            ({"status": "shipped", "at": T0, "carrier": 5}, "carrier")):
+                            ({"status": "shipped", "at": T0, "carrier": 5}, "carrier"), ({"status": "", "at": T0}, "status")):
             with self.subTest(body=body):
                 err = self.assertError(self.s.post("/v1/orders/o1/tracking", body), 400, "invalid_field")
                 self.assertEqual(err["field"], field)
@@ -232,6 +232,35 @@ class OrdersTest(ServerTestCase):
         self.assertEqual(o["tracking"], [])
         self.assertIsNone(o.get("delivered_at"))
         self.assertError(self.s.post("/v1/orders/o1/tracking", raw_body=b"{"), 400, "invalid_json")
+        self.assertStatus(self.s.get("/healthz"), 200)  # an empty status once crashed the server
+
+    def test_a_late_older_delivery_scan_does_not_move_delivery_back(self):
+        self.make_order(delivered_at=None)
+        self.assertStatus(self.s.post("/v1/orders/o1/tracking", {"status": "delivered", "at": T0 - DAY}), 200)
+        self.assertStatus(self.s.post("/v1/orders/o1/tracking", {"status": "delivered", "at": T0 - 5 * DAY}), 200)
+        self.assertEqual(self.s.get("/v1/orders/o1").json["delivered_at"], T0 - DAY)
+
+    def test_order_lines_are_unique_and_their_total_bounded(self):
+        body = order_body(items=[{"sku": "s1", "category": "apparel", "price_cents": 1, "qty": 1},
+                                 {"sku": "s1", "category": "apparel", "price_cents": 2, "qty": 1}])
+        self.assertIn("repeats", self.assertInvalid(body, "items[1].sku")["message"])
+        big = order_body(shipping_cents=2 ** 50, items=[{"sku": "s1", "category": "apparel",
+                                                         "price_cents": 2 ** 50, "qty": 1000000}])
+        self.assertInvalid(big, "items[0].price_cents")
+        self.assertStatus(self.s.get("/v1/orders/o1"), 404)
+
+    def test_an_order_with_cases_keeps_its_merchant(self):
+        self.make_order()
+        self.open_case(type="return", order_id="o1")
+        moved = order_body(merchant_id="m2")
+        self.assertIn("has cases", self.assertInvalid(moved, "merchant_id")["message"])
+        self.assertEqual(self.s.get("/v1/orders/o1").json["merchant_id"], "m1")
+
+    def test_an_order_without_buyer_details_keeps_the_known_tier(self):
+        self.make_order(order_id="v1", buyer={"tier": "vip"})
+        self.make_order(order_id="v2", buyer={})
+        c = self.open_case(type="return", order_id="v1")
+        self.assertEqual(c["priority"], 1)  # still the VIP lane
 
     # ---- prices ---------------------------------------------------------------------
 
@@ -249,6 +278,9 @@ class OrdersTest(ServerTestCase):
         self.assertEqual(o["prices"], {"s1": {"price_cents": 3500, "at": T0}, "s2": {"price_cents": 0, "at": T0}})
         # the order's own item prices are what was paid, unchanged
         self.assertEqual([i["price_cents"] for i in o["items"]], [5000, 7000])
+        # an older price arriving late does not replace a newer one
+        self.assertStatus(self.s.put("/v1/orders/o1/prices/s1", {"price_cents": 4500, "at": T0 - 2 * HOUR}), 200)
+        self.assertEqual(self.s.get("/v1/orders/o1").json["prices"]["s1"], {"price_cents": 3500, "at": T0})
 
     def test_price_drop_feeds_price_protection(self):
         self.make_order(qty=1)
