@@ -6,6 +6,7 @@
  * agent starts with the cases it was already assigned by hand. POST on an
  * existing agent changes only the fields it names (going offline is
  * {"agent_id", "online": false}). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -72,12 +73,26 @@ void h_agent_put(server *s, http_request *req, const route_params *p, const prin
     json_decref(in);
 }
 
+static int compare_ids(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
-    json_t *list = json_array();
+    /* by agent_id, as the store keeps them: the same order before and after a restart */
+    size_t n = json_object_size(s->agents), i = 0;
+    const char **ids = malloc((n ? n : 1) * sizeof *ids);
+    if (ids == NULL) {
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
     const char *id;
     json_t *agent;
-    json_object_foreach(s->agents, id, agent) json_array_append(list, agent);
+    json_object_foreach(s->agents, id, agent) ids[i++] = id;
+    qsort(ids, n, sizeof *ids, compare_ids);
+    json_t *list = json_array();
+    for (i = 0; i < n; i++) json_array_append(list, json_object_get(s->agents, ids[i]));
+    free(ids);
     http_respond_json(req, 200, json_pack("{s:o}", "agents", list));
 }

@@ -32,9 +32,12 @@ class AgentsTest(ServerTestCase):
         r = self.s.post("/v1/agents", dict(body, capacity=4, online=False))
         self.assertStatus(r, 200)
         self.assertEqual((r.json["capacity"], r.json["online"]), (4, False))
+        self.make_agent("a0", queues=["tech_support"])
         self.make_agent("a2", queues=["tech_support"])
-        agents = {a["agent_id"]: a for a in self.s.get("/v1/agents", token="ag1").json["agents"]}
-        self.assertEqual(sorted(agents), ["a1", "a2"])
+        listed = self.s.get("/v1/agents", token="ag1").json["agents"]
+        self.assertEqual([a["agent_id"] for a in listed], ["a0", "a1", "a2"])  # by id, not by creation
+        agents = {a["agent_id"]: a for a in listed}
+        self.assertEqual(sorted(agents), ["a0", "a1", "a2"])
         self.assertEqual(agents["a1"]["queues"], ["after_sales", "quality"])
         self.assertEqual(agents["a1"]["capacity"], 4)
         self.assertFalse(agents["a1"]["online"])
