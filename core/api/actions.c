@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/casework.h"
 #include "api/decide.h"
+#include "api/timers.h"
 #include "case/case.h"
 
 typedef struct {
@@ -406,6 +407,7 @@ void h_case_action(server *s, http_request *req, const route_params *p, const pr
     }
     json_t *kase = case_load_for(s, req, who, route_param(p, "id"), 1);
     if (kase != NULL) {
+        timers_catch_up(s, kase); /* what was due happened before this action */
         action_ctx ax = {s, req, who, in, kase, NULL, json_array(), json_array(), NULL, 1};
         run_action(&ax, action);
         json_decref(ax.order);

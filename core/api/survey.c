@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "api/casework.h"
 #include "api/decide.h"
+#include "api/timers.h"
 #include "case/case.h"
 
 static int parse_answer(http_request *req, json_t *in, json_t **answer) {
@@ -73,6 +74,7 @@ void h_case_survey(server *s, http_request *req, const route_params *p, const pr
         json_decref(answer);
         return;
     }
+    timers_catch_up(s, kase); /* a survey sent or a case closed by now, first */
     if (!survey_open(kase)) {
         http_respond_error(req, 409, "invalid_transition",
                            "the case has no open survey (it is not resolved, or was answered)",

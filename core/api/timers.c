@@ -196,6 +196,48 @@ static void fire_case_timer(server *s, store_batch *b, json_t *kase, const char 
     json_decref(events);
 }
 
+/* Fires a timer as of its due time, or as of the case's last change if that
+ * came later: a timer re-armed in the past (a rejected case appealed after
+ * its resolution target) must not date its effects before what the case
+ * already shows. */
+static void fire_case_timer_at(server *s, store_batch *b, json_t *kase, const char *kind, int64_t due) {
+    int64_t updated = json_integer_value(json_object_get(kase, "updated_at"));
+    s->now_override = due > updated ? due : updated;
+    fire_case_timer(s, b, kase, kind);
+    s->now_override = 0;
+}
+
+static int by_due(const void *a, const void *b) {
+    int64_t x = ((const case_timer *)a)->due, y = ((const case_timer *)b)->due;
+    return x < y ? -1 : x > y;
+}
+
+static void catch_up_committed(int status, void *ud) {
+    server *s = ud;
+    if (status == 0) {
+        webhooks_poke(s);
+        return;
+    }
+    log_msg(LOG_ERROR, "overdue timers failed to commit: %s", store_strerror(status));
+    mirrors_repair(s, 0);
+}
+
+void timers_catch_up(server *s, json_t *kase) {
+    case_timer set[4];
+    int n = case_timers(kase, set);
+    qsort(set, (size_t)n, sizeof *set, by_due);
+    int64_t now = server_now(s);
+    store_batch *b = NULL;
+    for (int i = 0; i < n && set[i].due <= now; i++) {
+        if (!case_wants_timer(kase, set[i].kind, set[i].due)) continue; /* an earlier one changed it */
+        if (b == NULL) b = store_batch_new(s->db);
+        fire_case_timer_at(s, b, kase, set[i].kind, set[i].due);
+    }
+    if (b == NULL) return;
+    counters_put(s, b);
+    store_submit(b, catch_up_committed, s);
+}
+
 typedef struct {
     unsigned char key[STORE_KEY_MAX];
     size_t klen;
@@ -237,13 +279,14 @@ static int fire_due(server *s, store_batch *b) {
         /* key: due(8) | kind NUL | case_id NUL */
         const char *kind = (const char *)due[i].key + 8;
         const char *id = memchr(kind, 0, due[i].klen - 8) ? kind + strlen(kind) + 1 : NULL;
+        int64_t at = (int64_t)key_get_u64(due[i].key);
         store_batch_del(b, DB_TIMERS, due[i].key, due[i].klen);
-        s->now_override = (int64_t)key_get_u64(due[i].key);
         if (id && !strcmp(kind, "stall")) {
+            s->now_override = at;
             alerts_fire_stall(s, b, id);
         } else {
             json_t *kase = id ? round_case(s, cases, id) : NULL;
-            if (kase && case_wants_timer(kase, kind, s->now_override)) fire_case_timer(s, b, kase, kind);
+            if (kase && case_wants_timer(kase, kind, at)) fire_case_timer_at(s, b, kase, kind, at);
         }
         s->now_override = 0;
     }

@@ -129,6 +129,27 @@ class TimersTest(ServerTestCase):
                           self.s.get("/v1/cases?breached=true&type=return").json["cases"]],
                          [slow["case_id"]])
 
+    def test_a_timer_already_due_fires_before_the_next_action_and_never_back_in_time(self):
+        # a return rejected on create, appealed after its resolution target: the
+        # resolution timer comes back already due
+        self.make_order(delivered_at=T0 - 20 * DAY, paid_at=T0 - 21 * DAY)
+        c = self.open_case(type="return", order_id="o1", reason="no_reason")
+        self.assertEqual(c["status"], "rejected")
+        self.s.advance(10 * DAY)
+        reopened = self.act(c["case_id"], "reopen", reason="the parcel came late")
+        self.assertEqual(reopened["sla"]["breached"], [])
+        # the next action finds the breach recorded first (no clock move between)
+        after = self.act(c["case_id"], "reply", by="agent", body="looking into it")
+        self.assertEqual(after["sla"]["breached"], ["resolution"])
+        tl = self.s.get("/v1/cases/%s/timeline" % c["case_id"]).json["events"]
+        kinds = [e["type"] if e["type"] != "action" else e["data"]["action"] for e in tl]
+        self.assertLess(kinds.index("reopen"), kinds.index("sla.breached"))
+        self.assertLess(kinds.index("sla.breached"), kinds.index("reply"))
+        # dated at the appeal, not at the long-past due time: times never go back
+        ats = [e["at"] for e in tl]
+        self.assertEqual(ats, sorted(ats))
+        self.assertGreaterEqual(self.get(c["case_id"])["updated_at"], reopened["updated_at"])
+
     def test_complaint_breaches_after_24_hours(self):
         self.make_order()
         cid = self.open_case(type="complaint", order_id="o1", reason="attitude")["case_id"]
