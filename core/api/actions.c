@@ -73,8 +73,11 @@ static int64_t refund_ceiling(action_ctx *ax) {
     const json_t *item = order ? order_item(order, json_string_value(json_object_get(ax->kase, "sku")))
                                : NULL;
     if (item == NULL) return -1;
+    /* the line as the order says now: a replace may have lowered its qty since
+     * the case was opened, and the order's total is what is bounded */
+    int64_t line_qty = json_integer_value(json_object_get(item, "qty"));
     json_t *qty = json_object_get(ax->kase, "qty");
-    int64_t n = json_is_integer(qty) ? json_integer_value(qty) : json_integer_value(json_object_get(item, "qty"));
+    int64_t n = json_is_integer(qty) && json_integer_value(qty) < line_qty ? json_integer_value(qty) : line_qty;
     return json_integer_value(json_object_get(item, "price_cents")) * n +
            json_integer_value(json_object_get(order, "shipping_cents"));
 }

@@ -260,7 +260,11 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
     json_t *order = json_object_get(in, "order");
     if (!json_is_object(order)) order = NULL;
     json_t *kase = dry_run_case(s, json_object_get(in, "case"), order);
+    s->customer_as_of.buyer_id = json_string_value(json_object_get(kase, "buyer_id"));
+    s->customer_as_of.buyer = json_object_get(order, "buyer");
     json_t *out = evaluate(s, kase, order);
+    s->customer_as_of.buyer_id = NULL;
+    s->customer_as_of.buyer = NULL;
     json_object_set_new(out, "policy_version", json_string(policy_set_version(set)));
     s->policies = active;
     json_decref(kase);
@@ -306,7 +310,9 @@ static void replay_case(server *s, policy_set *cand, json_t *kase, json_t *diffs
     policy_set *active = s->policies;
     s->policies = cand;
     s->now_override = json_integer_value(json_object_get(kase, "created_at"));
+    s->customer_as_of.before_seq = case_seq_of(json_string_value(json_object_get(kase, "case_id")));
     json_t *after = decide_eligibility(s, kase, order, notes);
+    s->customer_as_of.before_seq = 0;
     s->now_override = 0;
     s->policies = active;
     json_t *before = json_object_get(kase, "decision");

@@ -59,7 +59,7 @@ void h_agent_put(server *s, http_request *req, const route_params *p, const prin
                                     (json_int_t)agent_open_cases(s, id));
     if (name) json_object_set_new(agent, "name", json_string(name));
     static const char *const lists[] = {"queues", "skills"};
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         if (json_object_get(in, lists[i])) json_object_set(agent, lists[i], json_object_get(in, lists[i]));
     if (has_capacity) json_object_set_new(agent, "capacity", json_integer(capacity));
     json_object_set_new(agent, "online", json_boolean(online));

@@ -65,6 +65,14 @@ struct server {
     int stopping;
     int64_t started_at;
     int64_t now_override; /* non-zero: when the work in hand happens (server_now) */
+    /* What ctx.customer answers as of, while an admin re-decides a stored case
+     * (replay: only the buyer's cases before it count) or tries an order that
+     * is not stored (dry-run: the order's own buyer details count). */
+    struct {
+        uint64_t before_seq;   /* non-zero: count the buyer's cases below this seq */
+        const char *buyer_id;  /* with buyer: the dry-run order's buyer */
+        const json_t *buyer;
+    } customer_as_of;
     uv_timer_t tick;      /* real clock: fires due timers */
     int tick_active;
     int timers_busy;      /* a timer round is waiting for its commit */

@@ -75,11 +75,11 @@ static int idem_key(const http_request *req, const principal *who, store_key *k)
  * moves the store to a new epoch; the mirrors are rebuilt on the first
  * failure of each epoch only (a full map fails thousands of batches at once,
  * and a later rebuild would drop the changes of batches built since). A
- * dropped batch never reached the store: rebuild from committed data plus
- * the batches still pending. */
+ * batch that failed alone, or was dropped before it reached the store,
+ * rebuilds them too: from committed data plus the batches still pending. */
 void mirrors_repair(server *s, int dropped) {
     uint64_t epoch = store_epoch(s->db);
-    if (!dropped && epoch == s->mirrors_epoch) return;
+    if (!dropped && !store_failed_alone(s->db) && epoch == s->mirrors_epoch) return;
     s->mirrors_epoch = epoch;
     if (agents_load(s) != 0) log_msg(LOG_ERROR, "rebuilding the agents mirror after a lost write failed");
 }
@@ -171,7 +171,8 @@ int idem_replay(server *s, http_request *req, const principal *who) {
     store_key k;
     int has = idem_key(req, who, &k);
     if (has < 0) {
-        http_respond_error(req, 400, "invalid_field", "Idempotency-Key is too long (at most 255 bytes)",
+        http_respond_error(req, 400, "invalid_field",
+                           "Idempotency-Key is too long to keep with this path (a key of at most 255 bytes)",
                            json_pack("{s:s}", "field", "Idempotency-Key"));
         return 1;
     }

@@ -244,11 +244,10 @@ void h_order_tracking(server *s, http_request *req, const route_params *p, const
     const char *status, *carrier, *tracking_no, *note;
     int64_t at;
     json_t *order = NULL;
-    if (req_string(req, in, "status", 1, &status) != 0) {
-        /* answered: a missing or empty status */
-    } else if (!tracking_status_valid(status)) {
+    int status_ok = req_string(req, in, "status", 1, &status) == 0; /* else answered */
+    if (status_ok && !tracking_status_valid(status)) {
         reply_invalid(req, "status", "must be shipped, in_transit, out_for_delivery, delivered or exception");
-    } else if (req_int(req, in, "at", 1, 0, TIME_MAX, &at, NULL) == 0 &&
+    } else if (status_ok && req_int(req, in, "at", 1, 0, TIME_MAX, &at, NULL) == 0 &&
                req_string(req, in, "carrier", 0, &carrier) == 0 &&
                req_string(req, in, "tracking_no", 0, &tracking_no) == 0 &&
                req_string(req, in, "note", 0, &note) == 0 &&

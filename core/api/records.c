@@ -329,7 +329,7 @@ void buyer_profile_put(store_batch *b, const char *buyer_id, const json_t *buyer
     }
     static const char *const fields[] = {"tier", "lifetime_spend_cents"};
     int ok = p != NULL;
-    for (size_t i = 0; ok && i < 2; i++) {
+    for (size_t i = 0; ok && i < sizeof fields / sizeof *fields; i++) {
         json_t *v = json_object_get(buyer, fields[i]);
         if (v && !json_is_null(v)) ok = json_object_set(p, fields[i], v) == 0;
     }
@@ -405,12 +405,40 @@ static void count_recent_cases(store_read *rd, const char *buyer_id, int64_t sin
     store_iter_close(it);
 }
 
+/* The same counts from the buyer's case index, for a case re-decided later
+ * (replay): only the cases opened before it (lower seq) count, as they did
+ * when it was decided, however many came after. Index values are
+ * created(be64) | type. */
+static void count_cases_before(store_read *rd, const char *buyer_id, int64_t since, uint64_t before_seq,
+                               int *returns, int *cases) {
+    store_key prefix;
+    key_init(&prefix);
+    key_u8(&prefix, IDX_CASE);
+    key_str(&prefix, "buyer_id");
+    key_str(&prefix, buyer_id);
+    store_iter *it;
+    if (prefix.overflow || store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) != 0) return;
+    const void *k, *v;
+    size_t klen, vlen;
+    while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+        if (key_get_u64((const unsigned char *)k + klen - 8) >= before_seq) break;
+        if (vlen < 8 || (int64_t)key_get_u64(v) < since) continue;
+        *cases += 1;
+        *returns += vlen - 8 == 6 && memcmp((const char *)v + 8, "return", 6) == 0;
+    }
+    store_iter_close(it);
+}
+
 json_t *customer_profile(server *s, const char *buyer_id) {
     if (buyer_id == NULL) return NULL;
     store_read *rd;
     if (store_read_begin(s->db, &rd) != 0) return NULL;
     int returns = 0, cases = 0;
-    count_recent_cases(rd, buyer_id, server_now(s) - CUSTOMER_WINDOW, &returns, &cases);
+    int64_t since = server_now(s) - CUSTOMER_WINDOW;
+    if (s->customer_as_of.before_seq)
+        count_cases_before(rd, buyer_id, since, s->customer_as_of.before_seq, &returns, &cases);
+    else
+        count_recent_cases(rd, buyer_id, since, &returns, &cases);
     json_t *profile = NULL;
     store_key k;
     buyer_key(&k, buyer_id);
@@ -419,6 +447,15 @@ json_t *customer_profile(server *s, const char *buyer_id) {
     if (!k.overflow && store_read_get(rd, DB_INDEX, k.buf, k.len, &val, &vlen) == 0)
         profile = json_loadb(val, vlen, 0, NULL);
     store_read_end(rd);
+    const json_t *given = s->customer_as_of.buyer; /* a dry-run order's own details win */
+    if (given && s->customer_as_of.buyer_id && strcmp(buyer_id, s->customer_as_of.buyer_id) == 0) {
+        if (profile == NULL) profile = json_object();
+        static const char *const fields[] = {"tier", "lifetime_spend_cents"};
+        for (size_t i = 0; profile && i < sizeof fields / sizeof *fields; i++) {
+            json_t *f = json_object_get(given, fields[i]);
+            if (f && !json_is_null(f)) json_object_set(profile, fields[i], f);
+        }
+    }
     json_t *out = json_pack("{s:i,s:i,s:I,s:O?}", "returns_30d", returns, "cases_30d", cases,
                             "lifetime_spend_cents",
                             json_integer_value(json_object_get(profile, "lifetime_spend_cents")),

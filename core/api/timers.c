@@ -84,12 +84,18 @@ static int has_timer(const case_timer *set, int n, const case_timer *t) {
     return 0;
 }
 
-/* A timer key whose reason is gone (written under an older rule for due
- * times, say) is dropped when it comes up, never fired. */
-static int case_wants_timer(const json_t *kase, const char *kind, int64_t due) {
+/* When the case wants a timer of this kind now, or -1 if it wants none. */
+static int64_t case_timer_due(const json_t *kase, const char *kind) {
     case_timer set[4];
-    case_timer t = {due, kind};
-    return has_timer(set, case_timers(kase, set), &t);
+    int n = case_timers(kase, set);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(set[i].kind, kind)) return set[i].due;
+    return -1;
+}
+
+/* A timer key whose reason is gone is dropped when it comes up, never fired. */
+static int case_wants_timer(const json_t *kase, const char *kind, int64_t due) {
+    return case_timer_due(kase, kind) == due;
 }
 
 void timers_update(store_batch *b, const json_t *before, const json_t *after) {
@@ -286,7 +292,14 @@ static int fire_due(server *s, store_batch *b) {
             alerts_fire_stall(s, b, id);
         } else {
             json_t *kase = id ? round_case(s, cases, id) : NULL;
-            if (kase && case_wants_timer(kase, kind, at)) fire_case_timer_at(s, b, kase, kind, at);
+            int64_t wanted = kase ? case_timer_due(kase, kind) : -1;
+            if (wanted == at) {
+                fire_case_timer_at(s, b, kase, kind, at);
+            } else if (wanted >= 0) { /* keyed under an older rule for due times: move it */
+                store_key k;
+                timer_key(&k, wanted, kind, id);
+                store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
+            }
         }
         s->now_override = 0;
     }

@@ -161,7 +161,9 @@ static void on_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
-    if (c->tmode == TM_WRITE) /* the peer reads: give it the full time again, or stop */
+    /* the peer reads: give it the full time again (at shutdown the drain time
+     * is a total, not per write), or stop */
+    if (c->tmode == TM_WRITE && (c->writes == 0 || !c->srv->shutting_down))
         http_conn_timer(c, c->writes > 0 ? TM_WRITE : TM_NONE);
     if (c->done) {
         if (c->writes == 0 && !c->busy) conn_finish(c);

@@ -62,8 +62,14 @@ static void log_override_error(lua_State *L, policy_set *ps, const char *module,
     if (c == NULL || c->log == NULL) return;
     const char *msg = lua_tostring(L, -1);
     char line[600];
-    snprintf(line, sizeof line, "merchant %s.%s failed, the floor answered: %s", module, fn,
-             msg ? msg : "(error object is not a string)");
+    int n = snprintf(line, sizeof line, "merchant %s.%s failed, the floor answered: %s", module, fn,
+                     msg ? msg : "(error object is not a string)");
+    if (n >= (int)sizeof line) { /* cut: drop a character the cut split */
+        size_t len = sizeof line - 1;
+        while (len > 0 && ((unsigned char)line[len - 1] & 0xC0) == 0x80) len--;
+        if (len > 0 && (unsigned char)line[len - 1] >= 0xC0) len--;
+        line[len] = '\0';
+    }
     json_t *v = json_string(line);
     if (v == NULL) v = json_string("merchant override failed (message is not valid UTF-8)");
     if (v != NULL) json_array_append_new(c->log, v);

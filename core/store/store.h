@@ -133,6 +133,10 @@ void store_batch_free(store_batch *b); /* only for a batch never submitted */
  * a failed commit completes, and then every batch still pending fails too.
  * State mirrored in memory from batches is rebuilt once per move. */
 uint64_t store_epoch(const store *s);
+/* Inside a commit callback with an error: 1 if that batch failed on its own
+ * (a bad key, no memory to build it) and took no other batch with it, 0 if
+ * its commit failed (the epoch moves, see store_epoch). */
+int store_failed_alone(const store *s);
 
 typedef struct {
     uint64_t commits;        /* transactions committed */

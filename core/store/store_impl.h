@@ -93,6 +93,7 @@ struct store {
     int closing;
     uint64_t next_seq;
     uint64_t epoch;
+    int failed_alone;    /* the batch completing failed on its own (store_failed_alone) */
     uint64_t batches, failed_batches;
     size_t pending;
     overlay *ov;

@@ -220,9 +220,12 @@ void store_submit(store_batch *b, store_commit_cb cb, void *ud) {
 
 uint64_t store_epoch(const store *s) { return s->epoch; }
 
+int store_failed_alone(const store *s) { return s->failed_alone; }
+
 static void complete_one(store *s, store_batch *b) {
     if (b->in_overlay) overlay_remove_batch(s->ov, b);
     int commit_failure = b->status != 0 && b->err == 0 && b->status != STORE_ECLOSED;
+    s->failed_alone = b->status != 0 && b->err != 0;
     if (commit_failure && b->epoch >= s->epoch) {
         overlay_clear(s->ov);
         s->epoch = b->epoch + 1;

@@ -398,6 +398,29 @@ class AdminTest(ServerTestCase):
         self.assertStatus(r, 200)
         self.assertEqual((r["evaluated"], r["changed"]), (1, 0), r)
 
+    def test_replay_counts_only_the_returns_a_case_saw(self):
+        # a buyer's 7 returns: the 7th went to review (6 earlier), the first 6
+        # did not; replaying the unchanged set must change none of them, even
+        # with returns that came after each one (a same-second burst included)
+        self.make_order(order_id="o1", delivered_at=T0 - DAY, qty=9)
+        outcomes = []
+        for i in range(7):
+            outcomes.append(self.open_case(type="return", order_id="o1")["decision"]["outcome"])
+            if i % 2:
+                self.s.advance(60)
+        self.assertEqual(outcomes, ["approve"] * 6 + ["review"])
+        r = self.s.post("/v1/admin/policies/replay", {"sources": {}})
+        self.assertStatus(r, 200)
+        self.assertEqual((r["evaluated"], r["changed"]), (7, 0), r)
+
+    def test_dry_run_uses_the_buyer_details_of_the_order_it_is_given(self):
+        body = {"case": {"type": "return", "reason": "no_reason", "sku": "s1", "qty": 1, "channel": "app",
+                         "opened": False},
+                "order": order_body(order_id="not-stored", buyer={"tier": "vip"})}
+        r = self.s.post("/v1/admin/policies/dry-run", body)
+        self.assertStatus(r, 200)
+        self.assertEqual(r["routing"]["priority"], 1, r)  # the VIP lane, as a stored order would give
+
     # ---- the clock ------------------------------------------------------------------
 
     def test_clock_endpoint(self):

@@ -464,6 +464,38 @@ static void open_creates_a_missing_private_directory(void **state) {
     free(v);
 }
 
+typedef struct {
+    store *s;
+    int status, alone, runs;
+} alone_result;
+
+static void on_alone(int status, void *ud) {
+    alone_result *r = ud;
+    r->status = status;
+    r->alone = store_failed_alone(r->s);
+    r->runs++;
+}
+
+/* A batch that fails on its own says so to its callback (the API rebuilds
+ * its mirrors then); the epoch does not move, and later batches commit. */
+static void a_batch_failing_alone_says_so_and_keeps_the_epoch(void **state) {
+    store_fixture *f = *state;
+    alone_result bad = {f->s, 1, -1, 0}, good = {f->s, 1, -1, 0};
+    uint64_t epoch = store_epoch(f->s);
+    store_batch *b = store_batch_new(f->s);
+    store_batch_fail(b, STORE_ENOMEM);
+    store_submit(b, on_alone, &bad);
+    store_batch *g = store_batch_new(f->s);
+    store_batch_put(g, DB_META, "g", 1, "1", 1);
+    store_submit(g, on_alone, &good);
+    run_until(&f->loop, &good.runs);
+    assert_int_equal(bad.status, STORE_ENOMEM);
+    assert_int_equal(bad.alone, 1);
+    assert_int_equal(good.status, 0);
+    assert_int_equal(good.alone, 0);
+    assert_true(store_epoch(f->s) == epoch);
+}
+
 static void failed_or_overflowed_batch_fails_alone(void **state) {
     store_fixture *f = *state;
     commit_result ra = {1, 0}, rb = {1, 0}, rc = {1, 0}, rd = {1, 0};
@@ -628,6 +660,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(open_creates_a_missing_private_directory, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_or_overflowed_batch_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_batch_failing_alone_says_so_and_keeps_the_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(close_flushes_queued_batches_and_refuses_later_ones, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_arguments_are_errors_not_crashes, setup, teardown),
