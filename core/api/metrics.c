@@ -50,21 +50,32 @@ static void write_http_metrics(const api_metrics *m, textbuf *tb) {
                   (double)m->duration_us[r] / 1e6);
 }
 
+/* One family of one sample: its HELP and TYPE lines, then the value. */
+static void metric_int(textbuf *tb, const char *name, const char *type, const char *help, uint64_t value) {
+    tb_printf(tb, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+              (unsigned long long)value);
+}
+
+static void counter_u64(textbuf *tb, const char *name, const char *help, uint64_t value) {
+    metric_int(tb, name, "counter", help, value);
+}
+
+static void counter_seconds(textbuf *tb, const char *name, const char *help, uint64_t us) {
+    tb_printf(tb, "# HELP %s %s\n# TYPE %s counter\n%s %.6f\n", name, help, name, name, (double)us / 1e6);
+}
+
 static void write_store_metrics(server *s, textbuf *tb) {
     store_stats st;
     store_get_stats(s->db, &st);
-    tb_printf(tb,
-              "# TYPE aftersale_store_commits_total counter\naftersale_store_commits_total %llu\n"
-              "# TYPE aftersale_store_batches_total counter\naftersale_store_batches_total %llu\n"
-              "# TYPE aftersale_store_failed_batches_total counter\n"
-              "aftersale_store_failed_batches_total %llu\n"
-              "# TYPE aftersale_store_commit_seconds_total counter\n"
-              "aftersale_store_commit_seconds_total %.6f\n"
-              "# TYPE aftersale_store_map_bytes gauge\naftersale_store_map_bytes %zu\n"
-              "# TYPE aftersale_store_pending_batches gauge\naftersale_store_pending_batches %zu\n",
-              (unsigned long long)st.commits, (unsigned long long)st.batches,
-              (unsigned long long)st.failed_batches, (double)st.commit_us_total / 1e6, st.map_size,
-              st.pending);
+    counter_u64(tb, "aftersale_store_commits_total", "Transactions committed (each one fsync).", st.commits);
+    counter_u64(tb, "aftersale_store_batches_total",
+                "Batches completed, committed or failed, barriers included.", st.batches);
+    counter_u64(tb, "aftersale_store_failed_batches_total", "Batches that failed.", st.failed_batches);
+    counter_seconds(tb, "aftersale_store_commit_seconds_total", "Time spent in transactions and commits.",
+                    st.commit_us_total);
+    metric_int(tb, "aftersale_store_map_bytes", "gauge", "Size of the LMDB map.", st.map_size);
+    metric_int(tb, "aftersale_store_pending_batches", "gauge", "Batches submitted and not yet completed.",
+               st.pending);
     static const char *const le[] = {"1", "3", "7", "15", "31", "63", "127", "+Inf"};
     unsigned long long cum = 0;
     tb_printf(tb, "# HELP aftersale_store_batches_per_commit Batches group-committed per transaction.\n"
@@ -73,7 +84,16 @@ static void write_store_metrics(server *s, textbuf *tb) {
         cum += st.batch_size_hist[i];
         tb_printf(tb, "aftersale_store_batches_per_commit_bucket{le=\"%s\"} %llu\n", le[i], cum);
     }
-    tb_printf(tb, "aftersale_store_batches_per_commit_count %llu\n", (unsigned long long)st.commits);
+    tb_printf(tb, "aftersale_store_batches_per_commit_sum %llu\naftersale_store_batches_per_commit_count %llu\n",
+              (unsigned long long)st.batches_committed, (unsigned long long)st.commits);
+}
+
+static void write_policy_metrics(server *s, textbuf *tb) {
+    policy_stats ps;
+    policy_get_stats(s->policies, &ps);
+    counter_u64(tb, "aftersale_policy_calls_total", "Policy calls of the active set.", ps.calls);
+    counter_u64(tb, "aftersale_policy_errors_total", "Policy calls that failed, looped or broke a cap.", ps.errors);
+    counter_seconds(tb, "aftersale_policy_call_seconds_total", "Time spent in policy calls.", ps.call_us_total);
 }
 
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who) {
@@ -82,25 +102,16 @@ void h_metrics(server *s, http_request *req, const route_params *p, const princi
     textbuf tb = {0};
     write_http_metrics(&s->metrics, &tb);
     write_store_metrics(s, &tb);
-    policy_stats ps;
-    policy_get_stats(s->policies, &ps);
-    tb_printf(&tb,
-              "# TYPE aftersale_policy_calls_total counter\naftersale_policy_calls_total %llu\n"
-              "# TYPE aftersale_policy_errors_total counter\naftersale_policy_errors_total %llu\n"
-              "# TYPE aftersale_policy_call_seconds_total counter\n"
-              "aftersale_policy_call_seconds_total %.6f\n"
-              "# TYPE aftersale_http_connections gauge\naftersale_http_connections %u\n",
-              (unsigned long long)ps.calls, (unsigned long long)ps.errors,
-              (double)ps.call_us_total / 1e6, http_server_connections(s->http));
+    write_policy_metrics(s, &tb);
+    metric_int(&tb, "aftersale_http_connections", "gauge", "Open client connections.",
+               http_server_connections(s->http));
     if (s->webhook) {
         webhook_stats ws;
         webhook_get_stats(s->webhook, &ws);
-        tb_printf(&tb,
-                  "# TYPE aftersale_webhook_delivered_seq gauge\naftersale_webhook_delivered_seq %llu\n"
-                  "# TYPE aftersale_webhook_deliveries_total counter\naftersale_webhook_deliveries_total %llu\n"
-                  "# TYPE aftersale_webhook_failures_total counter\naftersale_webhook_failures_total %llu\n",
-                  (unsigned long long)ws.delivered_seq, (unsigned long long)ws.deliveries,
-                  (unsigned long long)ws.failures);
+        metric_int(&tb, "aftersale_webhook_delivered_seq", "gauge", "Highest feed seq the endpoint acknowledged.",
+                   ws.delivered_seq);
+        counter_u64(&tb, "aftersale_webhook_deliveries_total", "Pages delivered.", ws.deliveries);
+        counter_u64(&tb, "aftersale_webhook_failures_total", "Delivery attempts that failed.", ws.failures);
     }
     size_t len;
     char *text = tb_take(&tb, &len);

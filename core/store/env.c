@@ -248,6 +248,7 @@ void store_get_stats(const store *s, store_stats *st) {
     pthread_mutex_lock(&m->mu);
     st->commits = s->commits;
     st->batches_in_last_commit = s->in_last_commit;
+    st->batches_committed = s->batches_committed;
     st->max_batches_per_commit = s->max_per_commit;
     st->commit_us_total = s->commit_us_total;
     st->map_size = s->map_size;

@@ -143,6 +143,7 @@ typedef struct {
     uint64_t batches;        /* batches completed */
     uint64_t failed_batches;
     uint64_t batches_in_last_commit;
+    uint64_t batches_committed; /* batches in successful commits (barriers too) */
     uint64_t max_batches_per_commit;
     uint64_t commit_us_total; /* time spent in txn + commit */
     size_t map_size;

@@ -82,6 +82,7 @@ struct store {
     int stopping;
     size_t map_size;
     uint64_t commits, commit_us_total, in_last_commit, max_per_commit;
+    uint64_t batches_committed; /* the sum of the batches-per-commit histogram */
     uint64_t hist[8];
 
     /* (writer) */

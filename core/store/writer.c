@@ -46,6 +46,7 @@ static void record_commit(store *s, uint64_t nbatches) {
     pthread_mutex_lock(&s->mu);
     s->commits++;
     s->in_last_commit = nbatches;
+    s->batches_committed += nbatches;
     if (nbatches > s->max_per_commit) s->max_per_commit = nbatches;
     s->hist[bucket]++;
     pthread_mutex_unlock(&s->mu);

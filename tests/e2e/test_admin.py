@@ -16,9 +16,12 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_]\w*="(?:[^"\\\n
 
 
 def parse_metrics(text):
-    """Prometheus text -> {(name, frozenset(labels)): value}; asserts the format."""
+    """Prometheus text -> {(name, frozenset(labels)): value}; asserts the format:
+    every family has HELP and TYPE before its samples, and a histogram has
+    its _bucket, _sum and _count series."""
     out = {}
     types = {}
+    helps = set()
     for line in text.splitlines():
         if not line:
             continue
@@ -28,11 +31,19 @@ def parse_metrics(text):
             if parts[1] == "TYPE":
                 assert parts[3] in ("counter", "gauge", "histogram", "summary", "untyped"), line
                 types[parts[2]] = parts[3]
+            else:
+                helps.add(parts[2])
             continue
         m = SAMPLE.match(line)
         assert m, "not a Prometheus sample line: %r" % line
+        family = re.sub(r"_(bucket|sum|count)$", "", m.group(1)) if m.group(1) not in types else m.group(1)
+        assert family in types and family in helps, "no HELP/TYPE before %r" % line
         labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
         out[(m.group(1), labels)] = float(m.group(4))
+    for family, kind in types.items():
+        if kind == "histogram":
+            for part in ("_bucket", "_sum", "_count"):
+                assert any(n == family + part for n, _ in out), "histogram %s has no %s" % (family, part)
     return out, types
 
 
@@ -138,6 +149,8 @@ class AdminTest(ServerTestCase):
         les = sorted((float(k), v) for k, v in hist.items())
         self.assertEqual([v for _, v in les], sorted(v for _, v in les), "buckets are cumulative")
         self.assertEqual(types.get("aftersale_store_batches_per_commit"), "histogram")
+        batches_in_commits = m[("aftersale_store_batches_per_commit_sum", lab())]
+        self.assertGreaterEqual(batches_in_commits, commits)  # at least one batch per commit
         # the policies: calls and the time they took
         self.assertGreaterEqual(m[("aftersale_policy_calls_total", lab())], 3)
         self.assertGreater(m[("aftersale_policy_call_seconds_total", lab())], 0)
