@@ -176,6 +176,64 @@ static int sb_rawset(lua_State *L) {
     return 1;
 }
 
+/* Lua's pattern matcher runs in C, where the instruction budget cannot stop
+ * it, and it backtracks: each * + - quantifier can multiply the work by the
+ * subject's length, and a search not anchored with ^ tries every start. A
+ * call whose worst case passes PATTERN_WORK steps is refused before it runs
+ * (string.rep("a", 3000):find(".-.-.-.-b") held the loop thread for hours);
+ * a search in a 20 KB description with one .- stays well under it. */
+#define PATTERN_WORK 1e9
+
+/* Counts the quantifiers outside sets and escapes. */
+static int pattern_quantifiers(const char *p, size_t plen) {
+    int q = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (p[i] == '%') {
+            i++; /* the escaped character */
+        } else if (p[i] == '[') {
+            i++;
+            if (i < plen && p[i] == '^') i++;
+            for (i++; i < plen && p[i] != ']'; i++) /* the first one may be ']' itself */
+                if (p[i] == '%') i++;
+        } else if (i > 0 && (p[i] == '*' || p[i] == '+' || p[i] == '-')) {
+            q++;
+        }
+    }
+    return q;
+}
+
+static int sb_pattern_guard(lua_State *L) {
+    size_t n, plen;
+    const char *subject = lua_tolstring(L, 1, &n);
+    const char *pattern = lua_tolstring(L, 2, &plen);
+    int plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4); /* find's 4th argument */
+    if (subject != NULL && pattern != NULL && !plain) {
+        int anchored = plen > 0 && pattern[0] == '^';
+        int power = pattern_quantifiers(pattern + anchored, plen - (size_t)anchored) + !anchored;
+        double work = 1;
+        for (int k = 0; k < power && work <= PATTERN_WORK; k++) work *= (double)n + 1;
+        if (work > PATTERN_WORK)
+            return luaL_error(L, "pattern too costly for a subject of %d bytes (%d quantifiers%s): "
+                              "anchor it, use fewer quantifiers or a shorter subject",
+                              (int)n, power - !anchored, anchored ? "" : ", unanchored");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Replaces the pattern functions of the string library on top of the stack. */
+static void guard_patterns(lua_State *L) {
+    static const char *const names[] = {"find", "match", "gmatch", "gsub"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        lua_getfield(L, -1, names[i]);
+        lua_pushboolean(L, i == 0); /* find has a plain flag */
+        lua_pushcclosure(L, sb_pattern_guard, 2);
+        lua_setfield(L, -2, names[i]);
+    }
+}
+
 /* setmetatable without __gc: a finalizer would run outside any call's
  * budget, at a collection or when the set is freed. */
 static int sb_setmetatable(lua_State *L) {
@@ -240,6 +298,7 @@ static int setup_body(lua_State *L) {
     add_lib(L, base, LUA_STRLIBNAME, luaopen_string, NULL);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump"); /* string.dump: bytecode is never loaded here */
+    guard_patterns(L);
     lua_pop(L, 1);
     add_lib(L, base, LUA_TABLIBNAME, luaopen_table, NULL);
     add_lib(L, base, LUA_MATHLIBNAME, luaopen_math, NULL);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <time.h>
 
 #include "test_policy_util.h"
 
@@ -222,6 +223,39 @@ static void global_assignment_is_blocked_after_load(void **state) {
     json_decref(r);
 }
 
+/* The matcher runs in C, out of the budget's reach: a search whose worst
+ * case is hours is refused at once; ordinary ones run. */
+static void costly_patterns_are_refused_ordinary_ones_run(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "p.lua",
+               "local big = string.rep('a', 3000)\n"
+               "local desc = string.rep('x', 20000) .. 'not really working'\n"
+               "return {bad = function() return big:find('.-.-.-.-b') end,\n"
+               "        bad_gsub = function() return (big:gsub('a-a-a-b', '')) end,\n"
+               "        ok = function()\n"
+               "          local a, n = ('sku-12'):match('^(%a+)%-(%d+)$')\n"
+               "          local words = 0\n"
+               "          for _ in ('one two three'):gmatch('%a+') do words = words + 1 end\n"
+               "          return {a, n, desc:find('not .- working') ~= nil, words,\n"
+               "                  big:find('.-.-.-.-b', 1, true) == nil, (('a.b'):gsub('%.', '-'))}\n"
+               "        end}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(pdir_call0(d, NULL, "p", "bad", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "pattern too costly for a subject of 3000 bytes (4 quantifiers, unanchored)"));
+    assert_int_equal(pdir_call0(d, NULL, "p", "bad_gsub", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "pattern too costly"));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 2); /* refused, not run */
+    assert_int_equal(pdir_call0(d, NULL, "p", "ok", NULL, &r), 0);
+    json_t *want = json_pack("[s,s,b,i,b,s]", "sku", "12", 1, 3, 1, "a-b");
+    assert_true(json_equal(r, want));
+    json_decref(want);
+    json_decref(r);
+}
+
 /* rawset on the sealed env or a library proxy would outlive the call. */
 static void rawset_cannot_write_globals_or_libraries(void **state) {
     pdir *d = *state;
@@ -247,6 +281,7 @@ static void rawset_cannot_write_globals_or_libraries(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(rawset_cannot_write_globals_or_libraries, setup, teardown),
+        cmocka_unit_test_setup_teardown(costly_patterns_are_refused_ordinary_ones_run, setup, teardown),
         cmocka_unit_test_setup_teardown(version_is_stable_and_follows_content, setup, teardown),
         cmocka_unit_test_setup_teardown(version_ignores_tests_but_counts_merchant_files, setup, teardown),
         cmocka_unit_test_setup_teardown(syntax_error_names_file_and_line, setup, teardown),
