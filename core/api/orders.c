@@ -10,6 +10,7 @@
 
 #include "api/alerts.h"
 #include "api/api.h"
+#include "api/decide.h"
 
 #define MAX_ITEMS 500
 #define MAX_TEXT 2000
@@ -138,6 +139,13 @@ static json_t *order_doc(json_t *in, const json_t *old) {
     for (size_t i = 0; i < 3; i++) {
         json_t *v = old ? json_object_get(old, kept[i]) : NULL;
         json_object_set_new(d, kept[i], v ? json_deep_copy(v) : (i == 1 ? json_object() : json_array()));
+    }
+    /* prices are kept for the skus the order still has */
+    json_t *prices = json_object_get(d, "prices");
+    const char *sku;
+    json_t *price, *tmp;
+    json_object_foreach_safe(prices, tmp, sku, price) {
+        if (order_item(d, sku) == NULL) json_object_del(prices, sku);
     }
     /* a stall already reported stays reported: a replaced order must not raise it again */
     json_t *reported = old ? json_object_get(old, "stall_reported_for") : NULL;

@@ -249,6 +249,16 @@ class OrdersTest(ServerTestCase):
         self.assertInvalid(big, "items[0].price_cents")
         self.assertStatus(self.s.get("/v1/orders/o1"), 404)
 
+    def test_a_replace_that_drops_a_line_drops_its_price(self):
+        self.make_order(items=[{"sku": "s1", "category": "apparel", "price_cents": 5000, "qty": 1},
+                               {"sku": "s2", "category": "apparel", "price_cents": 7000, "qty": 1}])
+        for sku in ("s1", "s2"):
+            self.assertStatus(self.s.put("/v1/orders/o1/prices/" + sku, {"price_cents": 100, "at": T0}), 200)
+        r = self.s.post("/v1/orders", order_body(items=[{"sku": "s2", "category": "apparel",
+                                                         "price_cents": 7000, "qty": 1}]))
+        self.assertStatus(r, 200)
+        self.assertEqual(list(r.json["prices"]), ["s2"])
+
     def test_an_order_with_cases_keeps_its_merchant(self):
         self.make_order()
         self.open_case(type="return", order_id="o1")
