@@ -199,8 +199,9 @@ static int fx_resolve(action_ctx *ax) {
 }
 
 /* Escalation: priority goes up at least one step and routing runs again
- * with case.escalated = true; a new queue means a new assignee, and a case
- * nobody holds (an appeal of a rejection) gets one if an agent is free. */
+ * with case.escalated = true; a new queue means a new assignee, and so does
+ * an assignee who went offline or left the queue; a case nobody holds (an
+ * appeal of a rejection) gets one if an agent is free. */
 static void escalate(action_ctx *ax) {
     json_t *k = ax->kase;
     json_int_t before = json_integer_value(json_object_get(k, "priority"));
@@ -212,7 +213,8 @@ static void escalate(action_ctx *ax) {
     json_int_t after = json_integer_value(json_object_get(k, "priority"));
     if (after >= before) set_int(k, "priority", before > 1 ? before - 1 : 1);
     int unassigned = !json_is_string(json_object_get(k, "assignee"));
-    if (unassigned || strcmp(queue_was, json_string_value(json_object_get(k, "queue"))) != 0)
+    if (unassigned || strcmp(queue_was, json_string_value(json_object_get(k, "queue"))) != 0 ||
+        !assignee_serves(ax->s, k))
         case_reassign(ax->s, k, NULL, "routing", ax->notes);
 }
 

@@ -458,6 +458,19 @@ class LifecycleTest(ServerTestCase):
         self.assertFalse(routes[0]["data"]["inputs"][0]["escalated"])
         self.assertTrue(routes[-1]["data"]["inputs"][0]["escalated"])
 
+    def test_escalation_moves_a_case_off_an_agent_who_went_offline(self):
+        self.make_agent("a1", queues=["after_sales"], capacity=5)
+        self.make_agent("a2", queues=["after_sales"], capacity=5)
+        self.make_order()
+        c = self.open_case(type="return", order_id="o1")
+        held_by = c["assignee"]
+        other = "a2" if held_by == "a1" else "a1"
+        self.assertStatus(self.s.post("/v1/agents", {"agent_id": held_by, "online": False}), 200)
+        c = self.act(c["case_id"], "escalate", reason="nobody answers")
+        self.assertEqual(c["assignee"], other)
+        loads = {a["agent_id"]: a["load"] for a in self.s.get("/v1/agents").json["agents"]}
+        self.assertEqual((loads[held_by], loads[other]), (0, 1))
+
     def test_agent_reply_sets_first_response_customer_reply_does_not(self):
         self.make_order()
         c = self.open_case(type="consultation", order_id="o1", reason="other")
