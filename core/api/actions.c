@@ -200,8 +200,8 @@ static int fx_resolve(action_ctx *ax) {
 
 /* Escalation: priority goes up at least one step and routing runs again
  * with case.escalated = true; a new queue means a new assignee, and so does
- * an assignee who went offline or left the queue; a case nobody holds (an
- * appeal of a rejection) gets one if an agent is free. */
+ * an assignee who went offline; a case nobody holds (an appeal of a
+ * rejection) gets one if an agent is free. */
 static void escalate(action_ctx *ax) {
     json_t *k = ax->kase;
     json_int_t before = json_integer_value(json_object_get(k, "priority"));

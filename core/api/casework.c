@@ -38,10 +38,9 @@ static int agent_fits(const json_t *agent, const char *queue, const json_t *skil
 int assignee_serves(server *s, const json_t *kase) {
     const char *id = json_string_value(json_object_get(kase, "assignee"));
     const json_t *agent = id ? json_object_get(s->agents, id) : NULL;
-    if (agent == NULL) return 1; /* nobody, or an agent a token names: not ours to judge */
-    const char *queue = json_string_value(json_object_get(kase, "queue"));
-    return json_is_true(json_object_get(agent, "online")) && queue &&
-           array_has(json_object_get(agent, "queues"), queue);
+    /* nobody, or an agent a token names: not ours to judge; the queue is not
+     * asked either, since a hand assignment may cross queues on purpose */
+    return agent == NULL || json_is_true(json_object_get(agent, "online"));
 }
 
 const char *pick_agent(server *s, const json_t *kase) {

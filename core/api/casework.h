@@ -13,8 +13,8 @@ int case_status_active(const char *status);
 /* Picks the least-loaded online agent of the case's queue who has its skills
  * and free capacity (ties: lowest agent_id). NULL if none. */
 const char *pick_agent(server *s, const json_t *kase);
-/* 0 if the case's assignee is a registered agent who is offline or no longer
- * in the case's queue (escalation then routes it again); 1 otherwise. */
+/* 0 if the case's assignee is a registered agent who is offline (escalation
+ * then routes it again); 1 otherwise. */
 int assignee_serves(server *s, const json_t *kase);
 /* Re-routing: moves the case to queue (NULL: keeps its queue) and gives it to
  * the agent pick_agent chooses there, or to nobody; a change of assignee goes
