@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "case/case.h"
 #include "api/casework.h"
 
 #define LIST_DEFAULT 50
@@ -92,6 +93,16 @@ static int parse_list_query(http_request *req, const principal *who, list_query 
     }
     if (q->given[7] && strcmp(q->value[7], "true") != 0 && strcmp(q->value[7], "false") != 0) {
         reply_invalid(req, "breached", "must be true or false");
+        return -1;
+    }
+    /* the two filters with a closed set of values: a typo is an error, not an empty list */
+    if (q->given[5] && !case_status_valid(q->value[5])) {
+        reply_invalid(req, "status", "must be open, awaiting_customer, in_progress, resolved, closed or rejected");
+        return -1;
+    }
+    if (q->given[6] && case_type_from_name(q->value[6]) < 0) {
+        reply_invalid(req, "type", "must be return, exchange, refund_only, repair, price_protection, complaint, "
+                                   "consultation or logistics");
         return -1;
     }
     char num[32];

@@ -341,6 +341,9 @@ class CaseApiTest(ServerTestCase):
         self.assertField(self.s.get("/v1/cases?limit=201"), "limit")
         self.assertField(self.s.get("/v1/cases?cursor=abc"), "cursor")
         self.assertField(self.s.get("/v1/cases?breached=maybe"), "breached")
+        self.assertField(self.s.get("/v1/cases?status=bogus"), "status")
+        self.assertField(self.s.get("/v1/cases?type=returns"), "type")
+        self.assertField(self.s.get("/v1/customers/b1/cases?status=Open"), "status")
 
     def test_cursor_pages_newest_first_without_gaps_while_cases_arrive(self):
         self.make_order()
