@@ -97,13 +97,14 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
     lua_insert(L, base);
     for (int i = 1; i <= nargs; i++) lua_pushvalue(L, base + 1 + i);
     lua_rotate(L, base + 1, nargs);
-    /* An override that raises gave no answer: the floor gets nil and answers
-     * the default's, and the error goes to the call's logs. A broken budget
-     * still ends the whole call: the hook fails every instruction after. */
+    /* An override that fails (raises, loops, breaks the memory cap) gave no
+     * answer: the floor gets nil and answers the default's, on a budget of its
+     * own, and the error goes to the call's logs. */
     if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
         log_override_error(L, ps, module, fn);
         lua_pop(L, 1);
         lua_pushnil(L);
+        sandbox_budget_renew(&ps->sb);
     }
     lua_insert(L, base + 1);
     lua_call(L, nargs + 1, 1);

@@ -73,6 +73,14 @@ void sandbox_budget_reset(sandbox *sb) {
     sb->ticks = 0;
 }
 
+void sandbox_budget_renew(sandbox *sb) {
+    sb->ticks = 0;
+    sb->exhausted = 0;
+    sb->mem_refused = 0;
+    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, sb->count);
+    lua_gc(sb->L, LUA_GCCOLLECT);
+}
+
 /* The error object as text; a __tostring object is asked for its text. */
 static const char *error_text(lua_State *L) {
     const char *msg = lua_tostring(L, 1);

@@ -54,5 +54,9 @@ void sandbox_seal(sandbox *sb);
 /* Resets the instruction budget between two pieces of one run (a load runs
  * each module's top level on a fresh budget). */
 void sandbox_budget_reset(sandbox *sb);
+/* After a failed piece of a run (caught by its pcall), the next piece gets a
+ * whole budget again even if the failure spent it: the hook stops failing
+ * every instruction, and the failed piece's garbage is collected. */
+void sandbox_budget_renew(sandbox *sb);
 
 #endif

@@ -122,6 +122,38 @@ static void failing_override_gets_the_floors_answer(void **state) {
     json_decref(args[1]);
 }
 
+/* A looping or memory-hungry override spends the call's budget; the floor
+ * still answers, on a budget of its own. */
+static void override_that_loops_or_hogs_memory_gets_the_floor_too(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/m4/returns.lua", "return {evaluate = function() while true do end end}\n");
+    pdir_write(d, "merchants/m5/returns.lua",
+               "return {evaluate = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end end}\n");
+    pdir_load_ok(d);
+    const char *merchants[] = {"m4", "m5"};
+    const char *why[] = {"instruction budget exceeded", "memory"};
+    for (int i = 0; i < 2; i++) {
+        json_t *args[2] = {json_pack("{s:i}", "days", 3), json_null()};
+        json_t *logs = json_array();
+        policy_ctx ctx = {.now = 1767225600, .log = logs};
+        json_t *r = NULL;
+        int rc = policy_call(d->ps, merchants[i], "returns", "evaluate", args, 2, &ctx, &r, d->err,
+                             sizeof d->err);
+        if (rc != 0) fprintf(stderr, "%s: %s\n", merchants[i], d->err);
+        assert_int_equal(rc, 0);
+        assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
+        assert_non_null(strstr(json_string_value(json_array_get(logs, 0)), why[i]));
+        json_decref(r);
+        json_decref(logs);
+        json_decref(args[0]);
+        json_decref(args[1]);
+    }
+    /* and the state serves the next call as usual */
+    json_t *r = evaluate(d, NULL, 3);
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "default");
+    json_decref(r);
+}
+
 static void override_falls_back_to_default_per_function(void **state) {
     pdir *d = *state;
     pdir_load_ok(d);
@@ -374,6 +406,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(merchant_override_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(floor_raises_an_override_result, setup, teardown),
         cmocka_unit_test_setup_teardown(failing_override_gets_the_floors_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(override_that_loops_or_hogs_memory_gets_the_floor_too, setup, teardown),
         cmocka_unit_test_setup_teardown(override_falls_back_to_default_per_function, setup, teardown),
         cmocka_unit_test_setup_teardown(unresolved_function_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(nil_result_is_json_null_and_errors_carry_a_traceback, setup, teardown),
