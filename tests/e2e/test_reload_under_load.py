@@ -58,8 +58,8 @@ class ReloadUnderLoad(ServerTestCase):
             for i, (status, kase) in enumerate(mine):
                 self.assertEqual(status, 201, kase)
                 self.assertIn(kase["decision"]["policy_version"], versions)
-                # one buyer per worker: the anti-abuse review starts past 5 returns
-                self.assertEqual(kase["decision"]["outcome"], "approve" if i < 6 else "review",
+                # one buyer per worker: the anti-abuse review starts at the 6th return
+                self.assertEqual(kase["decision"]["outcome"], "approve" if i < 5 else "review",
                                  kase["decision"])
         listed = self.s.get("/v1/cases?limit=200")
         self.assertStatus(listed, 200)
