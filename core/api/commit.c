@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "api/api.h"
+#include "util/digest.h"
 #include "util/log.h"
 
 /* The answer waiting for its commit: a JSON body, or text already serialised. */
@@ -45,14 +45,6 @@ void reply_store_error(http_request *req, int err) {
 }
 
 #define IDEM_KEY_MAX 255
-
-static int sha256_hex(const void *data, size_t len, char out[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) return -1;
-    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
-}
 
 /* Idempotency record key: sha256(token) | method | path | key (the bearer
  * token itself never goes to disk). 1 with a key, 0 without one, -1 for a

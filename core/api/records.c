@@ -120,20 +120,22 @@ static const char *index_value(const json_t *kase, const char *field) {
     return json_string_value(json_object_get(kase, field));
 }
 
-static void case_index_key(store_key *k, const char *field, const char *value, uint64_t seq) {
+/* 'c' | field | value: the prefix of the cases with that value of field. */
+static void case_index_prefix(store_key *k, const char *field, const char *value) {
     key_init(k);
     key_u8(k, IDX_CASE);
     key_str(k, field);
     key_str(k, value);
+}
+
+static void case_index_key(store_key *k, const char *field, const char *value, uint64_t seq) {
+    case_index_prefix(k, field, value);
     key_u64(k, seq);
 }
 
 int64_t agent_open_cases(server *s, const char *agent_id) {
     store_key prefix;
-    key_init(&prefix);
-    key_u8(&prefix, IDX_CASE);
-    key_str(&prefix, "assignee");
-    key_str(&prefix, agent_id);
+    case_index_prefix(&prefix, "assignee", agent_id);
     store_read *rd;
     store_iter *it;
     if (prefix.overflow || store_read_begin(s->db, &rd) != 0) return 0;
@@ -412,10 +414,7 @@ static void count_recent_cases(store_read *rd, const char *buyer_id, int64_t sin
 static void count_cases_before(store_read *rd, const char *buyer_id, int64_t since, uint64_t before_seq,
                                int *returns, int *cases) {
     store_key prefix;
-    key_init(&prefix);
-    key_u8(&prefix, IDX_CASE);
-    key_str(&prefix, "buyer_id");
-    key_str(&prefix, buyer_id);
+    case_index_prefix(&prefix, "buyer_id", buyer_id);
     store_iter *it;
     if (prefix.overflow || store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) != 0) return;
     const void *k, *v;

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/digest.h"
+
 static int name_char(char ch, int dots) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
            ch == '_' || ch == '-' || (dots && ch == '.');
@@ -42,14 +44,6 @@ static int classify(const char *path) {
     const char *id = path + 10, *end = strchr(id, '/');
     if (end == NULL || !segment_ok(id, (size_t)(end - id), 1)) return -1;
     return strchr(end + 1, '/') == NULL && lua_file_ok(end + 1, 0) ? FILESET_MODULES : -1;
-}
-
-static int sha256_hex(const void *data, size_t len, char out[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) return -1;
-    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
 }
 
 /* Adds or replaces name with a copy of text. */
