@@ -183,6 +183,7 @@ void store_writer_stop(store *s) {
 static void submit_nomem(store *s, store_commit_cb cb, void *ud) {
     if (cb == NULL) return;
     if (s == NULL || s->oom_n == STORE_OOM_SLOTS) { /* nowhere to park it */
+        if (s) s->failed_alone = 1;
         cb(STORE_ENOMEM, ud);
         return;
     }
@@ -254,7 +255,10 @@ static void run_nomem(store *s) {
     size_t n = s->oom_n;
     for (size_t i = 0; i < n; i++) slots[i] = s->oom[i];
     s->oom_n = 0;
-    for (size_t i = 0; i < n; i++) slots[i].cb(STORE_ENOMEM, slots[i].ud);
+    for (size_t i = 0; i < n; i++) {
+        s->failed_alone = 1; /* a batch that could not even be built failed alone */
+        slots[i].cb(STORE_ENOMEM, slots[i].ud);
+    }
 }
 
 /* Batches are taken one at a time from the shared list, so a callback that
