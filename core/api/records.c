@@ -413,15 +413,20 @@ static void count_recent_cases(store_read *rd, const char *buyer_id, int64_t sin
  * created(be64) | type. */
 static void count_cases_before(store_read *rd, const char *buyer_id, int64_t since, uint64_t before_seq,
                                int *returns, int *cases) {
-    store_key prefix;
+    store_key prefix, from;
     case_index_prefix(&prefix, "buyer_id", buyer_id);
+    from = prefix;
+    key_u64(&from, before_seq - 1);
     store_iter *it;
-    if (prefix.overflow || store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) != 0) return;
+    /* newest first from the case before, back to the window's start: the
+     * work is the window's cases, not the buyer's whole history */
+    if (from.overflow || store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 1, &it) != 0)
+        return;
     const void *k, *v;
     size_t klen, vlen;
     while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
-        if (key_get_u64((const unsigned char *)k + klen - 8) >= before_seq) break;
-        if (vlen < 8 || (int64_t)key_get_u64(v) < since) continue;
+        if (vlen < 8) continue;
+        if ((int64_t)key_get_u64(v) < since) break; /* seq order is creation order */
         *cases += 1;
         *returns += vlen - 8 == 6 && memcmp((const char *)v + 8, "return", 6) == 0;
     }
