@@ -76,7 +76,7 @@ static void log_override_error(lua_State *L, policy_set *ps, const char *module,
 }
 
 void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
-                   int override) {
+                   int override, json_t *const *jargs) {
     int base = lua_gettop(L) - nargs;
     luaL_checkstack(L, nargs + 4, "policy call");
     if (override) {
@@ -93,9 +93,13 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
         lua_call(L, nargs, 1);
         return;
     }
-    /* floor, f, args... -> floor, args', f, args... -> floor, result, args' */
+    /* floor, f, args... -> floor, args', f, args... -> floor, result, args'.
+     * args' are new tables from the JSON inputs (the ctx is shared, it is
+     * read-only): an override that changes its arguments must not change
+     * what the floor judges by. */
     lua_insert(L, base);
-    for (int i = 1; i <= nargs; i++) lua_pushvalue(L, base + 1 + i);
+    for (int i = 0; i < nargs - 1; i++) luajson_push(L, jargs[i]);
+    lua_pushvalue(L, base + 1 + nargs); /* the ctx */
     lua_rotate(L, base + 1, nargs);
     /* An override that fails (raises, loops, breaks the memory cap) gave no
      * answer: the floor gets nil and answers the default's, on a budget of its
@@ -139,7 +143,7 @@ static int call_body(lua_State *L) {
     luaL_checkstack(L, r->nargs + 8, "policy arguments");
     for (int i = 0; i < r->nargs; i++) luajson_push(L, r->args[i]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
-    policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2);
+    policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2, r->args);
     r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
     return 0;
 }

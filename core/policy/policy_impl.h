@@ -49,8 +49,10 @@ int policy_overrides(policy_set *ps, const char *merchant_id, const char *module
 int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
                    const char *name, int want_fn);
 /* Inside a run: the function at -1-nargs called with the nargs arguments above
- * it; applies the floor when `override` and leaves one result. */
+ * it (the last one the ctx); applies the floor when `override`, on its own
+ * copies of the inputs converted again from jargs (nargs - 1 of them), and
+ * leaves one result. */
 void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn,
-                   int nargs, int override);
+                   int nargs, int override, json_t *const *jargs);
 
 #endif

@@ -154,6 +154,19 @@ static void override_that_loops_or_hogs_memory_gets_the_floor_too(void **state) 
     json_decref(r);
 }
 
+/* An override that edits its arguments cannot move the floor: the floor
+ * judges by its own copies of the inputs. */
+static void floor_judges_by_inputs_the_override_cannot_change(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/m6/returns.lua",
+               "return {evaluate = function(case) case.days = 30 return {outcome = 'reject', by = 'm6'} end}\n");
+    pdir_load_ok(d);
+    json_t *r = evaluate(d, "m6", 3);
+    assert_string_equal(json_string_value(json_object_get(r, "outcome")), "approve");
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
+    json_decref(r);
+}
+
 static void override_falls_back_to_default_per_function(void **state) {
     pdir *d = *state;
     pdir_load_ok(d);
@@ -407,6 +420,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(floor_raises_an_override_result, setup, teardown),
         cmocka_unit_test_setup_teardown(failing_override_gets_the_floors_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(override_that_loops_or_hogs_memory_gets_the_floor_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(floor_judges_by_inputs_the_override_cannot_change, setup, teardown),
         cmocka_unit_test_setup_teardown(override_falls_back_to_default_per_function, setup, teardown),
         cmocka_unit_test_setup_teardown(unresolved_function_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(nil_result_is_json_null_and_errors_carry_a_traceback, setup, teardown),
