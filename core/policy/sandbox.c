@@ -252,10 +252,11 @@ static int sb_pattern_guard(lua_State *L) {
 
 /* Replaces the pattern functions of the string library on top of the stack. */
 static void guard_patterns(lua_State *L) {
-    static const char *const names[] = {"find", "match", "gmatch", "gsub"};
+    static const char *const names[] = {[PG_FIND] = "find", [PG_MATCH] = "match", [PG_GMATCH] = "gmatch",
+                                        [PG_GSUB] = "gsub"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         lua_getfield(L, -1, names[i]);
-        lua_pushinteger(L, (lua_Integer)i); /* PG_FIND, PG_MATCH, PG_GMATCH, PG_GSUB */
+        lua_pushinteger(L, (lua_Integer)i); /* the kind */
         lua_pushcclosure(L, sb_pattern_guard, 2);
         lua_setfield(L, -2, names[i]);
     }
