@@ -595,6 +595,17 @@ class CaseApiTest(ServerTestCase):
         self.assertEqual(len(self.list_ids()), 2)
 
 
+def wrap_module(pol, name, hook):
+    """Inserts hook (Lua that redefines functions of M) before the module's
+    final `return M`, so the set's own functions stay reachable."""
+    path = os.path.join(pol, name)
+    with open(path) as f:
+        src = f.read()
+    idx = src.rstrip().rfind("return M")
+    with open(path, "w") as f:
+        f.write(src[:idx] + hook + "return M\n")
+
+
 class FailingPolicyTest(ServerTestCase):
     """SPEC section 4: a policy that fails, loops or exceeds a cap never loses
     the customer's case: it is stored with outcome review and the error on its
@@ -605,31 +616,20 @@ class FailingPolicyTest(ServerTestCase):
         cls.dir = tempfile.mkdtemp(prefix="as-flaky-")
         pol = os.path.join(cls.dir, "policies")
         shutil.copytree(POLICIES, pol)
-        with open(os.path.join(pol, "returns.lua")) as f:
-            src = f.read()
-        hook = (
-            "local M_evaluate_default = M.evaluate\n"
-            "function M.evaluate(case, order, ctx)\n"
-            "    if case.description == 'boom' then error('boom on purpose') end\n"
-            "    if case.description == 'loop' then while true do end end\n"
-            "    if case.description == 'nonsense' then return {outcome = 'perhaps'} end\n"
-            "    return M_evaluate_default(case, order, ctx)\n"
-            "end\n"
-            "return M\n")
-        idx = src.rstrip().rfind("return M")
-        with open(os.path.join(pol, "returns.lua"), "w") as f:
-            f.write(src[:idx] + hook)
-        with open(os.path.join(pol, "compensation.lua")) as f:
-            src = f.read()
-        hook = ("local M_refund_default = M.refund\n"
-                "function M.refund(case, order, ctx)\n"
-                "    if case.description == 'boom-refund' then error('refund boom') end\n"
-                "    return M_refund_default(case, order, ctx)\n"
-                "end\n"
-                "return M\n")
-        idx = src.rstrip().rfind("return M")
-        with open(os.path.join(pol, "compensation.lua"), "w") as f:
-            f.write(src[:idx] + hook)
+        wrap_module(pol, "returns.lua",
+                    "local M_evaluate_default = M.evaluate\n"
+                    "function M.evaluate(case, order, ctx)\n"
+                    "    if case.description == 'boom' then error('boom on purpose') end\n"
+                    "    if case.description == 'loop' then while true do end end\n"
+                    "    if case.description == 'nonsense' then return {outcome = 'perhaps'} end\n"
+                    "    return M_evaluate_default(case, order, ctx)\n"
+                    "end\n")
+        wrap_module(pol, "compensation.lua",
+                    "local M_refund_default = M.refund\n"
+                    "function M.refund(case, order, ctx)\n"
+                    "    if case.description == 'boom-refund' then error('refund boom') end\n"
+                    "    return M_refund_default(case, order, ctx)\n"
+                    "end\n")
         cls.server_kwargs = {"policies": pol}
 
     @classmethod

@@ -53,10 +53,11 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* returns.evaluate(case{days}, order) for merchant; the result's fields. */
-static json_t *evaluate(pdir *d, const char *merchant, int days) {
+/* returns.evaluate(case{days}, order) for merchant, its ctx.log lines going
+ * to logs (may be NULL); the result's fields. */
+static json_t *evaluate_logged(pdir *d, const char *merchant, int days, json_t *logs) {
     json_t *args[2] = {json_pack("{s:i}", "days", days), json_null()};
-    policy_ctx ctx = {.now = 1767225600};
+    policy_ctx ctx = {.now = 1767225600, .log = logs};
     json_t *r = NULL;
     int rc = policy_call(d->ps, merchant, "returns", "evaluate", args, 2, &ctx, &r, d->err,
                          sizeof d->err);
@@ -65,6 +66,10 @@ static json_t *evaluate(pdir *d, const char *merchant, int days) {
     json_decref(args[0]);
     json_decref(args[1]);
     return r;
+}
+
+static json_t *evaluate(pdir *d, const char *merchant, int days) {
+    return evaluate_logged(d, merchant, days, NULL);
 }
 
 static void default_module_answers_without_override(void **state) {
@@ -104,12 +109,8 @@ static void failing_override_gets_the_floors_answer(void **state) {
     pdir_write(d, "merchants/m3/returns.lua",
                "return {evaluate = function() error('m3 is broken') end}\n");
     pdir_load_ok(d);
-    json_t *args[2] = {json_pack("{s:i}", "days", 3), json_null()};
     json_t *logs = json_array();
-    policy_ctx ctx = {.now = 1767225600, .log = logs};
-    json_t *r = NULL;
-    assert_int_equal(policy_call(d->ps, "m3", "returns", "evaluate", args, 2, &ctx, &r, d->err,
-                                 sizeof d->err), 0);
+    json_t *r = evaluate_logged(d, "m3", 3, logs);
     assert_string_equal(json_string_value(json_object_get(r, "outcome")), "approve");
     assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
     assert_int_equal(json_array_size(logs), 1);
@@ -118,8 +119,6 @@ static void failing_override_gets_the_floors_answer(void **state) {
     assert_non_null(strstr(line, "m3 is broken"));
     json_decref(r);
     json_decref(logs);
-    json_decref(args[0]);
-    json_decref(args[1]);
 }
 
 /* A looping or memory-hungry override spends the call's budget; the floor
@@ -133,20 +132,12 @@ static void override_that_loops_or_hogs_memory_gets_the_floor_too(void **state) 
     const char *merchants[] = {"m4", "m5"};
     const char *why[] = {"instruction budget exceeded", "memory"};
     for (int i = 0; i < 2; i++) {
-        json_t *args[2] = {json_pack("{s:i}", "days", 3), json_null()};
         json_t *logs = json_array();
-        policy_ctx ctx = {.now = 1767225600, .log = logs};
-        json_t *r = NULL;
-        int rc = policy_call(d->ps, merchants[i], "returns", "evaluate", args, 2, &ctx, &r, d->err,
-                             sizeof d->err);
-        if (rc != 0) fprintf(stderr, "%s: %s\n", merchants[i], d->err);
-        assert_int_equal(rc, 0);
+        json_t *r = evaluate_logged(d, merchants[i], 3, logs);
         assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
         assert_non_null(strstr(json_string_value(json_array_get(logs, 0)), why[i]));
         json_decref(r);
         json_decref(logs);
-        json_decref(args[0]);
-        json_decref(args[1]);
     }
     /* and the state serves the next call as usual */
     json_t *r = evaluate(d, NULL, 3);
