@@ -172,10 +172,11 @@ static int open_storage(server *s) {
         log_msg(LOG_ERROR, "cannot open the store in %s: %s", s->cfg.data_dir, store_strerror(rc));
         return -1;
     }
-    if (counters_load(s) != 0 || agents_load(s) != 0) {
+    if (seqs_load(s->db, &s->seqs) != 0 || agents_read_all(s->db, &s->agents) != 0) {
         log_msg(LOG_ERROR, "cannot read the store's counters or agents");
         return -1;
     }
+    s->committed_event_seq = s->seqs.next_event - 1;
     return 0;
 }
 
@@ -222,7 +223,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     *out = s;
     s->loop = loop;
     s->cfg = *cfg;
-    s->agents = json_object();
+    agents_init(&s->agents);
     clock_init_real(&s->clock);
     if (cfg->manual_clock) clock_init_manual(&s->clock, clock_now(&s->clock));
     s->started_at = clock_now(&s->clock);
@@ -260,6 +261,6 @@ void server_free(server *s) {
     if (s->shadow) policy_set_free(s->shadow);
     router_free(s->routes);
     auth_free(s);
-    json_decref(s->agents);
+    agents_free(&s->agents);
     free(s);
 }

@@ -218,17 +218,17 @@ class AdminTest(ServerTestCase):
         self.assertEqual(self.s.get("/v1/cases/" + c_old["case_id"])["decision"]["policy_version"], old["version"])
 
     def test_reload_changes_behaviour(self):
-        self.make_order(order_id="o1", delivered_at=T0 - 5 * DAY)
-        self.assertEqual(self.open_case(type="return", order_id="o1")["decision"]["outcome"], "approve")
+        self.make_order(order_id="o1", delivered_at=T0 - 5 * DAY, qty=3)
+        self.assertEqual(self.open_case(type="return", order_id="o1", qty=1)["decision"]["outcome"], "approve")
         # a stricter no-reason window also needs its tests updated, or the reload is refused
         self.edit("returns.lua", lambda s: s.replace("M.RETURN_WINDOW_DAYS = 7", "M.RETURN_WINDOW_DAYS = 3"))
         r = self.s.post("/v1/admin/policies/reload")
         self.assertError(r, 422, "policy_rejected")
-        self.assertEqual(self.open_case(type="return", order_id="o1")["decision"]["outcome"], "approve")
+        self.assertEqual(self.open_case(type="return", order_id="o1", qty=1)["decision"]["outcome"], "approve")
         shutil.rmtree(os.path.join(self.pdir, "tests"))
         r = self.s.post("/v1/admin/policies/reload")
         self.assertStatus(r, 200)
-        c = self.open_case(type="return", order_id="o1")
+        c = self.open_case(type="return", order_id="o1", qty=1)
         self.assertEqual(c["decision"]["outcome"], "reject", c)
         self.assertEqual(c["decision"]["reason_code"], "window_expired")
         self.assertEqual(c["decision"]["policy_version"], r["version"])
@@ -386,9 +386,9 @@ class AdminTest(ServerTestCase):
 
     def test_replay_since_limits_to_newer_cases(self):
         self.make_order(order_id="o1", delivered_at=T0 - 2 * DAY)
-        old = self.open_case(type="return", order_id="o1")
+        old = self.open_case(type="return", order_id="o1", qty=1)
         self.s.advance(DAY)
-        new = self.open_case(type="return", order_id="o1")
+        new = self.open_case(type="return", order_id="o1", qty=1)
         r = self.s.post("/v1/admin/policies/replay", {"sources": {"returns.lua": "local M = {}\n"
                         "function M.evaluate() return {outcome='review', reason_code='x', message='x: x'} end\n"
                         "return M\n"}, "since": T0 + HOUR})
@@ -418,7 +418,7 @@ class AdminTest(ServerTestCase):
         self.make_order(order_id="o1", delivered_at=T0 - DAY, qty=9)
         outcomes = []
         for i in range(7):
-            outcomes.append(self.open_case(type="return", order_id="o1")["decision"]["outcome"])
+            outcomes.append(self.open_case(type="return", order_id="o1", qty=1)["decision"]["outcome"])
             if i % 2:
                 self.s.advance(60)
         self.assertEqual(outcomes, ["approve"] * 5 + ["review"] * 2)

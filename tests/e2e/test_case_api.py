@@ -125,7 +125,7 @@ class CaseApiTest(ServerTestCase):
             r = self.s.post("/v1/cases/%s/actions" % cid, body)
             err = self.assertError(r, 409, "invalid_transition")
             self.assertEqual(sorted(err["allowed"]),
-                             ["assign", "escalate", "note", "reply", "resolve", "ship_back"], action)
+                             ["assign", "cancel", "escalate", "note", "reply", "resolve", "ship_back"], action)
             self.assertEqual((err.get("status"), err.get("stage")),
                              ("awaiting_customer", "awaiting_shipment"))
         c = self.s.get("/v1/cases/" + cid).json
@@ -199,7 +199,8 @@ class CaseApiTest(ServerTestCase):
         again = self.post_case(body, headers=h)
         self.assertEqual(again.json, first.json)
         # an action's key too: a different amount is not a retry of the first refund
-        cid = self.open_case(type="refund_only", order_id="o1", reason="damaged_in_transit")["case_id"]
+        self.make_order(order_id="o2")  # o1's line is claimed by the return
+        cid = self.open_case(type="refund_only", order_id="o2", reason="damaged_in_transit")["case_id"]
         self.act(cid, "approve")
         path = "/v1/cases/%s/actions" % cid
         hk = {"Idempotency-Key": "pay-1"}
@@ -637,9 +638,9 @@ class FailingPolicyTest(ServerTestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_a_failing_policy_keeps_the_case_for_review(self):
-        self.make_order()
+        self.make_order(qty=4)
         for how in ("boom", "loop", "nonsense"):
-            r = self.s.post("/v1/cases", {"type": "return", "order_id": "o1", "reason": "no_reason",
+            r = self.s.post("/v1/cases", {"type": "return", "order_id": "o1", "reason": "no_reason", "qty": 1,
                                           "channel": "app", "description": how})
             self.assertStatus(r, 201)
             c = r.json
@@ -658,7 +659,7 @@ class FailingPolicyTest(ServerTestCase):
             c = self.act(c["case_id"], "approve")
             self.assertEqual(c["stage"], "awaiting_shipment")
         # the set still serves ordinary cases
-        c = self.open_case(type="return", order_id="o1", buyer_id="b1")
+        c = self.open_case(type="return", order_id="o1", buyer_id="b1", qty=1)
         self.assertEqual(c["decision"]["reason_code"], "no_reason_return")
         self.assertEqual(len(self.s.get("/v1/cases").json["cases"]), 4)
 
