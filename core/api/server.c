@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/timers.h"
+#include "case/migrate.h"
 #include "util/log.h"
 
 void metrics_on_response(void *ud, const http_request *req, int status, uint64_t duration_us);
@@ -172,6 +173,17 @@ static int open_storage(server *s) {
         log_msg(LOG_ERROR, "cannot open the store in %s: %s", s->cfg.data_dir, store_strerror(rc));
         return -1;
     }
+    migrate_report mr;
+    rc = store_migrate(s->db, s->loop, &mr);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "cannot upgrade the data in %s: %s", s->cfg.data_dir, store_strerror(rc));
+        return -1;
+    }
+    if (mr.from != mr.to)
+        log_emit(LOG_INFO, "data upgraded",
+                 json_pack("{s:i,s:i,s:I,s:I,s:I,s:I}", "from_schema", mr.from, "to_schema", mr.to, "orders",
+                           (json_int_t)mr.orders, "cases", (json_int_t)mr.cases, "ledgers", (json_int_t)mr.ledgers,
+                           "ms", (json_int_t)mr.ms));
     if (seqs_load(s->db, &s->seqs) != 0 || agents_read_all(s->db, &s->agents) != 0) {
         log_msg(LOG_ERROR, "cannot read the store's counters or agents");
         return -1;
