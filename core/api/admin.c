@@ -344,6 +344,11 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
         reply_member_error(req, &err, "order");
         return;
     }
+    if (!has_order && case_type_needs_decision((case_type)case_type_from_name(
+                          json_string_value(json_object_get(json_object_get(in, "case"), "type"))))) {
+        reply_invalid(req, "order", "is required: the case's type is decided on its order");
+        return;
+    }
     json_t *jcase = dry_case_body(json_object_get(in, "case"), has_order ? &order : NULL);
     const char *photos[20];
     case_input ci;
@@ -351,9 +356,7 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
         if (jcase == NULL) as_fail(&err, AS_ENOMEM, NULL, "out of memory");
         reply_member_error(req, &err, "case");
     } else if (ci.order_id && !has_order) {
-        err.limit = AS_NONE;
-        as_fail(&err, AS_EINVAL, "order", "order: is required for a case with an order_id");
-        reply_error(req, &err);
+        reply_invalid(req, "order", "is required for a case with an order_id");
     } else {
         dry_reads dr = {s, has_order ? &order : NULL};
         as_reads reads = {&dr, dry_customer, dry_complaints, NULL};
@@ -364,7 +367,8 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
         as_changes ch;
         as_actor admin = {"admin", ""};
         if (case_open(&d, &ci, has_order ? &order : NULL, &ledger, &admin, scratch++, &ch, &err) != 0) {
-            reply_error(req, &err);
+            if (err.code == AS_EINVAL) reply_member_error(req, &err, "case");
+            else reply_error(req, &err);
         } else {
             char *answer = dry_run_answer(&ch, set, ch.after);
             if (answer) http_respond(req, 200, "application/json", answer, strlen(answer));

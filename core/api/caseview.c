@@ -62,51 +62,70 @@ void h_case_get(server *s, http_request *req, const route_params *p, const princ
 
 /* ---- timeline ---- */
 
+/* One stored timeline record: the entries of one change, one a line. */
+typedef struct {
+    const char *text;
+    size_t len;
+    json_t *inputs; /* the record's policy.inputs data, parsed when a decision needs it */
+    uint64_t inputs_seq;
+} tl_record;
+
+static uint64_t entry_seq(const char *line, size_t len) {
+    static const char head[] = "{\"seq\":";
+    if (len < sizeof head || memcmp(line, head, sizeof head - 1) != 0) return 0;
+    return strtoull(line + sizeof head - 1, NULL, 10);
+}
+
+static int entry_is(const char *line, size_t len, const char *type) {
+    char pat[48];
+    int n = snprintf(pat, sizeof pat, "\"type\":\"%s\"", type);
+    return memmem(line, len < 120 ? len : 120, pat, (size_t)n) != NULL;
+}
+
+/* The data of the record's entry with that seq (the policy.inputs a
+ * decision refers to), parsed once per record. */
+static json_t *record_inputs(tl_record *r, uint64_t seq) {
+    if (r->inputs && r->inputs_seq == seq) return r->inputs;
+    json_decref(r->inputs);
+    r->inputs = NULL;
+    r->inputs_seq = seq;
+    for (const char *p = r->text, *end = r->text + r->len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        if (entry_seq(p, n) == seq) {
+            json_t *entry = json_loadb(p, n, 0, NULL);
+            r->inputs = json_incref(json_object_get(entry, "data"));
+            json_decref(entry);
+            break;
+        }
+        p += n + 1;
+    }
+    return r->inputs;
+}
+
 /* A decision as the API shows it: with "inputs", the values of its
- * arguments, from the request's policy.inputs entry. */
-static char *expand_inputs(store_read *rd, const char *case_id, const void *val, size_t vlen, json_t **inputs_cache,
-                           uint64_t *cached_seq) {
-    json_t *ev = json_loadb(val, vlen, 0, NULL);
+ * arguments, from its request's policy.inputs entry; NULL when it has none
+ * to add (an entry of an older build carries its inputs itself). */
+static char *expand_inputs(tl_record *r, const char *line, size_t len) {
+    json_t *ev = json_loadb(line, len, 0, NULL);
     json_t *data = json_object_get(ev, "data");
     json_t *ref = json_object_get(data, "inputs_seq");
-    if (!json_is_integer(ref)) {
+    json_t *inputs = json_is_integer(ref) ? record_inputs(r, (uint64_t)json_integer_value(ref)) : NULL;
+    if (inputs == NULL) {
         json_decref(ev);
-        return NULL; /* an entry of an older build: its inputs are in it already */
+        return NULL;
     }
-    uint64_t seq = (uint64_t)json_integer_value(ref);
-    if (*inputs_cache == NULL || *cached_seq != seq) {
-        json_decref(*inputs_cache);
-        *inputs_cache = NULL;
-        store_key k;
-        key_init(&k);
-        key_str(&k, case_id);
-        key_u64(&k, seq);
-        const void *iv;
-        size_t ilen;
-        if (store_read_get(rd, DB_TIMELINE, k.buf, k.len, &iv, &ilen) == 0) {
-            json_t *entry = json_loadb(iv, ilen, 0, NULL);
-            *inputs_cache = json_incref(json_object_get(entry, "data"));
-            json_decref(entry);
-        }
-        *cached_seq = seq;
-    }
-    json_t *inputs = json_array();
+    json_t *values = json_array();
     size_t i;
     json_t *name;
     json_array_foreach(json_object_get(data, "args"), i, name) {
-        json_t *v = json_object_get(*inputs_cache, json_string_value(name));
-        json_array_append(inputs, v ? v : json_null());
+        json_t *v = json_object_get(inputs, json_string_value(name));
+        json_array_append(values, v ? v : json_null());
     }
-    json_object_set_new(data, "inputs", inputs);
+    json_object_set_new(data, "inputs", values);
     char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);
     return text;
-}
-
-static int is_type(const void *val, size_t vlen, const char *type) {
-    char pat[48];
-    int n = snprintf(pat, sizeof pat, "\"type\":\"%s\"", type);
-    return vlen > (size_t)n && memmem(val, vlen < 200 ? vlen : 200, pat, (size_t)n) != NULL;
 }
 
 static int query_u64(http_request *req, const char *name, uint64_t min, uint64_t max, uint64_t dflt, uint64_t *out) {
@@ -127,6 +146,55 @@ static int query_u64(http_request *req, const char *name, uint64_t min, uint64_t
     return 0;
 }
 
+typedef struct {
+    textbuf *tb;
+    uint64_t after, limit, listed, next;
+    int full;
+} tl_page;
+
+/* Appends the record's entries after page->after to the page, until it is full. */
+static void page_record(tl_page *pg, tl_record *r) {
+    for (const char *p = r->text, *end = r->text + r->len; p < end && !pg->full;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        uint64_t seq = entry_seq(p, n);
+        if (seq > pg->after && !entry_is(p, n, "policy.inputs")) { /* inputs show inside their decisions */
+            if (pg->listed == pg->limit || (pg->listed > 0 && pg->tb->len > PAGE_BYTES)) {
+                pg->next = seq - 1; /* the next page resumes at this entry */
+                pg->full = 1;
+                break;
+            }
+            char *expanded = entry_is(p, n, "decision") || entry_is(p, n, "policy.error") ||
+                                     entry_is(p, n, "shadow.decision") || entry_is(p, n, "shadow.error")
+                                 ? expand_inputs(r, p, n)
+                                 : NULL;
+            if (pg->listed++) tb_append(pg->tb, ",", 1);
+            if (expanded) tb_append(pg->tb, expanded, strlen(expanded));
+            else tb_append(pg->tb, p, n);
+            free(expanded);
+        }
+        p += n + 1;
+    }
+}
+
+/* The key of the record that holds entry `seq` (or the first after it): the
+ * last key at or before case | seq. */
+static int first_record(store_read *rd, const store_key *prefix, uint64_t seq, store_key *from) {
+    *from = *prefix;
+    key_u64(from, seq);
+    store_iter *it;
+    int rc = store_iter_open(rd, DB_TIMELINE, prefix->buf, prefix->len, from->buf, from->len, 1, &it);
+    if (rc != 0) return rc;
+    const void *k, *v;
+    size_t klen, vlen;
+    if (store_iter_next(it, &k, &klen, &v, &vlen) == 1 && klen <= STORE_KEY_MAX) {
+        memcpy(from->buf, k, klen);
+        from->len = klen;
+    }
+    store_iter_close(it);
+    return 0;
+}
+
 void h_case_timeline(server *s, http_request *req, const route_params *p, const principal *who) {
     static const char *const known[] = {"after", "limit", NULL};
     const char *id = route_param(p, "id");
@@ -144,45 +212,29 @@ void h_case_timeline(server *s, http_request *req, const route_params *p, const 
     size_t vlen;
     rc = case_text_for(s, rd, who, id, &val, &vlen);
     textbuf tb = {0};
-    uint64_t next = 0;
+    tl_page pg = {&tb, after, limit, 0, 0, 0};
+    store_key prefix, from;
+    key_init(&prefix);
+    key_str(&prefix, id);
+    if (rc == 0) rc = first_record(rd, &prefix, after + 1, &from);
     if (rc == 0) {
         tb_printf(&tb, "{\"case_id\":");
         jsonw_quote(&tb, id, strlen(id));
         tb_printf(&tb, ",\"events\":[");
-        store_key prefix, from;
-        key_init(&prefix);
-        key_str(&prefix, id);
-        from = prefix;
-        key_u64(&from, after + 1);
         store_iter *it = NULL;
         rc = store_iter_open(rd, DB_TIMELINE, prefix.buf, prefix.len, from.buf, from.len, 0, &it);
         const void *k;
         size_t klen;
-        uint64_t n = 0;
-        json_t *inputs = NULL;
-        uint64_t inputs_seq = 0;
-        while (rc == 0 && (rc = store_iter_next(it, &k, &klen, &val, &vlen)) == 1) {
+        while (rc == 0 && !pg.full && (rc = store_iter_next(it, &k, &klen, &val, &vlen)) == 1) {
             rc = 0;
-            uint64_t seq = key_get_u64((const unsigned char *)k + klen - 8);
-            if (is_type(val, vlen, "policy.inputs")) continue; /* shown inside its decisions */
-            if (n == limit || (n > 0 && tb.len > PAGE_BYTES)) {
-                next = seq - 1; /* resume before this entry */
-                break;
-            }
-            char *expanded = is_type(val, vlen, "decision") || is_type(val, vlen, "policy.error") ||
-                                     is_type(val, vlen, "shadow.decision") || is_type(val, vlen, "shadow.error")
-                                 ? expand_inputs(rd, id, val, vlen, &inputs, &inputs_seq)
-                                 : NULL;
-            if (n++) tb_append(&tb, ",", 1);
-            if (expanded) tb_append(&tb, expanded, strlen(expanded));
-            else tb_append(&tb, val, vlen);
-            free(expanded);
+            tl_record r = {val, vlen, NULL, 0};
+            page_record(&pg, &r);
+            json_decref(r.inputs);
         }
-        json_decref(inputs);
         if (it) store_iter_close(it);
         if (rc >= 0) rc = 0;
         tb_append(&tb, "]", 1);
-        if (next) tb_printf(&tb, ",\"next_after\":%" PRIu64 "}", next);
+        if (pg.next) tb_printf(&tb, ",\"next_after\":%" PRIu64 "}", pg.next);
         else tb_append(&tb, ",\"next_after\":null}", 19);
     }
     store_read_end(rd);

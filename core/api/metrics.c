@@ -73,6 +73,8 @@ static void write_store_metrics(server *s, textbuf *tb) {
     counter_u64(tb, "aftersale_store_failed_batches_total", "Batches that failed.", st.failed_batches);
     counter_seconds(tb, "aftersale_store_commit_seconds_total", "Time spent in transactions and commits.",
                     st.commit_us_total);
+    counter_u64(tb, "aftersale_store_bytes_written_total", "Key and value bytes of the puts committed.",
+                st.bytes_written);
     metric_int(tb, "aftersale_store_map_bytes", "gauge", "Size of the LMDB map.", st.map_size);
     metric_int(tb, "aftersale_store_pending_batches", "gauge", "Batches submitted and not yet completed.",
                st.pending);

@@ -158,12 +158,19 @@ static void splice_members(textbuf *tb, const char *members, int *empty) {
     *empty = 0;
 }
 
+/* A change set's entries on a case's timeline are one record: case_id | the
+ * first entry's seq -> the entries, one JSON object a line (the writer never
+ * puts a raw newline inside JSON). One put instead of one per entry; each
+ * entry still has its own seq, and a decision's inputs_seq names the
+ * policy.inputs entry of the same record. */
 static void notes_put(const commit_ctx *cc, store_batch *b, const as_changes *ch, const char *case_id) {
+    if (ch->nnotes == 0) return;
     uint64_t first = cc->seqs->next_timeline;
+    textbuf tb = {0};
     for (size_t i = 0; i < ch->nnotes; i++) {
         const as_note *n = &ch->notes[i];
         uint64_t seq = cc->seqs->next_timeline++;
-        textbuf tb = {0};
+        if (i) tb_append(&tb, "\n", 1);
         jsonw w;
         jsonw_init(&w, &tb);
         emitter *e = jsonw_emitter(&w);
@@ -179,14 +186,14 @@ static void notes_put(const commit_ctx *cc, store_batch *b, const as_changes *ch
         if (n->inputs_ref >= 0)
             tb_printf(&tb, "%s\"inputs_seq\":%" PRIu64, empty ? "" : ",", first + (uint64_t)n->inputs_ref);
         tb_append(&tb, "}}", 2);
-        store_key k;
-        key_init(&k);
-        key_str(&k, case_id);
-        key_u64(&k, seq);
-        size_t len;
-        char *text = tb_take(&tb, &len);
-        put_text(b, DB_TIMELINE, &k, text, len);
     }
+    store_key k;
+    key_init(&k);
+    key_str(&k, case_id);
+    key_u64(&k, first);
+    size_t len;
+    char *text = tb_take(&tb, &len);
+    put_text(b, DB_TIMELINE, &k, text, len);
 }
 
 /* The envelope of a feed event about the case (or the order). */

@@ -113,9 +113,29 @@ static void begin(emitter *e, int array) {
     s->index[s->depth] = 0;
 }
 
+/* The one frozen empty table of the state: empty lists and objects (photos,
+ * skills, tracking...) are most of a view's tables and need no proxy each. */
+static void push_empty(lua_State *L) {
+    static const char key = 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    freeze(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key);
+}
+
 static void end(emitter *e) {
     lua_sink *s = S(e);
-    freeze(s->L);
+    lua_State *L = s->L;
+    lua_pushnil(L);
+    if (lua_next(L, -2) == 0) { /* empty: the shared one */
+        lua_pop(L, 1);
+        push_empty(L);
+    } else {
+        lua_pop(L, 2);
+        freeze(L);
+    }
     s->depth--;
     place(s);
 }

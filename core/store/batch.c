@@ -175,6 +175,13 @@ int store_batch_apply(store_batch *b, MDB_txn *txn) {
     return 0;
 }
 
+uint64_t store_batch_bytes(const store_batch *b) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < b->nops; i++)
+        if (!b->ops[i].del) n += b->ops[i].klen + b->ops[i].vlen;
+    return n;
+}
+
 int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,
                            char **val, size_t *vlen) {
     if (b == NULL || b->is_reserve) return STORE_ENOMEM;

@@ -251,6 +251,7 @@ void store_get_stats(const store *s, store_stats *st) {
     st->batches_committed = s->batches_committed;
     st->max_batches_per_commit = s->max_per_commit;
     st->commit_us_total = s->commit_us_total;
+    st->bytes_written = s->bytes_written;
     st->map_size = s->map_size;
     memcpy(st->batch_size_hist, s->hist, sizeof st->batch_size_hist);
     pthread_mutex_unlock(&m->mu);

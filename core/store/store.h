@@ -146,6 +146,7 @@ typedef struct {
     uint64_t batches_committed; /* batches in successful commits (barriers too) */
     uint64_t max_batches_per_commit;
     uint64_t commit_us_total; /* time spent in txn + commit */
+    uint64_t bytes_written;   /* key and value bytes of the puts committed */
     size_t map_size;
     size_t pending;           /* submitted, not yet completed */
     uint64_t batch_size_hist[8]; /* batches per commit: 1,2-3,4-7,8-15,16-31,32-63,64-127,128+ */

@@ -83,6 +83,7 @@ struct store {
     size_t map_size;
     uint64_t commits, commit_us_total, in_last_commit, max_per_commit;
     uint64_t batches_committed; /* the sum of the batches-per-commit histogram */
+    uint64_t bytes_written;     /* key and value bytes of the puts committed */
     uint64_t hist[8];
 
     /* (writer) */
@@ -117,6 +118,8 @@ void store_batch_release(store_batch *b);
  * 0, or STORE_ENOMEM (the batch then fails alone). */
 int store_batch_materialize(store_batch *b);
 int store_batch_apply(store_batch *b, MDB_txn *txn); /* writer thread, MDB code */
+/* Key and value bytes of the batch's puts (writer thread, for the statistics). */
+uint64_t store_batch_bytes(const store_batch *b);
 
 /* writer.c */
 void store_bind_thread(store *s);   /* store_submit(NULL) finds it here */

@@ -40,13 +40,14 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void record_commit(store *s, uint64_t nbatches) {
+static void record_commit(store *s, uint64_t nbatches, uint64_t bytes) {
     int bucket = 0;
     while (bucket < 7 && nbatches >= (2ull << bucket)) bucket++;
     pthread_mutex_lock(&s->mu);
     s->commits++;
     s->in_last_commit = nbatches;
     s->batches_committed += nbatches;
+    s->bytes_written += bytes;
     if (nbatches > s->max_per_commit) s->max_per_commit = nbatches;
     s->hist[bucket]++;
     pthread_mutex_unlock(&s->mu);
@@ -70,7 +71,10 @@ static int try_txn(store *s, store_batch *group, uint64_t nlive) {
     if (rc == 0) rc = mdb_txn_commit(txn); /* frees txn, also on failure */
     else mdb_txn_abort(txn);
     record_time(s, now_us() - t0);
-    if (rc == 0) record_commit(s, nlive);
+    uint64_t bytes = 0;
+    for (store_batch *b = group; rc == 0 && b; b = b->next)
+        if (b->live) bytes += store_batch_bytes(b);
+    if (rc == 0) record_commit(s, nlive, bytes);
     return rc;
 }
 

@@ -53,12 +53,23 @@ static void w_string(emitter *e, const char *s, size_t len) {
     jsonw_quote(W(e)->tb, s, len);
 }
 
+/* Decimal digits of v, written backwards from the end of buf (no printf:
+ * integers are most of what a document holds). Returns the first digit. */
+static char *format_i64(int64_t v, char *end) {
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = end;
+    do *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0) *--p = '-';
+    return p;
+}
+
 static void w_integer(emitter *e, int64_t v) {
     jsonw *w = W(e);
     before_value(w);
     char num[24];
-    int n = snprintf(num, sizeof num, "%" PRId64, v);
-    tb_append(w->tb, num, (size_t)n);
+    char *p = format_i64(v, num + sizeof num);
+    tb_append(w->tb, p, (size_t)(num + sizeof num - p));
 }
 
 static void w_boolean(emitter *e, int v) {

@@ -338,13 +338,22 @@ class AdminTest(ServerTestCase):
         self.assertEqual(err["version"], active)
 
     def test_dry_run_validates_its_input(self):
+        case = {"type": "return", "reason": "no_reason", "sku": "s1"}
         for body, field in (({"order": order_body()}, "case.type"),
                             ({"case": {"type": "nonsense"}}, "case.type"),
                             ({"case": {"type": "return"}, "order": "o1"}, "order"),
-                            ({"case": {"type": "return"}, "sources": ["x"]}, "sources")):
+                            ({"case": {"type": "return"}, "sources": ["x"]}, "sources"),
+                            # the case and the order go through POST /v1/cases' and /v1/orders' own checks
+                            ({"case": dict(case, photos=list(range(100000))), "order": order_body()}, "case.photos"),
+                            ({"case": dict(case, channel="fax"), "order": order_body()}, "case.channel"),
+                            ({"case": dict(case, qty=9), "order": order_body()}, "case.qty"),
+                            ({"case": dict(case, colour="red"), "order": order_body()}, "case.colour"),
+                            ({"case": case, "order": dict(order_body(), shipping_cents=-1)}, "order.shipping_cents"),
+                            ({"case": case}, "order")):
             with self.subTest(body=body):
-                err = self.assertError(self.s.post("/v1/admin/policies/dry-run", body), 400, "invalid_field")
-                self.assertEqual(err["field"], field)
+                r = self.s.post("/v1/admin/policies/dry-run", body)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json["error"]["field"], field)
 
     # ---- replay ---------------------------------------------------------------------
 
