@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "case/codec.h"
+#include "util/bin.h"
 #include "util/jsonw.h"
 
 /* ---- small encoding helpers ---- */
@@ -108,7 +109,7 @@ static void shipments_encode(const as_case *c, emitter *e) {
 }
 
 static void item_encode(const as_item *it, emitter *e, int view) {
-    emit_object(e);
+    emit_object_n(e, 5);
     emit_kstr(e, "sku", it->sku);
     emit_kstr(e, "category", it->category);
     emit_kint(e, "price_cents", it->price_cents);
@@ -183,7 +184,7 @@ void case_encode(const as_case *c, emitter *e) {
 }
 
 void case_encode_view(const as_case *c, const as_order *o, emitter *e) {
-    emit_object(e);
+    emit_object_n(e, 40);
     case_members(c, o, e, 1);
     emit_object_end(e);
 }
@@ -264,7 +265,7 @@ void order_encode(const as_order *o, emitter *e, unsigned flags) {
 }
 
 void order_encode_view(const as_order *o, emitter *e) {
-    emit_object(e);
+    emit_object_n(e, 12);
     order_members(o, e, 1, 0);
     emit_object_end(e);
 }
@@ -586,6 +587,115 @@ int order_from_json(as_order *o, const char *text, size_t len, char *err, size_t
     int rc = order_from_doc(o, doc, err, errlen);
     json_decref(doc);
     return rc;
+}
+
+/* ---- orders in binary ---- */
+
+char *order_to_bin(const as_order *o, size_t *len) {
+    textbuf tb = {0};
+    unsigned char tag = ORDER_BIN_V1;
+    tb_append(&tb, &tag, 1);
+    bw_str(&tb, o->order_id);
+    bw_str(&tb, o->buyer_id);
+    bw_str(&tb, o->merchant_id);
+    bw_i64(&tb, o->paid_at);
+    bw_i64(&tb, o->delivered_at);
+    bw_i64(&tb, o->shipping_cents);
+    bw_i64(&tb, o->stall_reported_for);
+    bw_str(&tb, o->buyer.tier);
+    bw_i64(&tb, o->buyer.lifetime_spend_cents);
+    bw_str(&tb, o->buyer.phone);
+    bw_str(&tb, o->buyer.email);
+    bw_u64(&tb, o->nitems);
+    for (size_t i = 0; i < o->nitems; i++) {
+        const as_item *it = &o->items[i];
+        bw_str(&tb, it->sku);
+        bw_str(&tb, it->category);
+        bw_i64(&tb, it->price_cents);
+        bw_i64(&tb, it->qty);
+        bw_str(&tb, it->title);
+    }
+    bw_u64(&tb, o->ntracking);
+    for (size_t i = 0; i < o->ntracking; i++) {
+        const as_scan *t = &o->tracking[i];
+        bw_u64(&tb, t->status);
+        bw_i64(&tb, t->at);
+        bw_str(&tb, t->carrier);
+        bw_str(&tb, t->tracking_no);
+        bw_str(&tb, t->note);
+    }
+    bw_u64(&tb, o->nprices);
+    for (size_t i = 0; i < o->nprices; i++) {
+        bw_str(&tb, o->prices[i].sku);
+        bw_i64(&tb, o->prices[i].price_cents);
+        bw_i64(&tb, o->prices[i].at);
+    }
+    return tb_take(&tb, len);
+}
+
+/* A count that the rest of the record could hold (each element takes a byte
+ * at least), so a damaged count never allocates more than the record's size. */
+static size_t br_count(bin_reader *r) {
+    uint64_t n = br_u64(r);
+    if (n > (uint64_t)(r->end - r->p)) r->failed = 1;
+    return r->failed ? 0 : (size_t)n;
+}
+
+static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err, size_t errlen) {
+    bin_reader r;
+    br_init(&r, (const unsigned char *)bytes + 1, len - 1);
+    order_init(o);
+    br_str_into(&r, o->order_id, sizeof o->order_id);
+    br_str_into(&r, o->buyer_id, sizeof o->buyer_id);
+    br_str_into(&r, o->merchant_id, sizeof o->merchant_id);
+    o->paid_at = br_i64(&r);
+    o->delivered_at = br_i64(&r);
+    o->shipping_cents = br_i64(&r);
+    o->stall_reported_for = br_i64(&r);
+    o->buyer.tier = br_str(&r);
+    o->buyer.lifetime_spend_cents = br_i64(&r);
+    o->buyer.phone = br_str(&r);
+    o->buyer.email = br_str(&r);
+    size_t n = br_count(&r);
+    if (n && (o->items = calloc(n, sizeof *o->items)) == NULL) r.failed = 1;
+    for (size_t i = 0; i < n && !r.failed; i++, o->nitems++) {
+        as_item *it = &o->items[i];
+        br_str_into(&r, it->sku, sizeof it->sku);
+        br_str_into(&r, it->category, sizeof it->category);
+        it->price_cents = br_i64(&r);
+        it->qty = br_i64(&r);
+        it->title = br_str(&r);
+    }
+    n = br_count(&r);
+    if (n && (o->tracking = calloc(n, sizeof *o->tracking)) == NULL) r.failed = 1;
+    for (size_t i = 0; i < n && !r.failed; i++, o->ntracking++) {
+        as_scan *t = &o->tracking[i];
+        uint64_t st = br_u64(&r);
+        if (st >= TRK__COUNT) r.failed = 1;
+        t->status = (tracking_status)st;
+        t->at = br_i64(&r);
+        t->carrier = br_str(&r);
+        t->tracking_no = br_str(&r);
+        t->note = br_str(&r);
+    }
+    n = br_count(&r);
+    if (n && (o->prices = calloc(n, sizeof *o->prices)) == NULL) r.failed = 1;
+    for (size_t i = 0; i < n && !r.failed; i++, o->nprices++) {
+        br_str_into(&r, o->prices[i].sku, sizeof o->prices[i].sku);
+        o->prices[i].price_cents = br_i64(&r);
+        o->prices[i].at = br_i64(&r);
+    }
+    if (r.failed || r.p != r.end) {
+        order_free(o);
+        snprintf(err, errlen, "a stored order is damaged (binary record of %zu bytes)", len);
+        return -1;
+    }
+    return 0;
+}
+
+int order_decode(as_order *o, const void *bytes, size_t len, char *err, size_t errlen) {
+    if (len > 0 && *(const unsigned char *)bytes == ORDER_BIN_V1) return order_from_bin(o, bytes, len, err, errlen);
+    return order_from_json(o, bytes, len, err, errlen);
 }
 
 /* ---- PII masks ---- */

@@ -43,6 +43,13 @@ void order_encode_view(const as_order *o, emitter *e);
 char *order_to_json(const as_order *o, size_t *len);
 int order_from_doc(as_order *o, const json_t *doc, char *err, size_t errlen);
 int order_from_json(as_order *o, const char *text, size_t len, char *err, size_t errlen);
+/* The stored form of an order: compact binary (util/bin.h, first byte
+ * ORDER_BIN_V1), since every case opened or acted on reads its order and a
+ * JSON parse of it cost more than the rest of the read. order_decode reads
+ * either form (orders stored as JSON by earlier builds stay readable). */
+#define ORDER_BIN_V1 0x01
+char *order_to_bin(const as_order *o, size_t *len);
+int order_decode(as_order *o, const void *bytes, size_t len, char *err, size_t errlen);
 
 /* The masks of SPEC section 5: 13812345678 -> 138****5678, jane@example.com
  * -> j***@example.com; cut by character, never inside one. */

@@ -364,8 +364,8 @@ static void order_put_all(const commit_ctx *cc, store_batch *b, const as_changes
     key_init(&k);
     key_str(&k, ch->order->order_id);
     size_t len = 0;
-    char *text = order_to_json(ch->order, &len);
-    put_text(b, DB_ORDERS, &k, text, len);
+    char *bytes = order_to_bin(ch->order, &len);
+    put_text(b, DB_ORDERS, &k, bytes, len);
     stall_watch(cc, b, ch->order_before, ch->order);
     profile_put(b, ch->order);
 }

@@ -139,10 +139,14 @@ static int inputs_note(decide_req *q, const char *kind) {
 
 static json_t *customer_cb(void *ud, const char *buyer_id) {
     decide_req *q = ud;
-    as_customer c;
-    if (q->d->reads == NULL || q->d->reads->customer == NULL ||
-        q->d->reads->customer(q->d->reads->ud, q->merchant, buyer_id, &c) != 0)
-        return NULL;
+    if (!q->customer_read || strcmp(q->customer_id, buyer_id) != 0) {
+        AS_IDSET(q->customer_id, buyer_id);
+        q->customer_read = q->d->reads && q->d->reads->customer &&
+                                   q->d->reads->customer(q->d->reads->ud, q->merchant, buyer_id, &q->customer) == 0
+                               ? 1 : -1;
+    }
+    if (q->customer_read < 0) return NULL;
+    const as_customer c = q->customer;
     json_t *out = json_pack("{s:I,s:I}", "returns_30d", (json_int_t)c.returns_30d, "cases_30d",
                             (json_int_t)c.cases_30d);
     if (out == NULL) return NULL;

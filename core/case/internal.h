@@ -37,6 +37,11 @@ typedef struct {
     const char *merchant;
     int views[2][DECIDE_ARGS_MAX]; /* [active, shadow][case, order, answer]: -1 until built */
     int inputs_note;               /* -1 until written */
+    /* ctx.customer of the request: read once (eligibility and routing both
+     * ask for the case's buyer), the same answer for every call */
+    as_id customer_id;
+    as_customer customer;
+    int customer_read; /* 0 not yet, 1 read, -1 unknown */
 } decide_req;
 
 typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_KIND } decide_arg;

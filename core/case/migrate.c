@@ -140,7 +140,7 @@ static int migrate_profiles(store *db, uv_loop_t *loop, migrate_report *r) {
         for (size_t i = 0; i < c.n; i++) {
             as_order o;
             char err[128];
-            if (order_from_json(&o, c.val[i], c.vlen[i], err, sizeof err) != 0) continue; /* logged by no one: skipped */
+            if (order_decode(&o, c.val[i], c.vlen[i], err, sizeof err) != 0) continue; /* logged by no one: skipped */
             r->orders++;
             if (o.buyer.tier || o.buyer.lifetime_spend_cents != AS_NONE)
                 profile_put(b, o.merchant_id, o.buyer_id, o.buyer.tier, o.buyer.lifetime_spend_cents);

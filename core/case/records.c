@@ -51,7 +51,7 @@ static int load(store *db, store_db dbi, const store_key *k, int latest,
 }
 
 static int decode_case(void *out, const char *t, size_t n, char *e, size_t el) { return case_from_json(out, t, n, e, el); }
-static int decode_order(void *out, const char *t, size_t n, char *e, size_t el) { return order_from_json(out, t, n, e, el); }
+static int decode_order(void *out, const char *t, size_t n, char *e, size_t el) { return order_decode(out, t, n, e, el); }
 static int decode_ledger(void *out, const char *t, size_t n, char *e, size_t el) { return ledger_from_json(out, t, n, e, el); }
 
 int case_load(store *db, const char *case_id, int latest, as_case *out) {

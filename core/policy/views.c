@@ -103,11 +103,11 @@ static void place(lua_sink *s) {
     else lua_rawset(L, -3); /* parent, key, value */
 }
 
-static void begin(emitter *e, int array) {
+static void begin(emitter *e, int array, int size) {
     lua_sink *s = S(e);
     if (s->depth == VIEW_MAX_DEPTH) luaL_error(s->L, "view nested deeper than %d", VIEW_MAX_DEPTH);
     luaL_checkstack(s->L, 4, "view");
-    lua_newtable(s->L);
+    lua_createtable(s->L, array ? 4 : 0, array ? 0 : (size > 0 ? size : 4));
     s->depth++;
     s->is_array[s->depth] = (unsigned char)array;
     s->index[s->depth] = 0;
@@ -140,8 +140,8 @@ static void end(emitter *e) {
     place(s);
 }
 
-static void l_object_begin(emitter *e) { begin(e, 0); }
-static void l_array_begin(emitter *e) { begin(e, 1); }
+static void l_object_begin(emitter *e, int size) { begin(e, 0, size); }
+static void l_array_begin(emitter *e) { begin(e, 1, 0); }
 static void l_key(emitter *e, const char *k) { lua_pushstring(S(e)->L, k); }
 static void l_string(emitter *e, const char *str, size_t len) {
     lua_pushlstring(S(e)->L, str, len);

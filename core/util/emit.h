@@ -20,7 +20,9 @@
 typedef struct emitter emitter;
 
 typedef struct {
-    void (*object_begin)(emitter *e);
+    /* size: the members to come, if the encoder knows (0 if not); a sink that
+     * builds tables sizes them once instead of growing them */
+    void (*object_begin)(emitter *e, int size);
     void (*object_end)(emitter *e);
     void (*array_begin)(emitter *e);
     void (*array_end)(emitter *e);
@@ -29,8 +31,11 @@ typedef struct {
     void (*integer)(emitter *e, int64_t v);
     void (*boolean)(emitter *e, int v);
     void (*null)(emitter *e);
-    /* A value that is JSON text already (e.g. survey questions a policy chose);
-     * the sink checks it, a sink of another format parses it. */
+    /* A value that is JSON text already, written by this program's own
+     * encoders (a policy's output as the host wrote it, stored survey
+     * questions): never text from outside, which goes through Jansson first.
+     * The JSON writer splices it in as it is; a sink of another format parses
+     * it. */
     void (*raw)(emitter *e, const char *json, size_t len);
 } emitter_ops;
 
@@ -42,7 +47,8 @@ struct emitter {
  * absent, and encode as JSON null. */
 #define AS_NONE INT64_MIN
 
-static inline void emit_object(emitter *e) { e->ops->object_begin(e); }
+static inline void emit_object(emitter *e) { e->ops->object_begin(e, 0); }
+static inline void emit_object_n(emitter *e, int size) { e->ops->object_begin(e, size); }
 static inline void emit_object_end(emitter *e) { e->ops->object_end(e); }
 static inline void emit_array(emitter *e) { e->ops->array_begin(e); }
 static inline void emit_array_end(emitter *e) { e->ops->array_end(e); }

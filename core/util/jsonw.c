@@ -2,7 +2,6 @@
 #include "util/jsonw.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 
 static jsonw *W(emitter *e) { return (jsonw *)e; }
@@ -34,7 +33,10 @@ static void level_close(jsonw *w, char c) {
     tb_append(w->tb, &c, 1);
 }
 
-static void w_object_begin(emitter *e) { level_open(W(e), '{'); }
+static void w_object_begin(emitter *e, int size) {
+    (void)size;
+    level_open(W(e), '{');
+}
 static void w_object_end(emitter *e) { level_close(W(e), '}'); }
 static void w_array_begin(emitter *e) { level_open(W(e), '['); }
 static void w_array_end(emitter *e) { level_close(W(e), ']'); }
@@ -82,16 +84,9 @@ static void w_null(emitter *e) {
     tb_append(W(e)->tb, "null", 4);
 }
 
-/* Raw JSON is checked before it is spliced in: one bad value must not make a
- * whole stored document unreadable. */
+/* Raw JSON comes from our own encoders (see emit.h): spliced as it is. */
 static void w_raw(emitter *e, const char *json, size_t len) {
     jsonw *w = W(e);
-    json_t *v = json_loadb(json, len, JSON_DECODE_ANY, NULL);
-    if (v == NULL) {
-        w->tb->failed = 1;
-        return;
-    }
-    json_decref(v);
     before_value(w);
     tb_append(w->tb, json, len);
 }
@@ -129,16 +124,26 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n) {
     return len;
 }
 
+/* Bytes a string may hold as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+    R16(0), R16(0), /* controls */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* space ! " # ... */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* ... [ \ ] ^ _ */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), /* >= 0x80: checked as UTF-8 */
+#undef R16
+};
+
 void jsonw_quote(textbuf *tb, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
     tb_append(tb, "\"", 1);
     while (p < end) {
+        while (p < end && plain[*p]) p++;
+        if (p == end) break;
         unsigned c = *p;
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            p++;
-            continue;
-        }
         size_t ok = c >= 0x80 ? utf8_valid_len(p, (size_t)(end - p)) : 0;
         if (ok) {
             p += ok;
