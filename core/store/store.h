@@ -17,7 +17,12 @@
  * thread learned of the failure complete with the error (their state may have
  * been derived from the failed one); the overlay is dropped, and later batches
  * start again from committed data. MDB_MAP_FULL grows the map (x2, up to
- * map_max) and retries the transaction before giving up with STORE_EFULL.
+ * map_max) and retries the transaction before giving up with STORE_EFULL. A
+ * full disk is STORE_EFULL too (ENOSPC or EDQUOT from a write or a sync, or
+ * a write cut short on a file system left with no space, which LMDB reports
+ * as EIO): nothing of the failed group is written, reads go on, and every
+ * later commit tries the disk again, so writes resume by themselves once
+ * space is freed.
  *
  * Every function here runs on the loop thread unless it says otherwise. */
 #ifndef AS_STORE_H
@@ -45,7 +50,7 @@ typedef enum {
 enum {
     STORE_OK = 0,
     STORE_ENOTFOUND = -1, /* no such key */
-    STORE_EFULL = -2,     /* map full and cannot grow: answer 507 */
+    STORE_EFULL = -2,     /* map full and cannot grow, or disk full: answer 507 */
     STORE_EIO = -3,       /* any other LMDB or OS failure */
     STORE_ENOMEM = -4,
     STORE_EINVAL = -5, /* key too long, bad argument */

@@ -110,6 +110,8 @@ struct store {
 int store_err(int mdb_rc);
 int store_grow_map(store *s); /* writer thread; STORE_EFULL past map_max */
 int store_reload_map(store *s);
+/* Writer thread: 1 if the data file's file system has no space left. */
+int store_disk_full(store *s);
 
 /* batch.c */
 void store_batch_release(store_batch *b);
