@@ -66,8 +66,9 @@ static int try_txn(store *s, store_batch *group, uint64_t nlive) {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0) return rc;
+    store_seqs seqs = {{0}}; /* each attempt numbers sequenced puts afresh */
     for (store_batch *b = group; b && rc == 0; b = b->next)
-        if (b->live) rc = store_batch_apply(b, txn);
+        if (b->live) rc = store_batch_apply(b, txn, &seqs);
     if (rc == 0) rc = mdb_txn_commit(txn); /* frees txn, also on failure */
     else mdb_txn_abort(txn);
     record_time(s, now_us() - t0);
@@ -250,6 +251,7 @@ static void complete_one(store *s, store_batch *b) {
         s->epoch = b->epoch + 1;
     }
     if (b->status != 0) s->failed_batches++;
+    else store_batch_seqs_done(s, b);
     s->batches++;
     s->pending--;
     if (b->cb) b->cb(b->status, b->ud);
