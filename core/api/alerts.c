@@ -40,7 +40,7 @@ static int64_t risk_rule(server *s, const char *merchant, const char *name, int6
 
 void alert_raise(server *s, store_batch *b, const char *kind, const json_t *about, const char *message,
                  json_t *data) {
-    uint64_t seq = s->next_event_seq;
+    uint64_t seq = s->next_event_seq++; /* the alert's id; its feed event gets its own seq at commit */
     json_t *alert = json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?,s:O?,s:s,s:o}", "alert_id", (json_int_t)seq,
                               "kind", kind, "at", (json_int_t)server_now(s), "merchant_id",
                               json_object_get(about, "merchant_id"), "case_id", json_object_get(about, "case_id"),

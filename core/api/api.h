@@ -57,9 +57,8 @@ struct server {
     json_t *agents; /* agent_id -> agent object, mirror of DB_AGENTS */
     uint64_t mirrors_epoch; /* the store epoch the mirrors were last rebuilt for */
     uint64_t next_case_seq;
-    uint64_t next_event_seq;
+    uint64_t next_event_seq; /* alert ids; feed seqs are the store's (store_batch_put_seq) */
     uint64_t next_timeline_seq;
-    uint64_t committed_event_seq; /* highest seq known durable */
     api_metrics metrics;
     uv_signal_t sigterm, sigint;
     int stopping;

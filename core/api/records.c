@@ -4,9 +4,9 @@
  * indexes are keys 'c' | field | value | case_seq (value: created_at, type) so
  * a reverse prefix scan lists any filter newest first and the case_seq is the
  * cursor. The buyer profile ('b' | buyer_id) and activity ('d' | buyer_id |
- * second) feed ctx.customer. Timeline entries are case_id | seq, feed events
- * are seq; both seqs, and the case counter, are persisted in DB_META with
- * every batch. */
+ * second) feed ctx.customer. Timeline entries are case_id | seq; that seq, the
+ * case counter and the alert ids ("event") are persisted in DB_META with
+ * every batch. Feed events are seq, numbered by the store at commit. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,49 +229,54 @@ char *json_with_member(const json_t *obj, const char *key, const char *text) {
     return out;
 }
 
-/* The feed envelope of the next event; data is added by the caller. */
-static json_t *event_envelope(server *s, uint64_t seq, const char *type, const json_t *subject) {
-    return json_pack("{s:I,s:s,s:I,s:O?,s:O?,s:O?}", "seq", (json_int_t)seq, "type", type, "at",
-                     (json_int_t)server_now(s), "case_id", json_object_get(subject, "case_id"),
-                     "order_id", json_object_get(subject, "order_id"), "merchant_id",
+/* The feed envelope of an event, without its seq; data is added by the
+ * caller. */
+static json_t *event_envelope(server *s, const char *type, const json_t *subject) {
+    return json_pack("{s:s,s:I,s:O?,s:O?,s:O?}", "type", type, "at", (json_int_t)server_now(s),
+                     "case_id", json_object_get(subject, "case_id"), "order_id",
+                     json_object_get(subject, "order_id"), "merchant_id",
                      json_object_get(subject, "merchant_id"));
 }
 
-/* Takes text; NULL (out of memory) fails the batch. */
-static void event_put(store_batch *b, uint64_t seq, char *text) {
-    store_key k;
-    key_init(&k);
-    key_u64(&k, seq);
-    if (text) store_batch_put(b, DB_EVENTS, k.buf, k.len, text, strlen(text));
-    else batch_poison(b);
+/* Takes text, the event without its seq ({"type":...}). The store's writer
+ * numbers it when it commits the batch and puts the seq first
+ * ({"seq":N,"type":...}): seqs follow commit order, and a batch that fails
+ * hands its seqs back, so the feed has no gaps. NULL (out of memory) fails
+ * the batch. */
+static void event_put(store_batch *b, char *text) {
+    static const char head[] = "{\"seq\":";
+    if (text && text[0] == '{' && text[1] != '}') {
+        text[0] = ','; /* the tail: the envelope's members after the seq */
+        store_batch_put_seq(b, DB_EVENTS, head, sizeof head - 1, text, strlen(text));
+    } else {
+        batch_poison(b);
+    }
     free(text);
 }
 
 void event_append_text(server *s, store_batch *b, const char *type, const json_t *subject,
                        const char *data) {
-    uint64_t seq = s->next_event_seq++;
-    json_t *env = event_envelope(s, seq, type, subject);
+    json_t *env = event_envelope(s, type, subject);
     char *text = env && data ? json_with_member(env, "data", data) : NULL;
     json_decref(env);
-    event_put(b, seq, text);
+    event_put(b, text);
 }
 
 /* One dump of envelope and data together: splicing a dumped data into a
  * dumped envelope, as event_append_text must, serialises twice and copies. */
 void event_append(server *s, store_batch *b, const char *type, const json_t *subject,
                   json_t *data) {
-    uint64_t seq = s->next_event_seq++;
-    json_t *env = event_envelope(s, seq, type, subject);
+    json_t *env = event_envelope(s, type, subject);
     if (env == NULL) {
         json_decref(data);
-        event_put(b, seq, NULL); /* fails the batch */
+        event_put(b, NULL); /* fails the batch */
         return;
     }
     char *text = NULL; /* set_new takes data, also when it fails */
     if (json_object_set_new(env, "data", data ? data : json_object()) == 0)
         text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(env);
-    event_put(b, seq, text);
+    event_put(b, text);
 }
 
 #define COUNTERS_KEY "counters"
@@ -302,7 +307,6 @@ int counters_load(server *s) {
         rc = 0;
     }
     store_read_end(rd);
-    s->committed_event_seq = s->next_event_seq - 1;
     return rc == 0 ? 0 : -1;
 }
 
