@@ -378,6 +378,11 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
     json_decref(in);
 }
 
+/* The manual clock stays within what every timestamp of the API may be
+ * (orders' and tracking's `at` are at most 2^40): a clock far past it made
+ * each due instant computed from it overflow. */
+#define CLOCK_MAX ((int64_t)1 << 40)
+
 /* The clock moved: answer once every timer due by then has fired durably. */
 static void clock_timers_fired(int status, void *ud) {
     http_request *req = ud;
@@ -397,10 +402,12 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
     if (in == NULL) return;
     int64_t advance = 0, set = 0;
     int has_advance = 0, has_set = 0;
-    if (req_int(req, in, "advance", 0, 0, INT64_MAX / 4, &advance, &has_advance) == 0 &&
-        req_int(req, in, "set", 0, 0, INT64_MAX / 4, &set, &has_set) == 0) {
+    if (req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
+        req_int(req, in, "set", 0, 0, CLOCK_MAX, &set, &has_set) == 0) {
         if (has_advance == has_set) {
             reply_invalid(req, "advance", "give either advance (seconds) or set (unix seconds)");
+        } else if (has_advance && advance > CLOCK_MAX - clock_now(&s->clock)) {
+            reply_invalid(req, "advance", "would move the clock past 2^40 (the last instant any timestamp may name)");
         } else if (has_set && clock_set(&s->clock, set) != 0) {
             reply_invalid(req, "set", "unix seconds from 1970");
         } else {

@@ -250,8 +250,11 @@ void decide_sla(server *s, json_t *kase, const json_t *order, json_t *notes) {
         json_t *secs = json_object_get(r, fields[i][0]);
         if (!json_is_integer(secs) || json_integer_value(secs) <= 0) continue;
         int64_t n = json_integer_value(secs);
-        int64_t due = cal ? calendar_add_business_seconds(cal, start, n) : start + n;
-        json_object_set_new(sla, fields[i][1], json_integer(due));
+        int64_t due = cal ? calendar_add_business_seconds(cal, start, n)
+                          : n > INT64_MAX - start ? CALENDAR_NEVER : start + n;
+        /* a target never reached (a calendar without working time left, a
+         * target past the last second) is no target: null, no timer */
+        if (due != CALENDAR_NEVER) json_object_set_new(sla, fields[i][1], json_integer(due));
     }
     json_object_set_new(sla, "business", json_boolean(business && cal != NULL));
     json_decref(r);
@@ -283,8 +286,9 @@ void decide_survey(server *s, json_t *kase, json_t *notes) {
     json_t *r = decide_call(s, merchant, "survey", "plan", args, 1, notes);
     json_decref(args[0]);
     json_t *after = json_object_get(r, "send_after");
-    if (json_is_integer(after) && json_integer_value(after) >= 0) {
-        json_object_set_new(survey, "due_at", json_integer(server_now(s) + json_integer_value(after)));
+    int64_t now = server_now(s);
+    if (json_is_integer(after) && json_integer_value(after) >= 0 && json_integer_value(after) <= INT64_MAX - now) {
+        json_object_set_new(survey, "due_at", json_integer(now + json_integer_value(after)));
         json_object_set(survey, "questions", json_is_array(json_object_get(r, "questions"))
                                                  ? json_object_get(r, "questions") : json_null());
     }

@@ -45,6 +45,15 @@ static int breached(const json_t *kase, const char *kind) {
  * hours" includes the 7200th second), so the breach fires the second after. */
 #define BREACH_AFTER_DUE 1
 
+/* Adds the timer due `delay` seconds after `at`, unless that is past the
+ * last representable second: a due stored as "never" (the calendar's
+ * CALENDAR_NEVER) wants no timer. The sum overflowed, and the wrapped due
+ * fired at once (a breach the moment a case opened). */
+static void want_timer(case_timer out[4], int *n, int64_t at, int64_t delay, const char *kind) {
+    if (at > INT64_MAX - delay) return;
+    out[(*n)++] = (case_timer){at + delay, kind};
+}
+
 /* The timers a case wants right now (at most four). */
 static int case_timers(const json_t *kase, case_timer out[4]) {
     int n = 0;
@@ -55,18 +64,18 @@ static int case_timers(const json_t *kase, case_timer out[4]) {
     if (case_status_active(status)) {
         if (json_is_integer(fr) && json_is_null(json_object_get(kase, "first_response_at")) &&
             !breached(kase, "first_response"))
-            out[n++] = (case_timer){json_integer_value(fr) + BREACH_AFTER_DUE, "first_response"};
+            want_timer(out, &n, json_integer_value(fr), BREACH_AFTER_DUE, "first_response");
         if (json_is_integer(rd) && !breached(kase, "resolution"))
-            out[n++] = (case_timer){json_integer_value(rd) + BREACH_AFTER_DUE, "resolution"};
+            want_timer(out, &n, json_integer_value(rd), BREACH_AFTER_DUE, "resolution");
     }
     if (status && !strcmp(status, "resolved")) {
         json_t *due = json_object_get(survey, "due_at");
         json_t *sent = json_object_get(survey, "sent_at"); /* absent until sent */
         if (json_is_integer(due) && (sent == NULL || json_is_null(sent)))
-            out[n++] = (case_timer){json_integer_value(due), "survey"};
+            want_timer(out, &n, json_integer_value(due), 0, "survey");
         json_t *resolved = json_object_get(kase, "resolved_at");
         if (json_is_integer(resolved))
-            out[n++] = (case_timer){json_integer_value(resolved) + AUTO_CLOSE_AFTER, "auto_close"};
+            want_timer(out, &n, json_integer_value(resolved), AUTO_CLOSE_AFTER, "auto_close");
     }
     return n;
 }
