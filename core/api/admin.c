@@ -341,6 +341,7 @@ static void replay_done(policy_job *job) {
     if (limit <= 0 || limit > REPLAY_MAX) limit = REPLAY_DEFAULT;
     json_t *diffs = json_array();
     int evaluated = 0, changed = 0;
+    const principal *who = http_request_data(job->req); /* a bound token replays its merchant's cases */
     /* Newest first over the "all" index; stop at `since` or the limit. */
     for (uint64_t seq = s->next_case_seq; seq-- > 1 && evaluated < limit;) {
         char id[32];
@@ -349,7 +350,8 @@ static void replay_done(policy_job *job) {
         if (kase == NULL) continue;
         int stop = json_integer_value(json_object_get(kase, "created_at")) < since;
         case_type t = case_type_from_name(json_string_value(json_object_get(kase, "type")));
-        if (!stop && case_type_needs_decision(t)) {
+        if (!stop && case_type_needs_decision(t) &&
+            principal_sees_merchant(who, json_string_value(json_object_get(kase, "merchant_id")))) {
             replay_case(s, job->set, kase, diffs, &changed);
             evaluated++;
         }
@@ -364,7 +366,6 @@ static void replay_done(policy_job *job) {
 
 void h_admin_replay(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
-    (void)who;
     json_t *in = req_json_body(req);
     if (in == NULL) return;
     int64_t n;
@@ -372,6 +373,7 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
         reply_invalid(req, "sources", "must be an object of file name to source text");
     } else if (req_int(req, in, "since", 0, 0, INT64_MAX / 2, &n, NULL) == 0 &&
                req_int(req, in, "limit", 0, 1, REPLAY_MAX, &n, NULL) == 0) {
+        http_request_set_data(req, (void *)who);
         start_job(s, req, in, 0, replay_done);
         return;
     }

@@ -216,5 +216,6 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who);
 
 #endif
