@@ -171,6 +171,23 @@ static void shadow_done(policy_job *job) {
     http_respond_json(job->req, 200, describe_sets(s));
 }
 
+/* Each source is a file's text, or null to leave the file out: another type
+ * is the caller's mistake (400 naming it), not a candidate set that failed
+ * to load (422). Answers and returns 1 on the first such member. */
+static int sources_mistyped(http_request *req, const json_t *in) {
+    const char *name;
+    json_t *text;
+    json_object_foreach(json_object_get(in, "sources"), name, text) {
+        if (!json_is_string(text) && !json_is_null(text)) {
+            char field[300];
+            snprintf(field, sizeof field, "sources.%s", name);
+            reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* {sources:{...}}: the candidate set (the policies dir with these files
  * replaced) runs in shadow on every new case until stopped or replaced. */
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who) {
@@ -180,6 +197,10 @@ void h_admin_shadow(server *s, http_request *req, const route_params *p, const p
     if (in == NULL) return;
     if (!json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "is required: an object of file name to source text");
+        json_decref(in);
+        return;
+    }
+    if (sources_mistyped(req, in)) {
         json_decref(in);
         return;
     }
@@ -293,6 +314,8 @@ void h_admin_dry_run(server *s, http_request *req, const route_params *p, const 
         reply_invalid(req, "order", "must be an object");
     } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "must be an object of file name to source text");
+    } else if (sources_mistyped(req, in)) {
+        /* answered */
     } else if (json_object_get(in, "sources")) {
         start_job(s, req, in, 0, dry_run_done);
         return;
@@ -371,6 +394,8 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
     int64_t n;
     if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "must be an object of file name to source text");
+    } else if (sources_mistyped(req, in)) {
+        /* answered */
     } else if (req_int(req, in, "since", 0, 0, INT64_MAX / 2, &n, NULL) == 0 &&
                req_int(req, in, "limit", 0, 1, REPLAY_MAX, &n, NULL) == 0) {
         http_request_set_data(req, (void *)who);
