@@ -152,6 +152,7 @@ def templates(ctx):
         ("POST", "/v1/admin/clock", {"advance": 60}),
         ("POST", "/v1/admin/clock", {"set": T0 + ctx["n"]}),
         ("POST", "/v1/admin/policies/shadow", {"sources": {"returns.lua": "return {evaluate = 1"}}),
+        ("DELETE", "/v1/admin/policies/shadow", {}),
     ]
 
 
@@ -163,8 +164,8 @@ GET_PATHS = [
     "/v1/cases?status=open&type=return&queue=q&assignee=a1&buyer_id=b1&order_id=o1&merchant_id=m1&breached=true",
     "/v1/cases?limit={n}&cursor={s}", "/v1/cases?breached={s}", "/v1/cases?status={s}",
     "/v1/events?after={n}&limit={n}", "/v1/alerts?kind={s}&limit={n}",
-    "/v1/reports/kpi?from={n}&to={n}&group_by={s}", "/v1/agents", "/v1/admin/policies", "/healthz",
-    "/metrics",
+    "/v1/reports/kpi?from={n}&to={n}&group_by={s}", "/v1/agents", "/v1/admin/policies", "/v1/admin/routes",
+    "/healthz", "/metrics",
 ]
 
 QUERY_VALUES = ["", "-1", "0", "1", "99999999999999999999999", "1e3", "abc", "%zz", "%00", "%ff%fe", "+",
@@ -339,6 +340,11 @@ def gen_pipeline(rng, ctx):
     return Case("pipeline", b"".join(parts), complete=complete)
 
 
+def gen_reload(rng, ctx):
+    """A policy reload (compiles the set and runs its tests: rare, it is slow)."""
+    return Case("reload", request("POST", "/v1/admin/policies/reload", rng.choice([{}, {"x": 1}, []])))
+
+
 def gen_oversize(rng, ctx):
     body = b"{\"a\":\"" + b"x" * (MAX_BODY + 1) + b"\"}"
     return Case("oversize", request("POST", "/v1/orders", body), complete=0)
@@ -354,7 +360,7 @@ def gen_slow(rng, ctx):
 
 GENERATORS = [
     (gen_field_types, 20), (gen_field_edges, 15), (gen_walk, 6), (gen_raw_json, 12), (gen_get, 15), (gen_request_line, 8), (gen_headers, 10),
-    (gen_chunked, 8), (gen_pipeline, 8), (gen_oversize, 1), (gen_slow, 2),
+    (gen_chunked, 8), (gen_pipeline, 8), (gen_oversize, 1), (gen_slow, 2), (gen_reload, 1),
 ]
 
 
