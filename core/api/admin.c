@@ -171,6 +171,23 @@ static void shadow_done(policy_job *job) {
     http_respond_json(job->req, 200, describe_sets(s));
 }
 
+/* Each source is a file's text, or null to leave the file out: another type
+ * is the caller's mistake (400 naming it), not a candidate set that failed
+ * to load (422). Answers and returns 1 on the first such member. */
+static int sources_mistyped(http_request *req, const json_t *in) {
+    const char *name;
+    json_t *text;
+    json_object_foreach(json_object_get(in, "sources"), name, text) {
+        if (!json_is_string(text) && !json_is_null(text)) {
+            char field[300];
+            snprintf(field, sizeof field, "sources.%s", name);
+            reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* {sources:{...}}: the candidate set (the policies dir with these files
  * replaced) runs in shadow on every new case until stopped or replaced. */
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who) {
@@ -180,6 +197,10 @@ void h_admin_shadow(server *s, http_request *req, const route_params *p, const p
     if (in == NULL) return;
     if (!json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "is required: an object of file name to source text");
+        json_decref(in);
+        return;
+    }
+    if (sources_mistyped(req, in)) {
         json_decref(in);
         return;
     }
@@ -405,6 +426,8 @@ void h_admin_dry_run(server *s, http_request *req, const route_params *p, const 
         reply_invalid(req, "order", "must be an object");
     } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "must be an object of file name to source text");
+    } else if (sources_mistyped(req, in)) {
+        /* answered */
     } else if (json_object_get(in, "sources")) {
         start_job(s, req, in, 0, dry_run_done);
         return;
@@ -505,6 +528,7 @@ static void replay_done(policy_job *job) {
     emit_key(e, "diffs");
     emit_array(e);
     int evaluated = 0, changed = 0;
+    const principal *who = http_request_data(job->req); /* a bound token replays its merchant's cases */
     /* newest first; stop at `since` or the limit. Cases the core itself
      * decided (claims beyond a line) are not the policies' to replay. */
     for (uint64_t seq = s->seqs.next_case; seq-- > 1 && evaluated < limit;) {
@@ -513,7 +537,8 @@ static void replay_done(policy_job *job) {
         as_case c;
         if (case_load(s->db, id, 0, &c) != 0) continue;
         int stop = c.created_at < since;
-        if (!stop && case_type_needs_decision(c.type) && strcmp(c.decision.module, "core") != 0) {
+        if (!stop && case_type_needs_decision(c.type) && strcmp(c.decision.module, "core") != 0 &&
+            principal_sees_merchant(who, c.merchant_id[0] ? c.merchant_id : NULL)) {
             changed += replay_case(s, job->set, &c, e) == 1;
             evaluated++;
         }
@@ -534,20 +559,27 @@ static void replay_done(policy_job *job) {
 void h_admin_replay(server *s, http_request *req, const route_params *p, const principal *who) {
     static const char *const known[] = {"sources", "since", "limit", NULL};
     (void)p;
-    (void)who;
     json_t *in = req_json_body(req);
     if (in == NULL) return;
     int64_t n;
     if (req_only_known(req, in, known) != 0) {
     } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "must be an object of file name to source text");
+    } else if (sources_mistyped(req, in)) {
+        /* answered */
     } else if (req_int(req, in, "since", 0, 0, INT64_MAX / 2, &n, NULL) == 0 &&
                req_int(req, in, "limit", 0, 1, REPLAY_MAX, &n, NULL) == 0) {
+        http_request_set_data(req, (void *)who);
         start_job(s, req, in, 0, replay_done);
         return;
     }
     json_decref(in);
 }
+
+/* The manual clock stays within what every timestamp of the API may be
+ * (orders' and tracking's `at` are at most 2^40): a clock far past it made
+ * each due instant computed from it overflow. */
+#define CLOCK_MAX ((int64_t)1 << 40)
 
 /* The clock moved: answer once every timer due by then has fired durably. */
 static void clock_timers_fired(int status, void *ud) {
@@ -568,10 +600,12 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
     if (in == NULL) return;
     int64_t advance = 0, set = 0;
     int has_advance = 0, has_set = 0;
-    if (req_int(req, in, "advance", 0, 0, INT64_MAX / 4, &advance, &has_advance) == 0 &&
-        req_int(req, in, "set", 0, 0, INT64_MAX / 4, &set, &has_set) == 0) {
+    if (req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
+        req_int(req, in, "set", 0, 0, CLOCK_MAX, &set, &has_set) == 0) {
         if (has_advance == has_set) {
             reply_invalid(req, "advance", "give either advance (seconds) or set (unix seconds)");
+        } else if (has_advance && advance > CLOCK_MAX - clock_now(&s->clock)) {
+            reply_invalid(req, "advance", "would move the clock past 2^40 (the last instant any timestamp may name)");
         } else if (has_set && clock_set(&s->clock, set) != 0) {
             reply_invalid(req, "set", "unix seconds from 1970");
         } else {

@@ -60,8 +60,7 @@ struct server {
     size_t ntokens;
     as_agents agents; /* mirror of DB_AGENTS: assignment never reads the disk */
     uint64_t mirrors_epoch; /* the store epoch the mirrors were last rebuilt for */
-    as_seqs seqs;
-    uint64_t committed_event_seq; /* highest seq known durable */
+    as_seqs seqs; /* next_event: alert ids only; feed seqs are the store's (store_batch_put_seq) */
     as_reads reads; /* what live decisions read (work.c) */
     api_metrics metrics;
     uv_signal_t sigterm, sigint;
@@ -169,5 +168,6 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who);
 
 #endif

@@ -107,6 +107,8 @@ void h_metrics(server *s, http_request *req, const route_params *p, const princi
     write_policy_metrics(s, &tb);
     metric_int(&tb, "aftersale_http_connections", "gauge", "Open client connections.",
                http_server_connections(s->http));
+    metric_int(&tb, "aftersale_events_last_seq", "gauge", "Highest durable seq of the events feed.",
+               store_seq_durable(s->db, DB_EVENTS));
     if (s->webhook) {
         webhook_stats ws;
         webhook_get_stats(s->webhook, &ws);

@@ -196,13 +196,14 @@ static void notes_put(const commit_ctx *cc, store_batch *b, const as_changes *ch
     put_text(b, DB_TIMELINE, &k, text, len);
 }
 
-/* The envelope of a feed event about the case (or the order). */
-static void envelope(textbuf *tb, uint64_t seq, const char *type, int64_t at, const as_case *c, const as_order *o) {
+/* The envelope of a feed event about the case (or the order), without its
+ * seq: {"type":...,"at":...,"case_id":...,"order_id":...,"merchant_id":...,"data":
+ * (the caller writes the data and the closing brace). */
+static void envelope(textbuf *tb, const char *type, int64_t at, const as_case *c, const as_order *o) {
     jsonw w;
     jsonw_init(&w, tb);
     emitter *e = jsonw_emitter(&w);
     emit_object(e);
-    emit_kint(e, "seq", (int64_t)seq);
     emit_kstr(e, "type", type);
     emit_kint(e, "at", at);
     const char *case_id = c ? c->case_id : NULL;
@@ -214,22 +215,30 @@ static void envelope(textbuf *tb, uint64_t seq, const char *type, int64_t at, co
     emit_key(e, "data");
 }
 
-static void event_put(store_batch *b, uint64_t seq, textbuf *tb) {
-    store_key k;
-    key_init(&k);
-    key_u64(&k, seq);
+/* The event text without its seq ({"type":...}) goes in as a sequenced put:
+ * the store's writer numbers it when it commits the batch and puts the seq
+ * first ({"seq":N,"type":...}), so seqs follow commit order and a batch that
+ * fails hands its seqs back: the feed has no gaps. */
+static void event_put(store_batch *b, textbuf *tb) {
+    static const char head[] = "{\"seq\":";
     size_t len;
     char *text = tb_take(tb, &len);
-    put_text(b, DB_EVENTS, &k, text, len);
+    if (text == NULL || len < 2) {
+        free(text);
+        fail(b);
+        return;
+    }
+    text[0] = ','; /* the tail: the envelope's members after the seq */
+    store_batch_put_seq(b, DB_EVENTS, head, sizeof head - 1, text, len);
+    free(text);
 }
 
-static void events_put(const commit_ctx *cc, store_batch *b, const as_changes *ch, const char *case_text,
+static void events_put(store_batch *b, const as_changes *ch, const char *case_text,
                        size_t case_len) {
     for (size_t i = 0; i < ch->nevents; i++) {
         const as_event *ev = &ch->events[i];
-        uint64_t seq = cc->seqs->next_event++;
         textbuf tb = {0};
-        envelope(&tb, seq, ev->type, ev->at, ch->after, ch->order);
+        envelope(&tb, ev->type, ev->at, ch->after, ch->order);
         if (ev->with_case == EV_CASE_IS_DATA && case_text) {
             tb_append(&tb, case_text, case_len);
         } else {
@@ -243,18 +252,19 @@ static void events_put(const commit_ctx *cc, store_batch *b, const as_changes *c
             tb_append(&tb, "}", 1);
         }
         tb_append(&tb, "}", 1);
-        event_put(b, seq, &tb);
+        event_put(b, &tb);
     }
 }
 
-/* An alert is stored under 'a' | the seq of its alert.raised event, so the
- * list and the feed agree. */
+/* An alert is stored under 'a' | its id (a counter of its own: the feed seq
+ * of its alert.raised event is only known at commit) and raised on the feed
+ * with the same record as data. */
 static void alerts_put(const commit_ctx *cc, store_batch *b, const as_changes *ch) {
     const as_case *c = ch->after;
     const as_order *o = ch->order;
     for (size_t i = 0; i < ch->nalerts; i++) {
         const as_alert *a = &ch->alerts[i];
-        uint64_t seq = cc->seqs->next_event++;
+        uint64_t seq = cc->seqs->next_event++; /* the alert's id */
         textbuf rec = {0};
         jsonw w;
         jsonw_init(&w, &rec);
@@ -280,10 +290,10 @@ static void alerts_put(const commit_ctx *cc, store_batch *b, const as_changes *c
             continue;
         }
         textbuf tb = {0};
-        envelope(&tb, seq, "alert.raised", a->at, c, o);
+        envelope(&tb, "alert.raised", a->at, c, o);
         tb_append(&tb, text, rlen);
         tb_append(&tb, "}", 1);
-        event_put(b, seq, &tb);
+        event_put(b, &tb);
         store_key k;
         key_init(&k);
         key_u8(&k, IDX_ALERT);
@@ -437,7 +447,7 @@ char *changes_commit(const commit_ctx *cc, store_batch *b, const as_changes *ch,
             put_text(b, DB_INDEX, &k, text, llen);
         }
     }
-    events_put(cc, b, ch, case_text, case_len);
+    events_put(b, ch, case_text, case_len);
     alerts_put(cc, b, ch);
     if (len) *len = case_len;
     return case_text;

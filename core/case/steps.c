@@ -60,7 +60,11 @@ void step_sla(decide_req *q, as_case *c) {
     for (int i = 0; i < 2; i++) {
         const policy_fval *v = &r.f[fields[i]];
         if (!v->present || v->i <= 0) continue;
-        *due[i] = cal ? calendar_add_business_seconds(cal, c->created_at, v->i) : c->created_at + v->i;
+        int64_t at = cal ? calendar_add_business_seconds(cal, c->created_at, v->i)
+                         : v->i > INT64_MAX - c->created_at ? CALENDAR_NEVER : c->created_at + v->i;
+        /* a target never reached (a calendar without working time left, a
+         * target past the last second) is no target: null, no timer */
+        if (at != CALENDAR_NEVER) *due[i] = at;
     }
     c->sla.business = business && cal != NULL;
     policy_result_free(&r);
@@ -87,7 +91,8 @@ void step_survey_plan(decide_req *q, as_case *c) {
     if (sv->sent_at != AS_NONE || sv->csat != AS_NONE || !decide_has(q, "survey", "plan")) return;
     policy_result r;
     if (decide_call(q, "survey", "plan", args, 1, NULL, SCHEMA_PLAN, NFIELDS(SCHEMA_PLAN), &r) != 0) return;
-    if (!r.nil && r.f[PL_SEND_AFTER].present && r.f[PL_SEND_AFTER].i >= 0) {
+    if (!r.nil && r.f[PL_SEND_AFTER].present && r.f[PL_SEND_AFTER].i >= 0 &&
+        r.f[PL_SEND_AFTER].i <= INT64_MAX - q->d->now) { /* a survey past the last second is none */
         sv->due_at = q->d->now + r.f[PL_SEND_AFTER].i;
         json_t *out = json_loads(r.output, 0, NULL);
         json_t *questions = json_object_get(out, "questions");

@@ -31,20 +31,27 @@ int timer_kind_from_name(const char *name) {
     return -1;
 }
 
+/* Adds the timer due `delay` seconds after `at`, unless that is past the
+ * last representable second (a due stored by an earlier build as "never"):
+ * the sum would wrap and fire at once. */
+static void want(case_timer *out, int *n, timer_kind kind, int64_t at, int64_t delay) {
+    if (at > INT64_MAX - delay) return;
+    out[(*n)++] = (case_timer){kind, at + delay};
+}
+
 int case_timers(const as_case *c, case_timer out[CASE_TIMERS_MAX]) {
     int n = 0;
     if (c == NULL) return 0;
     if (case_status_active(c->status)) {
         if (c->sla.first_response_due != AS_NONE && c->first_response_at == AS_NONE &&
             !case_breached(c, SLA_FIRST_RESPONSE))
-            out[n++] = (case_timer){TIMER_FIRST_RESPONSE, c->sla.first_response_due + BREACH_AFTER_DUE};
+            want(out, &n, TIMER_FIRST_RESPONSE, c->sla.first_response_due, BREACH_AFTER_DUE);
         if (c->sla.resolution_due != AS_NONE && !case_breached(c, SLA_RESOLUTION))
-            out[n++] = (case_timer){TIMER_RESOLUTION, c->sla.resolution_due + BREACH_AFTER_DUE};
+            want(out, &n, TIMER_RESOLUTION, c->sla.resolution_due, BREACH_AFTER_DUE);
     }
     if (c->status == ST_RESOLVED) {
-        if (c->survey.due_at != AS_NONE && c->survey.sent_at == AS_NONE)
-            out[n++] = (case_timer){TIMER_SURVEY, c->survey.due_at};
-        if (c->resolved_at != AS_NONE) out[n++] = (case_timer){TIMER_AUTO_CLOSE, c->resolved_at + AUTO_CLOSE_AFTER};
+        if (c->survey.due_at != AS_NONE && c->survey.sent_at == AS_NONE) want(out, &n, TIMER_SURVEY, c->survey.due_at, 0);
+        if (c->resolved_at != AS_NONE) want(out, &n, TIMER_AUTO_CLOSE, c->resolved_at, AUTO_CLOSE_AFTER);
     }
     return n;
 }

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import threading
 
-from harness import DAY, HOUR, POLICIES, T0, ServerTestCase, main, order_body
+from harness import DAY, HOUR, POLICIES, T0, ServerTestCase, main, order_body, wrap_module
 
 PHONE, EMAIL = "13812345678", "alice@example.com"
 
@@ -594,17 +594,6 @@ class CaseApiTest(ServerTestCase):
         self.assertEqual(after[:len(before)], before)
         self.assertEqual(after[-1]["seq"], before[-1]["seq"] + 1)
         self.assertEqual(len(self.list_ids()), 2)
-
-
-def wrap_module(pol, name, hook):
-    """Inserts hook (Lua that redefines functions of M) before the module's
-    final `return M`, so the set's own functions stay reachable."""
-    path = os.path.join(pol, name)
-    with open(path) as f:
-        src = f.read()
-    idx = src.rstrip().rfind("return M")
-    with open(path, "w") as f:
-        f.write(src[:idx] + hook + "return M\n")
 
 
 class FailingPolicyTest(ServerTestCase):
