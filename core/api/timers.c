@@ -56,16 +56,18 @@ static void catch_up_committed(int status, void *ud) {
     mirrors_repair(s, 0);
 }
 
+#define CATCH_UP_MAX 32 /* timers one case fires before a request: a firing may arm the next (a warning, a level) */
+
 void timers_catch_up(server *s, as_case *c) {
-    case_timer set[CASE_TIMERS_MAX];
-    int n = case_timers(c, set);
-    qsort(set, (size_t)n, sizeof *set, by_due);
     int64_t now = clock_now(&s->clock);
     store_batch *b = NULL;
-    for (int i = 0; i < n && set[i].due <= now; i++) {
-        if (case_timer_due(c, set[i].kind) != set[i].due) continue; /* an earlier one changed it */
+    for (int fired = 0; fired < CATCH_UP_MAX; fired++) { /* the earliest due timer, as the last firing left the case */
+        case_timer set[CASE_TIMERS_MAX];
+        int n = case_timers(c, set);
+        qsort(set, (size_t)n, sizeof *set, by_due);
+        if (n == 0 || set[0].due > now) break;
         if (b == NULL) b = store_batch_new(s->db);
-        if (fire_into(s, b, c, set[i].kind, set[i].due) != 0) break;
+        if (fire_into(s, b, c, set[0].kind, set[0].due) != 0) break;
     }
     if (b == NULL) return;
     seqs_put(b, &s->seqs);
@@ -159,9 +161,11 @@ static int fire_due(server *s, store_batch *b) {
         int k = timer_kind_from_name(kind);
         as_case *c = k >= 0 ? round_case(s, &rc, id) : NULL;
         int64_t wanted = c ? case_timer_due(c, (timer_kind)k) : -1;
-        if (wanted == at) {
+        if (c && case_wants_timer(c, (timer_kind)k, at)) {
             fire_into(s, b, c, (timer_kind)k, at);
-        } else if (wanted >= 0) { /* keyed under an older rule for due times: move it */
+        } else if (wanted >= 0 && k != TIMER_WARN_FIRST_RESPONSE && k != TIMER_WARN_RESOLUTION) {
+            /* keyed under an older rule for due times: move it (warnings
+             * have several dues, each kept by the commit itself) */
             store_key key;
             key_init(&key);
             key_u64(&key, (uint64_t)wanted);

@@ -47,6 +47,24 @@ static void sla_encode(const as_sla *sla, emitter *e, int view) {
     for (int k = 0; k < SLA__KINDS; k++)
         if (sla->breached >> k & 1u) emit_str(e, sla_kind_name((sla_kind)k));
     emit_array_end(e);
+    emit_key(e, "warnings");
+    emit_array(e);
+    for (int i = 0; i < sla->nwarnings; i++) {
+        const as_sla_warning *w = &sla->warnings[i];
+        emit_object_n(e, 4);
+        emit_kstr(e, "kind", sla_kind_name(w->kind));
+        emit_kint(e, "percent", w->percent);
+        emit_kint(e, "due_at", w->due);
+        opt_member(e, "sent_at", w->sent_at, view);
+        emit_object_end(e);
+    }
+    emit_array_end(e);
+    emit_key(e, "escalation");
+    emit_object_n(e, 3);
+    emit_kint(e, "level", sla->escalation_level);
+    opt_member(e, "at", sla->escalated_at, view);
+    opt_member(e, "next_at", sla->next_escalation_at, view);
+    emit_object_end(e);
     emit_object_end(e);
 }
 
@@ -368,6 +386,22 @@ static void sla_decode(reader *r, const json_t *sla, as_sla *out) {
         if (k < 0) bad(r, "is not a known target", "sla.breached");
         else out->breached |= 1u << k;
     }
+    json_array_foreach(json_object_get(sla, "warnings"), i, v) {
+        int k = sla_kind_from_name(json_string_value(json_object_get(v, "kind")));
+        if (k < 0 || out->nwarnings == SLA_WARNINGS_MAX) {
+            bad(r, "is not a warning this build keeps", "sla.warnings");
+            break;
+        }
+        as_sla_warning *w = &out->warnings[out->nwarnings++];
+        w->kind = (sla_kind)k;
+        w->percent = get_int(v, "percent", 0);
+        w->due = get_int(v, "due_at", 0);
+        w->sent_at = get_int(v, "sent_at", AS_NONE);
+    }
+    json_t *esc = json_object_get(sla, "escalation");
+    out->escalation_level = get_int(esc, "level", 0);
+    out->escalated_at = get_int(esc, "at", AS_NONE);
+    out->next_escalation_at = get_int(esc, "next_at", AS_NONE);
 }
 
 static void survey_decode(reader *r, const json_t *s, as_survey *out) {

@@ -20,11 +20,15 @@ const policy_field SCHEMA_COMPENSATE[2] = {{"coupon_cents", PF_INTEGER}, {"reaso
 const policy_field SCHEMA_ROUTE[3] = {{"queue", PF_STRING}, {"priority", PF_INTEGER}, {"skills", PF_STRINGS}};
 const policy_field SCHEMA_TARGETS[3] = {
     {"first_response", PF_INTEGER}, {"resolution", PF_INTEGER}, {"business", PF_BOOLEAN}};
-const policy_field SCHEMA_ON_BREACH[3] = {{"escalate", PF_BOOLEAN}, {"queue", PF_STRING}, {"priority", PF_INTEGER}};
+const policy_field SCHEMA_ON_BREACH[4] = {
+    {"escalate", PF_BOOLEAN}, {"queue", PF_STRING}, {"priority", PF_INTEGER}, {"next_after", PF_INTEGER}};
+const policy_field SCHEMA_WARNINGS[1] = {{"percents", PF_ANY}};
+const policy_field SCHEMA_ESCALATE[4] = {
+    {"priority", PF_INTEGER}, {"queue", PF_STRING}, {"alert_merchant", PF_BOOLEAN}, {"next_after", PF_INTEGER}};
 const policy_field SCHEMA_PLAN[2] = {{"send_after", PF_INTEGER}, {"questions", PF_ANY}};
 const policy_field SCHEMA_ON_ANSWER[3] = {{"followup", PF_BOOLEAN}, {"queue", PF_STRING}, {"reason", PF_STRING}};
 
-static const char *const ARG_NAMES[] = {"case", "order", "answer", "kind"};
+static const char *const ARG_NAMES[] = {"case", "order", "answer", "step", "kind"};
 
 /* ---- members ---- */
 
@@ -106,7 +110,16 @@ static void encode_answer(emitter *e, const void *ud) {
     emit_object_end(e);
 }
 
-static const policy_encode_fn ENCODERS[DECIDE_ARGS_MAX] = {encode_case, encode_order, encode_answer};
+static void encode_step(emitter *e, const void *ud) {
+    const escalation_step *st = ((const decide_req *)ud)->step;
+    emit_object_n(e, 3);
+    emit_kint(e, "level", st->level);
+    if (st->kind) emit_kstr(e, "kind", st->kind);
+    if (st->since != AS_NONE) emit_kint(e, "since", st->since);
+    emit_object_end(e);
+}
+
+static const policy_encode_fn ENCODERS[DECIDE_ARGS_MAX] = {encode_case, encode_order, encode_answer, encode_step};
 
 /* The view of arg in the set (built on first use); -1 with err. */
 static int view_of(decide_req *q, int shadow, decide_arg arg, char *err, size_t errlen) {
@@ -129,6 +142,10 @@ static int inputs_note(decide_req *q, const char *kind) {
     if (q->answer) {
         emit_key(e, "answer");
         encode_answer(e, q);
+    }
+    if (q->step) {
+        emit_key(e, "step");
+        encode_step(e, q);
     }
     if (kind) emit_kstr(e, "kind", kind);
     q->inputs_note = note_from(q->ch, "policy.inputs", q->who, q->d->now, &m);

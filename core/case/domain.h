@@ -206,9 +206,20 @@ int case_act(const as_decider *d, const as_case *c, const as_order *order, const
 int case_answer_survey(const as_decider *d, const as_case *c, const as_order *order, const survey_answer *sa,
                        const as_actor *who, as_changes *out, as_error *err);
 
-/* The timers a case wants now: at most CASE_TIMERS_MAX (kind, due). */
-#define CASE_TIMERS_MAX 4
-typedef enum { TIMER_FIRST_RESPONSE, TIMER_RESOLUTION, TIMER_SURVEY, TIMER_AUTO_CLOSE, TIMER__KINDS } timer_kind;
+/* The timers a case wants now: at most CASE_TIMERS_MAX (kind, due). Every
+ * sla.warnings instant not sent yet has one (so a kind may appear more than
+ * once, at different dues); the escalation is the ladder's next level. */
+#define CASE_TIMERS_MAX (4 + SLA_WARNINGS_MAX + 1)
+typedef enum {
+    TIMER_FIRST_RESPONSE,
+    TIMER_RESOLUTION,
+    TIMER_SURVEY,
+    TIMER_AUTO_CLOSE,
+    TIMER_WARN_FIRST_RESPONSE,
+    TIMER_WARN_RESOLUTION,
+    TIMER_ESCALATION,
+    TIMER__KINDS
+} timer_kind;
 typedef struct {
     timer_kind kind;
     int64_t due;
@@ -216,8 +227,10 @@ typedef struct {
 const char *timer_kind_name(timer_kind k);
 int timer_kind_from_name(const char *name);
 int case_timers(const as_case *c, case_timer out[CASE_TIMERS_MAX]);
-/* When the case wants a timer of this kind, or -1. */
+/* When the case wants a timer of this kind (the first, for warnings), or -1. */
 int64_t case_timer_due(const as_case *c, timer_kind kind);
+/* 1 if the case wants a timer of this kind at this due. */
+int case_wants_timer(const as_case *c, timer_kind kind, int64_t due);
 
 /* Fires one timer of the case as of its due time (or of the case's last
  * change if that came later). */

@@ -26,7 +26,15 @@ void event_from(as_changes *ch, const char *type, int64_t at, members_w *m, as_e
  * answer or SLA kind) are built once per set on first use and shared by
  * every call; the policy.inputs note that records them is written once, and
  * every decision note references it. */
-#define DECIDE_ARGS_MAX 3
+#define DECIDE_ARGS_MAX 4
+/* The escalation step sla.escalate is asked about: the level to climb to,
+ * the first target the case missed, and when level 1 started. */
+typedef struct {
+    int64_t level;
+    const char *kind;
+    int64_t since;
+} escalation_step;
+
 typedef struct {
     const as_decider *d;
     as_changes *ch;
@@ -34,8 +42,9 @@ typedef struct {
     const as_case *kase;
     const as_order *order;
     const survey_answer *answer;
+    const escalation_step *step;
     const char *merchant;
-    int views[2][DECIDE_ARGS_MAX]; /* [active, shadow][case, order, answer]: -1 until built */
+    int views[2][DECIDE_ARGS_MAX]; /* [active, shadow][case, order, answer, step]: -1 until built */
     int inputs_note;               /* -1 until written */
     /* ctx.customer of the request: read once (eligibility and routing both
      * ask for the case's buyer), the same answer for every call */
@@ -44,7 +53,7 @@ typedef struct {
     int customer_read; /* 0 not yet, 1 read, -1 unknown */
 } decide_req;
 
-typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_KIND } decide_arg;
+typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_STEP, ARG_KIND } decide_arg;
 
 void decide_begin(decide_req *q, const as_decider *d, as_changes *ch, const as_actor *who,
                   const as_case *kase, const as_order *order);
@@ -75,8 +84,12 @@ enum { RT_QUEUE, RT_PRIORITY, RT_SKILLS };
 extern const policy_field SCHEMA_ROUTE[3];
 enum { SL_FIRST_RESPONSE, SL_RESOLUTION, SL_BUSINESS };
 extern const policy_field SCHEMA_TARGETS[3];
-enum { BR_ESCALATE, BR_QUEUE, BR_PRIORITY };
-extern const policy_field SCHEMA_ON_BREACH[3];
+enum { BR_ESCALATE, BR_QUEUE, BR_PRIORITY, BR_NEXT_AFTER };
+extern const policy_field SCHEMA_ON_BREACH[4];
+enum { WN_PERCENTS };
+extern const policy_field SCHEMA_WARNINGS[1];
+enum { ES_PRIORITY, ES_QUEUE, ES_ALERT_MERCHANT, ES_NEXT_AFTER };
+extern const policy_field SCHEMA_ESCALATE[4];
 enum { PL_SEND_AFTER, PL_QUESTIONS };
 extern const policy_field SCHEMA_PLAN[2];
 enum { AN_FOLLOWUP, AN_QUEUE, AN_REASON };

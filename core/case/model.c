@@ -76,6 +76,7 @@ void case_init(as_case *c) {
     c->priority = 3;
     c->first_response_at = c->resolved_at = c->closed_at = AS_NONE;
     c->sla.first_response_due = c->sla.resolution_due = AS_NONE;
+    c->sla.escalated_at = c->sla.next_escalation_at = AS_NONE;
     c->compensation.coupon_cents = AS_NONE;
     as_survey *sv = &c->survey;
     sv->due_at = sv->sent_at = sv->answered_at = sv->csat = sv->nps = AS_NONE;

@@ -173,10 +173,29 @@ typedef struct {
     int64_t at;
 } as_shipment;
 
+/* A warning before a target passes (sla.warnings): at `percent` of the
+ * target's time (business time when the target is), sent once. */
+#define SLA_WARNINGS_MAX 8
+typedef struct {
+    sla_kind kind;
+    int64_t percent; /* 1..99 */
+    int64_t due;     /* when it falls due */
+    int64_t sent_at; /* AS_NONE until sent */
+} as_sla_warning;
+
+/* The escalation ladder (sla.on_breach is level 1, sla.escalate the levels
+ * after it) climbs one level per step while the case stays active. */
+#define SLA_ESCALATION_MAX 9
+
 typedef struct {
     int64_t first_response_due, resolution_due; /* AS_NONE: no target */
     int business;
     unsigned breached; /* bit (1u << sla_kind) per missed target */
+    as_sla_warning warnings[SLA_WARNINGS_MAX];
+    int nwarnings;
+    int64_t escalation_level;   /* 0: the ladder has not started */
+    int64_t escalated_at;       /* when level 1 started, AS_NONE */
+    int64_t next_escalation_at; /* when the next level is due, AS_NONE: none */
 } as_sla;
 
 typedef struct {
