@@ -193,8 +193,13 @@ static int sources_mistyped(http_request *req, const json_t *in) {
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
+    static const char *const known[] = {"sources", NULL};
     json_t *in = req_json_body(req);
     if (in == NULL) return;
+    if (req_only_known(req, in, known) != 0) {
+        json_decref(in);
+        return;
+    }
     if (!json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "is required: an object of file name to source text");
         json_decref(in);
@@ -598,9 +603,10 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
     }
     json_t *in = req_json_body(req);
     if (in == NULL) return;
+    static const char *const known[] = {"advance", "set", NULL};
     int64_t advance = 0, set = 0;
     int has_advance = 0, has_set = 0;
-    if (req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
+    if (req_only_known(req, in, known) == 0 && req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
         req_int(req, in, "set", 0, 0, CLOCK_MAX, &set, &has_set) == 0) {
         if (has_advance == has_set) {
             reply_invalid(req, "advance", "give either advance (seconds) or set (unix seconds)");

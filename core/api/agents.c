@@ -116,8 +116,10 @@ done:
 }
 
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const none[] = {NULL};
     (void)p;
     (void)who;
+    if (req_query_known(req, none) != 0) return;
     /* by agent_id, as the mirror keeps them: the same order before and after a restart */
     textbuf tb = {0};
     jsonw w;

@@ -121,8 +121,9 @@ void h_order_put(server *s, http_request *req, const route_params *p, const prin
 }
 
 void h_order_get(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const none[] = {NULL};
     as_order o;
-    if (order_load_for(s, req, who, route_param(p, "id"), 0, &o) != 0) return;
+    if (req_query_known(req, none) != 0 || order_load_for(s, req, who, route_param(p, "id"), 0, &o) != 0) return;
     size_t len;
     char *text = order_answer(s, &o, who);
     len = text ? strlen(text) : 0;

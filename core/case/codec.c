@@ -232,6 +232,10 @@ static void buyer_encode(const as_buyer *b, emitter *e, int view, unsigned flags
             if (flags & ORDER_MASK_PII) mask_email(b->email, masked, sizeof masked);
             emit_kstr(e, "email", flags & ORDER_MASK_PII ? masked : b->email);
         }
+        if (b->address) {
+            if (flags & ORDER_MASK_PII) mask_address(b->address, masked, sizeof masked);
+            emit_kstr(e, "address", flags & ORDER_MASK_PII ? masked : b->address);
+        }
     }
     emit_object_end(e);
 }
@@ -600,6 +604,7 @@ int order_from_doc(as_order *o, const json_t *doc, char *err, size_t errlen) {
     o->buyer.lifetime_spend_cents = get_int(buyer, "lifetime_spend_cents", AS_NONE);
     get_text(&r, buyer, "phone", &o->buyer.phone);
     get_text(&r, buyer, "email", &o->buyer.email);
+    get_text(&r, buyer, "address", &o->buyer.address);
     tracking_decode(&r, json_object_get(doc, "tracking"), o);
     prices_decode(&r, json_object_get(doc, "prices"), o);
     o->stall_reported_for = get_int(doc, "stall_reported_for", AS_NONE);
@@ -627,7 +632,7 @@ int order_from_json(as_order *o, const char *text, size_t len, char *err, size_t
 
 char *order_to_bin(const as_order *o, size_t *len) {
     textbuf tb = {0};
-    unsigned char tag = ORDER_BIN_V1;
+    unsigned char tag = ORDER_BIN_V2;
     tb_append(&tb, &tag, 1);
     bw_str(&tb, o->order_id);
     bw_str(&tb, o->buyer_id);
@@ -640,6 +645,7 @@ char *order_to_bin(const as_order *o, size_t *len) {
     bw_i64(&tb, o->buyer.lifetime_spend_cents);
     bw_str(&tb, o->buyer.phone);
     bw_str(&tb, o->buyer.email);
+    bw_str(&tb, o->buyer.address);
     bw_u64(&tb, o->nitems);
     for (size_t i = 0; i < o->nitems; i++) {
         const as_item *it = &o->items[i];
@@ -675,7 +681,7 @@ static size_t br_count(bin_reader *r) {
     return r->failed ? 0 : (size_t)n;
 }
 
-static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err, size_t errlen) {
+static int order_from_bin(as_order *o, const void *bytes, size_t len, int version, char *err, size_t errlen) {
     bin_reader r;
     br_init(&r, (const unsigned char *)bytes + 1, len - 1);
     order_init(o);
@@ -690,6 +696,7 @@ static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err,
     o->buyer.lifetime_spend_cents = br_i64(&r);
     o->buyer.phone = br_str(&r);
     o->buyer.email = br_str(&r);
+    if (version >= 2) o->buyer.address = br_str(&r);
     size_t n = br_count(&r);
     if (n && (o->items = calloc(n, sizeof *o->items)) == NULL) r.failed = 1;
     for (size_t i = 0; i < n && !r.failed; i++, o->nitems++) {
@@ -728,7 +735,8 @@ static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err,
 }
 
 int order_decode(as_order *o, const void *bytes, size_t len, char *err, size_t errlen) {
-    if (len > 0 && *(const unsigned char *)bytes == ORDER_BIN_V1) return order_from_bin(o, bytes, len, err, errlen);
+    unsigned char tag = len > 0 ? *(const unsigned char *)bytes : 0;
+    if (tag == ORDER_BIN_V1 || tag == ORDER_BIN_V2) return order_from_bin(o, bytes, len, tag, err, errlen);
     return order_from_json(o, bytes, len, err, errlen);
 }
 
@@ -762,6 +770,12 @@ void mask_phone(const char *in, char *out, size_t outlen) {
     size_t head_bytes = utf8_offset(in, head);
     const char *tail_at = in + utf8_offset(in, n - tail);
     snprintf(out, outlen, "%.*s****%s", (int)head_bytes, in, tail_at);
+}
+
+/* The first 3 characters (a province or a street number says little) and
+ * the rest hidden. */
+void mask_address(const char *in, char *out, size_t outlen) {
+    snprintf(out, outlen, "%.*s***", (int)utf8_offset(in, utf8_count(in) > 6 ? 3 : 0), in);
 }
 
 void mask_email(const char *in, char *out, size_t outlen) {

@@ -6,6 +6,7 @@
 
 #include "case/codec.h"
 #include "case/commit.h"
+#include "case/indexes.h"
 #include "case/records.h"
 #include "util/jsonw.h"
 
@@ -378,6 +379,7 @@ static void order_put_all(const commit_ctx *cc, store_batch *b, const as_changes
     put_text(b, DB_ORDERS, &k, bytes, len);
     stall_watch(cc, b, ch->order_before, ch->order);
     profile_put(b, ch->order);
+    order_contacts_update(b, ch->order_before, ch->order);
 }
 
 /* ---- complaints ---- */
@@ -430,6 +432,8 @@ char *changes_commit(const commit_ctx *cc, store_batch *b, const as_changes *ch,
         if (case_text) store_batch_put(b, DB_CASES, k.buf, k.len, case_text, case_len);
         else fail(b);
         index_update(b, ch->before, c);
+        work_index_update(b, ch->before, c);
+        case_contacts_update(b, ch->before, c);
         if (ch->before == NULL) activity_add(b, c);
         timers_update(b, ch->before, c);
         loads_update(cc, b, ch->before, c);

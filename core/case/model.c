@@ -146,6 +146,7 @@ void order_free(as_order *o) {
     free(o->buyer.tier);
     free(o->buyer.phone);
     free(o->buyer.email);
+    free(o->buyer.address);
     for (size_t i = 0; i < o->ntracking; i++) {
         free(o->tracking[i].carrier);
         free(o->tracking[i].tracking_no);
@@ -166,6 +167,7 @@ int order_copy(as_order *dst, const as_order *src) {
     dst->buyer.tier = copy_str(src->buyer.tier, &failed);
     dst->buyer.phone = copy_str(src->buyer.phone, &failed);
     dst->buyer.email = copy_str(src->buyer.email, &failed);
+    dst->buyer.address = copy_str(src->buyer.address, &failed);
     dst->tracking = copy_mem(src->tracking, src->ntracking * sizeof *src->tracking, &failed);
     for (size_t i = 0; dst->tracking && i < src->ntracking; i++) {
         dst->tracking[i].carrier = copy_str(src->tracking[i].carrier, &failed);

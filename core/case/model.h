@@ -288,6 +288,7 @@ typedef struct {
     char *tier;                   /* NULL: not given */
     int64_t lifetime_spend_cents; /* AS_NONE: not given */
     char *phone, *email;          /* PII: masked for every role but admin */
+    char *address;                /* PII too: the delivery address, optional */
 } as_buyer;
 
 typedef struct as_order {

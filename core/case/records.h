@@ -13,7 +13,8 @@
  *   'l' | order_id                   the order's claims ledger (case/claims.h)
  *   'k' | scope | merchant | sku?    recent complaint times (spike alerts)
  *   'a' | alert_id                   alerts, newest last
- * Keys are built here and nowhere else. */
+ *   'w', 'h'                         work lists and hashed contacts (case/indexes.h)
+ * Keys are built here and in case/indexes.c, nowhere else. */
 #ifndef AS_CASE_RECORDS_H
 #define AS_CASE_RECORDS_H
 
