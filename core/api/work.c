@@ -57,6 +57,7 @@ void changes_reply(server *s, http_request *req, const principal *who, as_decide
     commit_ctx cc = {s->db, &s->seqs, &s->agents, d};
     store_batch *b = store_batch_new(s->db);
     char *text = changes_commit(&cc, b, ch, NULL);
+    backlog_after(s, b, d, ch); /* capacity the change freed goes to the backlog in the same write */
     commit_and_reply_text(s, b, req, who, status, text);
 }
 

@@ -201,6 +201,13 @@ int case_open(const as_decider *d, const case_input *in, const as_order *order,
 int case_act(const as_decider *d, const as_case *c, const as_order *order, const as_ledger *ledger,
              const action_input *in, const as_actor *who, as_changes *out, as_error *err);
 
+/* Gives a case waiting in its queue's backlog to an agent: the assignment
+ * (timeline `assignment` by `by`, "backlog" or "pull") and a case.updated
+ * event. AS_ETRANSITION when the case no longer waits (assigned meanwhile,
+ * or not active). */
+int case_take(const as_decider *d, const as_case *c, const char *agent_id, const char *by, const as_actor *who,
+              as_changes *out, as_error *err);
+
 /* Takes the customer's survey answer (and opens the follow-up a low score
  * asks for). */
 int case_answer_survey(const as_decider *d, const as_case *c, const as_order *order, const survey_answer *sa,

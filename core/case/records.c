@@ -61,6 +61,20 @@ int case_load(store *db, const char *case_id, int latest, as_case *out) {
     return load(db, DB_CASES, &k, latest, decode_case, out, "case", case_id);
 }
 
+int case_load_in(store_batch *b, const char *case_id, as_case *out) {
+    store_key k;
+    id_key(&k, case_id);
+    case_init(out);
+    if (k.overflow) return STORE_ENOTFOUND;
+    char *val, err[256];
+    size_t vlen;
+    int rc = store_batch_get_latest(b, DB_CASES, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    rc = case_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("case", case_id, err);
+    free(val);
+    return rc;
+}
+
 int order_load(store *db, const char *order_id, int latest, as_order *out) {
     store_key k;
     id_key(&k, order_id);

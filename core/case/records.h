@@ -41,6 +41,9 @@ int case_load(store *db, const char *case_id, int latest, as_case *out);
 int order_load(store *db, const char *order_id, int latest, as_order *out);
 /* The order's ledger, pending writes included; an empty ledger if none. */
 int ledger_load(store *db, const char *order_id, as_ledger *out);
+/* The case as batch b would leave it: b's own writes first, then the
+ * pending batches', then committed data. */
+int case_load_in(store_batch *b, const char *case_id, as_case *out);
 /* The case with that number as of the read transaction. */
 int case_read_seq(store_read *rd, uint64_t seq, as_case *out);
 
