@@ -18,6 +18,11 @@ static int64_t live_complaints(void *ud, const char *merchant_id, const char *sk
     return complaints_count(((server *)ud)->db, merchant_id, sku, since);
 }
 
+static int live_window(void *ud, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                       as_window_count *out) {
+    return risk_window_read(((server *)ud)->db, scope, a, b, since, tag, out);
+}
+
 /* An agent a token names: if that token is bound to a merchant, only for
  * that merchant's cases. */
 static int token_agent(void *ud, const char *agent_id, const char *merchant_id) {
@@ -30,7 +35,7 @@ static int token_agent(void *ud, const char *agent_id, const char *merchant_id) 
 }
 
 void live_decider(server *s, as_decider *d, int64_t now) {
-    s->reads = (as_reads){s, live_customer, live_complaints, token_agent};
+    s->reads = (as_reads){s, live_customer, live_complaints, token_agent, live_window};
     *d = (as_decider){.policies = s->policies, .shadow = s->shadow, .now = now, .reads = &s->reads,
                       .agents = &s->agents, .next_case_seq = &s->seqs.next_case};
 }

@@ -438,6 +438,7 @@ char *changes_commit(const commit_ctx *cc, store_batch *b, const as_changes *ch,
         timers_update(b, ch->before, c);
         loads_update(cc, b, ch->before, c);
         notes_put(cc, b, ch, c->case_id);
+        for (int i = 0; i < ch->nwindows; i++) risk_window_add(b, &ch->windows[i]);
         if (ch->complaint) {
             if (c->sku[0]) complaint_window_add(b, c->merchant_id, c->sku, c->created_at);
             complaint_window_add(b, c->merchant_id, NULL, c->created_at);

@@ -64,6 +64,16 @@ typedef struct {
 } as_actor;
 
 /* ---- what decisions read ---- */
+/* A risk window's entries in (since, now]: how many, how many distinct tags
+ * (buyers), whether `tag` is among them, and the first distinct tags. */
+#define WINDOW_TAGS_MAX 8
+typedef struct {
+    int64_t count, distinct;
+    int has_tag;
+    as_id tags[WINDOW_TAGS_MAX];
+    int ntags;
+} as_window_count;
+
 typedef struct {
     int64_t returns_30d, cases_30d; /* the 30 days before the decision, this case included */
     int64_t lifetime_spend_cents;   /* AS_NONE: unknown */
@@ -81,6 +91,10 @@ typedef struct {
     /* An agent a token names (besides the registered ones) who may work the
      * merchant's cases; may be NULL. */
     int (*agent_known)(void *ud, const char *agent_id, const char *merchant_id);
+    /* A risk window (scope, a, b: see as_window) as of now, pending writes
+     * included; may be NULL (no risk warnings beyond complaints). */
+    int (*window)(void *ud, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                  as_window_count *out);
 } as_reads;
 
 typedef struct {
@@ -123,6 +137,18 @@ typedef struct {
     int64_t at;
 } as_alert;
 
+/* An entry the change adds to a risk window: scope ("return_sku",
+ * "return_merchant", "return_phone", "return_address"), keys a and b (a
+ * merchant and a sku, or a contact's hash), a tag (the buyer, or ""), and
+ * how long entries count (older ones are dropped). */
+typedef struct {
+    char scope[24];
+    char a[AS_SKU_MAX + 1], b[AS_SKU_MAX + 1];
+    as_id tag;
+    int64_t at, span;
+} as_window;
+#define CHANGES_WINDOWS_MAX 4
+
 typedef struct as_changes as_changes;
 struct as_changes {
     as_case *before; /* NULL: the case is new */
@@ -137,6 +163,8 @@ struct as_changes {
     as_order *order;       /* the order to store, or NULL */
     as_order *order_before;
     int complaint;         /* the new case counts in its sku's and merchant's complaint windows */
+    as_window windows[CHANGES_WINDOWS_MAX]; /* the risk windows it counts in */
+    int nwindows;
     as_changes *spawned;   /* cases this change opened by itself (follow-up, logistics) */
     as_changes *next;      /* siblings in a list of spawned changes */
     int failed;            /* out of memory while building: nothing may be stored */

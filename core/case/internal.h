@@ -141,4 +141,10 @@ typedef struct {
 /* Opens it as a change of its own, linked into parent->spawned. */
 int case_open_system(const as_decider *d, const system_case *sc, as_changes *parent);
 
+/* ---- risk warnings on returns (risk.c) ---- */
+/* A new buyer return counts in its sku's and merchant's return windows and in
+ * those of its buyer's hashed phone and address: return_spike and
+ * serial_returner alerts when a count reaches risk.rules' threshold. */
+void risk_on_return(const as_decider *d, const as_case *c, const as_order *o, as_changes *ch);
+
 #endif

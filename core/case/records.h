@@ -13,6 +13,8 @@
  *   'l' | order_id                   the order's claims ledger (case/claims.h)
  *   'k' | scope | merchant | sku?    recent complaint times (spike alerts)
  *   'a' | alert_id                   alerts, newest last
+ *   'r' | scope | a | b              a risk window (as_window, case/risk.c): entries
+ *                                   of created_at be64 | tag NUL, oldest first
  *   'w', 'h'                         work lists and hashed contacts (case/indexes.h)
  * Keys are built here and in case/indexes.c, nowhere else. */
 #ifndef AS_CASE_RECORDS_H
@@ -31,6 +33,7 @@
 #define IDX_LEDGER 'l'
 #define IDX_COMPLAINTS 'k'
 #define IDX_ALERT 'a'
+#define IDX_RISK 'r'
 
 #define CUSTOMER_WINDOW (30 * 86400)
 
@@ -62,6 +65,12 @@ int customer_read(store *db, const char *merchant_id, const char *buyer_id, int6
 int64_t complaints_count(store *db, const char *merchant_id, const char *sku, int64_t since);
 /* The key of a merchant's (sku NULL) or a sku's recent complaint times. */
 void complaints_key(store_key *k, const char *merchant_id, const char *sku);
+/* A risk window's entries after `since` (pending writes included). */
+int risk_window_read(store *db, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                     as_window_count *out);
+/* Adds the change's entry to its window in b, dropping those older than its
+ * span (and the oldest past a bound). */
+void risk_window_add(store_batch *b, const as_window *w);
 /* Cases assigned to agent_id that are still active (committed data). */
 int64_t agent_open_cases(store *db, const char *agent_id);
 /* Every stored agent, with the pending batches' changes. */

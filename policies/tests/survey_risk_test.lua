@@ -35,5 +35,13 @@ test("risk thresholds: complaint spikes and stalled parcels at 48 hours", functi
     eq(r.stalled_parcel_hours, 48)
     eq(r.complaints_per_sku_24h, 5)
     eq(r.complaints_per_merchant_24h, 20)
+end)
+
+test("risk thresholds on returns: spikes per sku and merchant, serial returners across buyer ids", function()
+    local r = policy.risk.rules
+    eq(r.returns_per_sku_24h, 10)
+    eq(r.returns_per_merchant_24h, 50)
+    eq(r.serial_returns_30d, 6)
+    eq(r.serial_returner_buyers, 2)
     for name, v in pairs(r) do ok(math.type(v) == "integer" and v > 0, name) end
 end)
