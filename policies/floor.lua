@@ -28,6 +28,8 @@ with what the platform itself would have decided.
                      to the merchant, the next level no later
   survey_plan        a resolved case always gets the platform's survey
   survey_on_answer   a low score always opens the platform's follow-up
+  survey_relationship  the platform's relationship survey cannot be dropped or
+                     put off past the platform's date
 An override that fails to answer properly (no valid outcome, no integer amount,
 or an error: the host then passes result = nil)
 gets the default's answer. ]]
@@ -186,6 +188,19 @@ end
 function M.survey_plan(result, case, ctx)
     if result ~= nil then return result end
     return require("survey").plan(case, ctx)
+end
+
+function M.survey_relationship(result, buyer, ctx)
+    local default = require("survey").relationship(buyer, ctx)
+    if type(default) ~= "table" then return result end
+    if type(result) ~= "table" then return default end
+    local mine, limit = math.tointeger(result.send_after), math.tointeger(default.send_after)
+    if mine == nil or (limit ~= nil and mine > limit) then
+        local out = copy(result)
+        out.send_after = limit
+        return out
+    end
+    return result
 end
 
 function M.survey_on_answer(result, case, answer, ctx)

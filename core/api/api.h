@@ -153,6 +153,13 @@ void backlog_after(server *s, store_batch *b, as_decider *d, const as_changes *c
  * that fills once its other changes are in (a timer round). */
 void backlog_note_freed(const as_changes *ch, as_id *agents, size_t *n, size_t max);
 
+/* ---- surveys.c: relationship surveys ---- */
+/* The buyer was active with the merchant: survey.relationship plans a round
+ * into b unless one is planned. */
+void nps_activity(server *s, store_batch *b, as_decider *d, const char *merchant_id, const char *buyer_id);
+/* An "nps" timer (id "buyer/merchant") came due: the round is sent. */
+void nps_fire_due(server *s, store_batch *b, const char *id, int64_t at);
+
 /* ---- handlers, one file per resource ---- */
 void h_healthz(server *s, http_request *req, const route_params *p, const principal *who);
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who);
@@ -171,6 +178,9 @@ void h_alerts(server *s, http_request *req, const route_params *p, const princip
 void h_customer_cases(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who);
+void h_nps_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_nps_answer(server *s, http_request *req, const route_params *p, const principal *who);
+void h_survey_answers(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_availability(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_next(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_take_next(server *s, http_request *req, const route_params *p, const principal *who);

@@ -66,6 +66,7 @@ static void commit_order(server *s, http_request *req, const principal *who, as_
                          int status) {
     store_batch *b = store_batch_new(s->db);
     changes_into(s, b, d, ch);
+    if (ch->order_before == NULL) nps_activity(s, b, d, ch->order->merchant_id, ch->order->buyer_id); /* a new order */
     commit_and_reply_text(s, b, req, who, status, order_answer(s, ch->order, who));
 }
 

@@ -178,6 +178,10 @@ static int fire_due(server *s, store_batch *b) {
             stall_fire(s, b, id, at);
             continue;
         }
+        if (!strcmp(kind, "nps")) {
+            nps_fire_due(s, b, id, at);
+            continue;
+        }
         int k = timer_kind_from_name(kind);
         as_case *c = k >= 0 ? round_case(s, &rc, id) : NULL;
         int64_t wanted = c ? case_timer_due(c, (timer_kind)k) : -1;

@@ -63,6 +63,9 @@ void changes_reply(server *s, http_request *req, const principal *who, as_decide
     store_batch *b = store_batch_new(s->db);
     char *text = changes_commit(&cc, b, ch, NULL);
     backlog_after(s, b, d, ch); /* capacity the change freed goes to the backlog in the same write */
+    const as_case *c = ch->after;
+    if (ch->before == NULL && c && c->channel != CH_SYSTEM) /* a buyer's new case: activity */
+        nps_activity(s, b, d, c->merchant_id, c->buyer_id);
     commit_and_reply_text(s, b, req, who, status, text);
 }
 

@@ -165,6 +165,8 @@ struct as_changes {
     int complaint;         /* the new case counts in its sku's and merchant's complaint windows */
     as_window windows[CHANGES_WINDOWS_MAX]; /* the risk windows it counts in */
     int nwindows;
+    as_nps *nps;           /* a buyer's relationship survey to store, or NULL */
+    as_nps *nps_before;    /* ... as it was (NULL: new) */
     as_changes *spawned;   /* cases this change opened by itself (follow-up, logistics) */
     as_changes *next;      /* siblings in a list of spawned changes */
     int failed;            /* out of memory while building: nothing may be stored */
@@ -276,6 +278,31 @@ int case_fire_timer(const as_decider *d, const as_case *c, timer_kind kind, int6
  * report of a stall: the order marked, a logistics case, an alert. */
 int64_t order_stall_due(const as_decider *d, const as_order *o);
 int order_report_stall(const as_decider *d, const as_order *o, as_changes *out);
+
+/* ---- relationship surveys (nps.c) ---- */
+typedef struct {
+    int64_t nps;             /* 0..10 */
+    const char *comment;     /* NULL: none */
+    int channel;             /* a case_channel, or -1 */
+    const char *merchant_id; /* whose survey; NULL: the platform's (or the caller's merchant) */
+} nps_answer_input;
+
+/* Reads a POST /v1/customers/{buyer_id}/nps body (strict, like the others). */
+int nps_answer_parse(nps_answer_input *in, const json_t *body, as_error *err);
+/* The buyer was active (an order, a case) with the merchant ("" platform):
+ * survey.relationship plans a round unless one is planned already. cur is
+ * the stored survey or NULL. With nothing to plan, 0 and out->nps NULL. */
+int nps_plan(const as_decider *d, const as_nps *cur, const char *merchant_id, const char *buyer_id, as_changes *out);
+/* The round's due time came: sent (feed survey.requested). */
+int nps_fire(const as_decider *d, const as_nps *cur, int64_t due, as_changes *out);
+/* The buyer's answer to the open round (AS_ETRANSITION when none is open). */
+int nps_answer(const as_decider *d, const as_nps *cur, const nps_answer_input *in, const as_actor *who,
+               as_changes *out, as_error *err);
+/* When the survey wants its timer (a planned round not sent), or -1. */
+int64_t nps_timer_due(const as_nps *n);
+void nps_encode(const as_nps *n, emitter *e);
+char *nps_to_json(const as_nps *n, size_t *len);
+int nps_from_json(as_nps *n, const char *text, size_t len, char *err, size_t errlen);
 
 /* ---- orders ---- */
 /* Reads a POST /v1/orders body into a blank order (strict, like the case

@@ -9,6 +9,7 @@
 
 #include "case/indexes.h"
 #include "util/digest.h"
+#include "util/jsonw.h"
 
 /* ---- derived values ---- */
 
@@ -216,6 +217,58 @@ static void case_contact_keys(const as_case *c, keyset *ks) {
 void case_derived_rebuild(store_batch *b, const as_case *c) {
     work_index_update(b, NULL, c);
     case_contacts_update(b, NULL, c);
+    answers_index_case(b, NULL, c);
+}
+
+/* ---- survey answers ---- */
+
+void answers_prefix(store_key *k) {
+    key_init(k);
+    key_u8(k, IDX_ANSWERS);
+}
+
+static void answer_put(store_batch *b, int64_t at, const char *kind, const char *id, const char *case_id,
+                       const char *buyer, const char *merchant, int channel, int64_t csat, int64_t nps) {
+    store_key k;
+    answers_prefix(&k);
+    key_u64(&k, (uint64_t)(at < 0 ? 0 : at));
+    key_str(&k, kind);
+    key_str(&k, id);
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    emitter *e = jsonw_emitter(&w);
+    emit_object(e);
+    emit_kstr(e, "kind", kind);
+    emit_kint(e, "answered_at", at);
+    emit_kstr(e, "case_id", case_id);
+    emit_kstr(e, "buyer_id", buyer && buyer[0] ? buyer : NULL);
+    emit_kstr(e, "merchant_id", merchant && merchant[0] ? merchant : NULL);
+    emit_kstr(e, "channel", channel >= 0 ? case_channel_name((case_channel)channel) : NULL);
+    emit_kopt(e, "csat", csat);
+    emit_kopt(e, "nps", nps);
+    emit_object_end(e);
+    size_t len;
+    char *text = tb_take(&tb, &len);
+    if (text == NULL || k.overflow) store_batch_fail(b, text ? STORE_EINVAL : STORE_ENOMEM);
+    else store_batch_put(b, DB_INDEX, k.buf, k.len, text, len);
+    free(text);
+}
+
+void answers_index_case(store_batch *b, const as_case *before, const as_case *after) {
+    if (after == NULL || after->survey.answered_at == AS_NONE) return;
+    if (before && before->survey.answered_at != AS_NONE) return; /* an answer is given once */
+    answer_put(b, after->survey.answered_at, "case", after->case_id, after->case_id, after->buyer_id,
+               after->merchant_id, (int)after->channel, after->survey.csat, after->survey.nps);
+}
+
+void answers_index_nps(store_batch *b, const as_nps *before, const as_nps *after) {
+    if (after == NULL || after->answered_at == AS_NONE) return;
+    if (before && before->answered_at == after->answered_at) return;
+    char id[2 * AS_ID_MAX + 2];
+    snprintf(id, sizeof id, "%s/%s", after->buyer_id, after->merchant_id);
+    answer_put(b, after->answered_at, "relationship", id, NULL, after->buyer_id, after->merchant_id, after->channel,
+               AS_NONE, after->nps);
 }
 
 void case_contacts_update(store_batch *b, const as_case *before, const as_case *after) {

@@ -13,6 +13,11 @@
  *        address (kind "phone", "email", "address"), from each order
  *   'h' | "tracking" | sha256 | order_id | case_id            a tracking number of
  *        the order's parcel (case_id "") or of a case's shipment
+ *   's' | answered_at | kind | id                   a survey answer: kind "case" (id
+ *        the case_id) or "relationship" (id "buyer/merchant"); value
+ *        {kind, answered_at, case_id, buyer_id, merchant_id, channel, csat,
+ *        nps}: the answers the KPI report counts by time and by channel.
+ *        Written when an answer is given, never rewritten.
  * Contact values are normalised (contact_hash) and only their SHA-256 is a
  * key: no phone, email, address or tracking number is ever stored in clear
  * in an index. */
@@ -25,6 +30,7 @@
 
 #define IDX_WORK 'w'
 #define IDX_CONTACT 'h'
+#define IDX_ANSWERS 's'
 
 typedef enum { WORK_BY_DUE = 'd', WORK_BY_PRIORITY = 'p' } work_order;
 
@@ -57,6 +63,10 @@ void contact_prefix(store_key *k, const char *kind, const char *hash);
 void work_index_update(store_batch *b, const as_case *before, const as_case *after);
 void case_contacts_update(store_batch *b, const as_case *before, const as_case *after);
 void order_contacts_update(store_batch *b, const as_order *before, const as_order *after);
+/* 's': the answers index's prefix, and its entries for a change. */
+void answers_prefix(store_key *k);
+void answers_index_case(store_batch *b, const as_case *before, const as_case *after);
+void answers_index_nps(store_batch *b, const as_nps *before, const as_nps *after);
 /* Every index of this header (and the survey answers') a stored case has,
  * put again: the schema-3 migration. */
 void case_derived_rebuild(store_batch *b, const as_case *c);

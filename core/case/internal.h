@@ -26,7 +26,7 @@ void event_from(as_changes *ch, const char *type, int64_t at, members_w *m, as_e
  * answer or SLA kind) are built once per set on first use and shared by
  * every call; the policy.inputs note that records them is written once, and
  * every decision note references it. */
-#define DECIDE_ARGS_MAX 4
+#define DECIDE_ARGS_MAX 5
 /* The escalation step sla.escalate is asked about: the level to climb to,
  * the first target the case missed, and when level 1 started. */
 typedef struct {
@@ -43,6 +43,7 @@ typedef struct {
     const as_order *order;
     const survey_answer *answer;
     const escalation_step *step;
+    const as_nps *buyer; /* survey.relationship's subject (no case) */
     const char *merchant;
     int views[2][DECIDE_ARGS_MAX]; /* [active, shadow][case, order, answer, step]: -1 until built */
     int inputs_note;               /* -1 until written */
@@ -53,10 +54,13 @@ typedef struct {
     int customer_read; /* 0 not yet, 1 read, -1 unknown */
 } decide_req;
 
-typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_STEP, ARG_KIND } decide_arg;
+typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_STEP, ARG_BUYER, ARG_KIND } decide_arg;
 
+/* kase may be NULL for a decision about a buyer (q->buyer): merchant then
+ * names the merchant the decision is for (NULL: the platform). */
 void decide_begin(decide_req *q, const as_decider *d, as_changes *ch, const as_actor *who,
                   const as_case *kase, const as_order *order);
+void decide_begin_buyer(decide_req *q, const as_decider *d, as_changes *ch, const as_nps *buyer);
 void decide_end(decide_req *q);
 
 /* Calls module.fn with the named arguments (kind: the literal for ARG_KIND)
@@ -94,6 +98,8 @@ enum { PL_SEND_AFTER, PL_QUESTIONS };
 extern const policy_field SCHEMA_PLAN[2];
 enum { AN_FOLLOWUP, AN_QUEUE, AN_REASON };
 extern const policy_field SCHEMA_ON_ANSWER[3];
+/* survey.relationship: the same shape as survey.plan */
+extern const policy_field SCHEMA_RELATIONSHIP[2];
 #define NFIELDS(schema) ((int)(sizeof(schema) / sizeof((schema)[0])))
 
 /* The members the allowed action requires (input.c). */

@@ -204,3 +204,38 @@ const as_scan *order_newest_scan(const as_order *o) {
         if (newest == NULL || o->tracking[i].at > newest->at) newest = &o->tracking[i];
     return newest;
 }
+
+/* ---- relationship surveys ---- */
+
+void nps_init(as_nps *n) {
+    memset(n, 0, sizeof *n);
+    n->due_at = n->sent_at = n->answered_at = n->nps = AS_NONE;
+    n->last_sent_at = n->last_answered_at = n->last_nps = AS_NONE;
+    n->channel = -1;
+}
+
+void nps_free(as_nps *n) {
+    free(n->comment);
+    free(n->questions_json);
+    nps_init(n);
+}
+
+int nps_copy(as_nps *dst, const as_nps *src) {
+    int failed = 0;
+    *dst = *src;
+    dst->comment = copy_str(src->comment, &failed);
+    dst->questions_json = copy_str(src->questions_json, &failed);
+    if (failed) {
+        free(dst->comment);
+        free(dst->questions_json);
+        nps_init(dst);
+        return -1;
+    }
+    return 0;
+}
+
+int nps_planned(const as_nps *n) {
+    return n->due_at != AS_NONE && n->sent_at == AS_NONE && n->answered_at == AS_NONE;
+}
+
+int nps_open(const as_nps *n) { return n->due_at != AS_NONE && n->answered_at == AS_NONE; }

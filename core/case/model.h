@@ -315,4 +315,29 @@ const as_price *order_price(const as_order *o, const char *sku);
 /* The scan with the latest `at` (carriers report older scans late), or NULL. */
 const as_scan *order_newest_scan(const as_order *o);
 
+/* ---- a buyer's relationship survey (NPS outside any case) ---- */
+/* One per buyer and merchant ("" for the platform). survey.relationship
+ * plans a round when the buyer is active and none is planned; the round is
+ * sent at due_at and answered once. A new round keeps what the last one
+ * gave in last_*. */
+typedef struct {
+    as_id buyer_id, merchant_id;
+    int64_t due_at, sent_at, answered_at; /* this round; AS_NONE */
+    int64_t nps;                          /* its answer 0..10, AS_NONE */
+    char *comment;
+    int channel;                          /* a case_channel, or -1 */
+    char *questions_json;
+    int64_t rounds;                       /* rounds sent so far */
+    int64_t last_sent_at, last_answered_at, last_nps;
+    char policy_version[AS_VERSION_LEN + 1]; /* the set that planned this round */
+} as_nps;
+
+void nps_init(as_nps *n);
+void nps_free(as_nps *n);
+int nps_copy(as_nps *dst, const as_nps *src);
+/* 1 while a round is planned and neither sent nor answered. */
+int nps_planned(const as_nps *n);
+/* 1 while a round may be answered: planned (sent or not), not answered. */
+int nps_open(const as_nps *n);
+
 #endif

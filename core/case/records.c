@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "case/codec.h"
+#include "case/indexes.h"
 #include "case/records.h"
 #include "util/log.h"
 #include "util/textbuf.h"
@@ -358,6 +359,68 @@ void risk_window_add(store_batch *b, const as_window *w) {
     if (tb.failed) store_batch_fail(b, STORE_ENOMEM);
     else store_batch_put(b, DB_INDEX, k.buf, k.len, tb.buf + start, tb.len - start);
     tb_free(&tb);
+}
+
+/* ---- relationship surveys ---- */
+
+void nps_key(store_key *k, const char *buyer_id, const char *merchant_id) {
+    key_init(k);
+    key_u8(k, IDX_NPS);
+    key_str(k, buyer_id);
+    key_str(k, merchant_id ? merchant_id : "");
+}
+
+int nps_load(store *db, store_batch *b, const char *buyer_id, const char *merchant_id, as_nps *out) {
+    store_key k;
+    nps_key(&k, buyer_id, merchant_id);
+    nps_init(out);
+    if (k.overflow) return STORE_ENOTFOUND;
+    char *val, err[256];
+    size_t vlen;
+    int rc = b ? store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &val, &vlen)
+               : store_get_latest(db, DB_INDEX, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    rc = nps_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("relationship survey", buyer_id, err);
+    free(val);
+    return rc;
+}
+
+static void nps_timer_key(store_key *k, int64_t due, const as_nps *n) {
+    char id[2 * AS_ID_MAX + 2];
+    snprintf(id, sizeof id, "%s/%s", n->buyer_id, n->merchant_id);
+    key_init(k);
+    key_u64(k, (uint64_t)(due < 0 ? 0 : due));
+    key_str(k, "nps");
+    key_str(k, id);
+}
+
+int nps_timer_id(const char *id, as_id buyer, as_id merchant) {
+    const char *slash = strchr(id, '/');
+    if (slash == NULL || slash == id || (size_t)(slash - id) > AS_ID_MAX) return -1;
+    memcpy(buyer, id, (size_t)(slash - id));
+    buyer[slash - id] = '\0';
+    as_idset(merchant, sizeof(as_id), slash + 1);
+    return 0;
+}
+
+void nps_store(store_batch *b, const as_nps *before, const as_nps *after) {
+    store_key k;
+    nps_key(&k, after->buyer_id, after->merchant_id);
+    size_t len;
+    char *text = nps_to_json(after, &len);
+    if (text == NULL || k.overflow) store_batch_fail(b, text ? STORE_EINVAL : STORE_ENOMEM);
+    else store_batch_put(b, DB_INDEX, k.buf, k.len, text, len);
+    free(text);
+    int64_t was = nps_timer_due(before), now = nps_timer_due(after);
+    if (was != now && was >= 0) {
+        nps_timer_key(&k, was, before);
+        store_batch_del(b, DB_TIMERS, k.buf, k.len);
+    }
+    if (was != now && now >= 0) {
+        nps_timer_key(&k, now, after);
+        store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
+    }
+    answers_index_nps(b, before, after);
 }
 
 /* ---- agents ---- */

@@ -15,7 +15,11 @@
  *   'a' | alert_id                   alerts, newest last
  *   'r' | scope | a | b              a risk window (as_window, case/risk.c): entries
  *                                   of created_at be64 | tag NUL, oldest first
- *   'w', 'h'                         work lists and hashed contacts (case/indexes.h)
+ *   'n' | buyer | merchant           the buyer's relationship survey with that
+ *                                   merchant ("" the platform): as_nps JSON; its
+ *                                   timer is due | "nps" | "buyer/merchant"
+ *   'w', 'h', 's'                    work lists, hashed contacts, survey answers
+ *                                   (case/indexes.h)
  * Keys are built here and in case/indexes.c, nowhere else. */
 #ifndef AS_CASE_RECORDS_H
 #define AS_CASE_RECORDS_H
@@ -34,6 +38,7 @@
 #define IDX_COMPLAINTS 'k'
 #define IDX_ALERT 'a'
 #define IDX_RISK 'r'
+#define IDX_NPS 'n'
 
 #define CUSTOMER_WINDOW (30 * 86400)
 
@@ -71,6 +76,15 @@ int risk_window_read(store *db, const char *scope, const char *a, const char *b,
 /* Adds the change's entry to its window in b, dropping those older than its
  * span (and the oldest past a bound). */
 void risk_window_add(store_batch *b, const as_window *w);
+/* The buyer's relationship survey with merchant ("" platform): as b would
+ * leave it (b NULL: pending writes and committed data). */
+int nps_load(store *db, store_batch *b, const char *buyer_id, const char *merchant_id, as_nps *out);
+void nps_key(store_key *k, const char *buyer_id, const char *merchant_id);
+/* Writes the survey, its timer (from before and after) and, when a round is
+ * answered, its survey-answers entry. */
+void nps_store(store_batch *b, const as_nps *before, const as_nps *after);
+/* The buyer and merchant of an "nps" timer's id ("buyer/merchant"). */
+int nps_timer_id(const char *id, as_id buyer, as_id merchant);
 /* Cases assigned to agent_id that are still active (committed data). */
 int64_t agent_open_cases(store *db, const char *agent_id);
 /* Every stored agent, with the pending batches' changes. */

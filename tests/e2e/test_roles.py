@@ -66,6 +66,13 @@ def own_agent(suffix, body=None):
     return make
 
 
+def nps_answer(t, col):
+    """A buyer of m1 with a relationship survey planned by its new order."""
+    buyer = "nps-%s" % col_name(col)
+    t.ok(t.s.post("/v1/orders", order_body(order_id="o-" + buyer, buyer_id=buyer, merchant_id="m1")))
+    return "/v1/customers/%s/nps" % buyer, {"nps": 9, "merchant_id": "m1"}
+
+
 DRY_RUN = {"case": {"type": "return", "reason": "no_reason", "channel": "app", "sku": "s1", "qty": 1},
            "order": order_body(now=T0)}
 REJECT_ALL = "return { evaluate = function() return { outcome = 'reject', reason_code = 'x', message = 'x' } end }"
@@ -152,6 +159,12 @@ ROWS = [
      "200  200  200  404  200  200  404  200  401  401"),
     ("GET", "/v1/customers/{buyer_id}/cases", fixed("/v1/customers/b1/cases"),
      "200  200  200  200  200  200  200  200  401  401", check_customer_cases),
+    ("GET", "/v1/customers/{buyer_id}/nps", fixed("/v1/customers/b1/nps"),
+     "200  200  200  200  200  200  200  200  401  401"),
+    ("POST", "/v1/customers/{buyer_id}/nps", nps_answer,
+     "200  200  200  404  200  200  404  200  401  401"),
+    ("GET", "/v1/surveys", fixed("/v1/surveys?limit=200"),
+     "200  200  200  200  200  200  200  200  401  401"),
     ("POST", "/v1/agents", new_agent,
      "201  403  403  403  403  403  403  403  401  401"),
     ("GET", "/v1/agents", fixed("/v1/agents"),
