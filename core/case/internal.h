@@ -126,6 +126,10 @@ void step_assign(const as_decider *d, as_changes *ch, const as_actor *who, as_ca
 int64_t clamp_priority(int64_t p);
 /* risk.rules.<name> as a positive integer, or dflt. */
 int64_t risk_rule(const as_decider *d, const char *merchant, const char *name, int64_t dflt);
+/* The merchant's risk.rules (a new reference, or NULL), read once for
+ * several thresholds, and one of them (NULL rules: dflt). */
+json_t *risk_rules(const as_decider *d, const char *merchant);
+int64_t risk_rule_of(const json_t *rules, const char *name, int64_t dflt);
 /* The amount capped by what the case's line has left (claims_max_approval);
  * a cap leaves a claims.capped note. */
 int64_t claims_cap_amount(const as_decider *d, as_changes *ch, const as_ledger *l, const as_order *o,

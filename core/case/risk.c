@@ -43,7 +43,7 @@ static int window_read(const as_decider *d, const as_window *w, as_window_count 
     return d->reads->window(d->reads->ud, w->scope, w->a, w->b, w->at - w->span, w->tag, out);
 }
 
-static void return_spikes(const as_decider *d, const as_case *c, as_changes *ch) {
+static void return_spikes(const as_decider *d, const as_case *c, const json_t *rules, as_changes *ch) {
     struct {
         const char *scope, *rule, *sku;
         int64_t dflt;
@@ -55,7 +55,7 @@ static void return_spikes(const as_decider *d, const as_case *c, as_changes *ch)
         as_window *w = window_add(ch, scope, c->merchant_id, scopes[i].sku, "", d->now, DAY);
         as_window_count wc;
         if (w == NULL || window_read(d, w, &wc) != 0) continue;
-        int64_t limit = risk_rule(d, c->merchant_id, scopes[i].rule, scopes[i].dflt);
+        int64_t limit = risk_rule_of(rules, scopes[i].rule, scopes[i].dflt);
         int64_t n = wc.count + 1;
         if (n != limit) continue;
         members_w m;
@@ -68,16 +68,16 @@ static void return_spikes(const as_decider *d, const as_case *c, as_changes *ch)
     }
 }
 
-static void serial_returner(const as_decider *d, const as_case *c, const char *kind, const char *value,
-                            as_changes *ch) {
+static void serial_returner(const as_decider *d, const as_case *c, const json_t *rules, const char *kind,
+                            const char *value, as_changes *ch) {
     char hash[65], scope[24], masked[300];
     if (value == NULL || contact_hash(kind, value, hash) != 0) return;
     snprintf(scope, sizeof scope, "return_%s", kind);
     as_window *w = window_add(ch, scope, hash, "", c->buyer_id, d->now, SERIAL_WINDOW);
     as_window_count wc;
     if (w == NULL || window_read(d, w, &wc) != 0) return;
-    int64_t limit = risk_rule(d, c->merchant_id, "serial_returns_30d", 6);
-    int64_t buyers = risk_rule(d, c->merchant_id, "serial_returner_buyers", 2);
+    int64_t limit = risk_rule_of(rules, "serial_returns_30d", 6);
+    int64_t buyers = risk_rule_of(rules, "serial_returner_buyers", 2);
     int was = wc.count >= limit && wc.distinct >= buyers;
     int64_t count = wc.count + 1, distinct = wc.distinct + !wc.has_tag;
     if (was || count < limit || distinct < buyers) return;
@@ -106,9 +106,11 @@ void risk_on_return(const as_decider *d, const as_case *c, const as_order *o, as
     if (c->type != CASE_RETURN || c->channel == CH_SYSTEM || !c->merchant_id[0] || d->reads == NULL ||
         d->reads->window == NULL)
         return;
-    return_spikes(d, c, ch);
+    json_t *rules = risk_rules(d, c->merchant_id);
+    return_spikes(d, c, rules, ch);
     if (o && c->buyer_id[0]) {
-        serial_returner(d, c, "phone", o->buyer.phone, ch);
-        serial_returner(d, c, "address", o->buyer.address, ch);
+        serial_returner(d, c, rules, "phone", o->buyer.phone, ch);
+        serial_returner(d, c, rules, "address", o->buyer.address, ch);
     }
+    json_decref(rules);
 }

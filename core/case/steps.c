@@ -203,15 +203,25 @@ void step_assign(const as_decider *d, as_changes *ch, const as_actor *who, as_ca
     AS_IDSET(c->assignee, now);
 }
 
-int64_t risk_rule(const as_decider *d, const char *merchant, const char *name, int64_t dflt) {
+json_t *risk_rules(const as_decider *d, const char *merchant) {
     json_t *rules = NULL;
     char err[256];
     policy_ctx ctx = {.now = d->now, .merchant_id = merchant};
-    int64_t v = dflt;
-    if (policy_value(d->policies, merchant, "risk", "rules", &ctx, &rules, err, sizeof err) == 0) {
-        json_t *x = json_object_get(rules, name);
-        if (json_is_integer(x) && json_integer_value(x) > 0) v = json_integer_value(x);
+    if (policy_value(d->policies, merchant, "risk", "rules", &ctx, &rules, err, sizeof err) != 0) {
+        json_decref(rules);
+        return NULL;
     }
+    return rules;
+}
+
+int64_t risk_rule_of(const json_t *rules, const char *name, int64_t dflt) {
+    json_t *x = json_object_get(rules, name);
+    return json_is_integer(x) && json_integer_value(x) > 0 ? json_integer_value(x) : dflt;
+}
+
+int64_t risk_rule(const as_decider *d, const char *merchant, const char *name, int64_t dflt) {
+    json_t *rules = risk_rules(d, merchant);
+    int64_t v = risk_rule_of(rules, name, dflt);
     json_decref(rules);
     return v;
 }
