@@ -123,7 +123,7 @@ static size_t collect_due(server *s, int64_t now, due_timer *out, size_t max) {
 typedef struct {
     json_t *index; /* case_id -> position in cases */
     as_case *cases;
-    size_t n;
+    size_t n, cap; /* grown by doubling: a round may touch thousands of cases */
 } round_cases;
 
 static as_case *round_case(server *s, round_cases *rc, const char *id) {
@@ -131,13 +131,20 @@ static as_case *round_case(server *s, round_cases *rc, const char *id) {
     if (at) return &rc->cases[json_integer_value(at)];
     as_case c;
     if (case_load(s->db, id, 1, &c) != 0) return NULL;
-    as_case *grown = realloc(rc->cases, (rc->n + 1) * sizeof *grown);
-    if (grown == NULL || json_object_set_new(rc->index, id, json_integer((json_int_t)rc->n)) != 0) {
-        if (grown) rc->cases = grown;
+    if (rc->n == rc->cap) {
+        size_t cap = rc->cap ? rc->cap * 2 : 64;
+        as_case *grown = realloc(rc->cases, cap * sizeof *grown);
+        if (grown == NULL) {
+            case_free(&c);
+            return NULL;
+        }
+        rc->cases = grown;
+        rc->cap = cap;
+    }
+    if (json_object_set_new(rc->index, id, json_integer((json_int_t)rc->n)) != 0) {
         case_free(&c);
         return NULL;
     }
-    rc->cases = grown;
     rc->cases[rc->n] = c;
     return &rc->cases[rc->n++];
 }
@@ -160,7 +167,7 @@ static void stall_fire(server *s, store_batch *b, const char *order_id, int64_t 
 static int fire_due(server *s, store_batch *b) {
     freed_list freed = {.n = 0};
     due_timer *due = malloc(FIRE_MAX_PER_ROUND * sizeof *due);
-    round_cases rc = {json_object(), NULL, 0};
+    round_cases rc = {json_object(), NULL, 0, 0};
     if (due == NULL || rc.index == NULL) {
         free(due);
         json_decref(rc.index);
