@@ -8,8 +8,9 @@
  *   return_spike     buyer returns of one sku of a merchant in 24 h
  *                    (returns_per_sku_24h), or of the merchant
  *                    (returns_per_merchant_24h)
- *   serial_returner  returns in 30 days by buyers whose orders give the same
- *                    phone, or the same address (compared by hash), reaching
+ *   serial_returner  returns in 30 days to one merchant by buyers whose orders
+ *                    give the same phone, or the same address (compared by
+ *                    hash), reaching
  *                    serial_returns_30d from at least serial_returner_buyers
  *                    different buyer ids: one person behind several accounts
  * No phone or address is stored in a window: the alert names the contact
@@ -73,7 +74,8 @@ static void serial_returner(const as_decider *d, const as_case *c, const json_t 
     char hash[65], scope[24], masked[300];
     if (value == NULL || contact_hash(kind, value, hash) != 0) return;
     snprintf(scope, sizeof scope, "return_%s", kind);
-    as_window *w = window_add(ch, scope, hash, "", c->buyer_id, d->now, SERIAL_WINDOW);
+    /* per merchant: the alert names buyer ids, and a merchant sees its own buyers only */
+    as_window *w = window_add(ch, scope, hash, c->merchant_id, c->buyer_id, d->now, SERIAL_WINDOW);
     as_window_count wc;
     if (w == NULL || window_read(d, w, &wc) != 0) return;
     int64_t limit = risk_rule_of(rules, "serial_returns_30d", 6);

@@ -87,6 +87,9 @@ class RiskTest(ServerTestCase):
         for _ in range(4):
             self.ret(buyer="b1", phone="13812345678")
         self.assertEqual(self.alerts("serial_returner"), [])
+        # each merchant counts its own returns (its alert names buyer ids, never another merchant's)
+        self.ret(buyer="b5", merchant="m2", phone="13812345678")
+        self.assertEqual(self.alerts("serial_returner"), [])
         self.s.advance(31 * DAY)
         self.ret(buyer="b2", phone="13812345678")  # the old returns are out of the window
         self.assertEqual(self.alerts("serial_returner"), [])
