@@ -83,6 +83,16 @@ typedef struct {
     int (*agent_known)(void *ud, const char *agent_id, const char *merchant_id);
 } as_reads;
 
+/* Where policy failures are counted (metrics, and the operator's alert
+ * rate): failed() answers 1 when this failure makes its module, function
+ * and merchant cross the alert rate, so the change raises a policy_errors
+ * alert. May be NULL (dry-run, replay: their failures are reported, not
+ * counted). */
+typedef struct {
+    void *ud;
+    int (*failed)(void *ud, const char *module, const char *fn, const char *merchant, int64_t now);
+} as_policy_monitor;
+
 typedef struct {
     policy_set *policies;  /* decides */
     policy_set *shadow;    /* evaluated beside, recorded, never enforced; may be NULL */
@@ -90,6 +100,7 @@ typedef struct {
     const as_reads *reads;
     as_agents *agents;     /* whom to assign; NULL: nobody (dry-run, replay) */
     uint64_t *next_case_seq; /* numbers the cases a change opens by itself */
+    const as_policy_monitor *monitor;
 } as_decider;
 
 /* ---- change sets ---- */
