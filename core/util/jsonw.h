@@ -2,7 +2,8 @@
  *
  * Writes compact JSON into a textbuf as the emitter calls arrive: commas and
  * colons are placed by the writer, strings are escaped, and bytes that are not
- * valid UTF-8 are replaced by U+FFFD, so whatever a policy or a client handed
+ * valid UTF-8 (and NUL, which Jansson refuses as \u0000) are replaced by
+ * U+FFFD, so whatever a policy or a client handed
  * in, the text stored is always valid JSON that Jansson reads back. Nesting is
  * bounded (JSONW_MAX_DEPTH); a deeper document fails the writer like an
  * allocation failure does (textbuf.failed). */
