@@ -72,10 +72,11 @@ static void w_null(emitter *e) {
 }
 
 /* Raw JSON is checked before it is spliced in: one bad value must not make a
- * whole stored document unreadable. */
+ * whole stored document unreadable. Jansson reads a NUL byte as the end of
+ * its input, so a NUL is refused first. */
 static void w_raw(emitter *e, const char *json, size_t len) {
     jsonw *w = W(e);
-    json_t *v = json_loadb(json, len, JSON_DECODE_ANY, NULL);
+    json_t *v = memchr(json, '\0', len) ? NULL : json_loadb(json, len, JSON_DECODE_ANY, NULL);
     if (v == NULL) {
         w->tb->failed = 1;
         return;

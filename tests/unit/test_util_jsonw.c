@@ -306,7 +306,7 @@ static void invalid_raw_values_fail_the_writer(void **state) {
         size_t len;
     } bad[] = {
         {"{", 1}, {"", 0}, {"1 2", 3}, {"[1,]", 4}, {"\"\xff\"", 3}, {"{\"a\":1}x", 8},
-        {"\"a\\u0000b\"", 10}, {"nul", 3},
+        {"1\0", 2}, {"[1]\0", 4}, {"\"a\\u0000b\"", 10}, {"nul", 3},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         writer x;
