@@ -100,6 +100,48 @@ static void quantity_is_shared_across_cases(void **state) {
     assert_int_equal(claims_hold(&f->l, &f->o, &c6), -1);
 }
 
+/* Rule (SPEC section 1): refund = price x quantity, plus the original
+ * shipping where the merchant is at fault, and refunds across the cases of an
+ * order never exceed what was paid for its lines plus that shipping. So a
+ * case's approval is capped by its own goods' money the line has left, and
+ * shipping (refunded once per order) only where the merchant pays it. */
+static void approvals_are_capped_by_what_is_left(void **state) {
+    fixture *f = *state;
+    as_case c1 = claim(1, CASE_RETURN, "A", 1, PAYER_MERCHANT), c2 = claim(2, CASE_RETURN, "A", 1, PAYER_MERCHANT),
+            c3 = claim(3, CASE_REFUND_ONLY, "A", 1, PAYER_BUYER), c4 = claim(4, CASE_RETURN, "B", 1, PAYER_MERCHANT);
+    assert_int_equal(claims_hold(&f->l, &f->o, &c1), 0);
+    assert_int_equal(claims_hold(&f->l, &f->o, &c2), 0);
+    assert_int_equal(claims_hold(&f->l, &f->o, &c3), 0);
+    assert_int_equal(claims_hold(&f->l, &f->o, &c4), 0);
+    assert_int_equal(claims_max_approval(&f->l, &f->o, &c1), 1000 + 800);
+    assert_int_equal(claims_max_approval(&f->l, &f->o, &c3), 1000); /* the buyer pays: no shipping */
+    /* c1 takes its unit and the shipping: the line its goods' share, shipping the rest */
+    assert_int_equal(claims_approve(&f->l, &f->o, &c1, 1000 + 800), 0);
+    as_claim *e1 = ledger_find(&f->l, c1.case_id);
+    assert_int_equal(e1->line_cents, 1000);
+    assert_int_equal(e1->ship_cents, 800);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c1, 900), 0); /* re-approving replaces */
+    assert_int_equal(e1->line_cents, 900);
+    assert_int_equal(e1->ship_cents, 0);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c1, 1000 + 800), 0);
+    /* c2 is as much at fault, but the shipping was refunded once already */
+    assert_int_equal(claims_max_approval(&f->l, &f->o, &c2), 1000);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c2, 1000 + 800), -1);
+    assert_int_equal(ledger_find(&f->l, c2.case_id)->line_cents, 0); /* a refused approval changes nothing */
+    assert_int_equal(claims_approve(&f->l, &f->o, &c2, 1000), 0);
+    /* the third unit is still the buyer's to claim */
+    assert_int_equal(claims_max_approval(&f->l, &f->o, &c3), 1000);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c3, 1001), -1);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c3, 1000), 0);
+    assert_int_equal(room_for(f, "A", "").line_cents, 0);
+    /* another line: its own money, but no shipping left */
+    assert_int_equal(claims_max_approval(&f->l, &f->o, &c4), 500);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c4, -1), -1);
+    /* a case that holds nothing cannot be approved */
+    as_case c9 = claim(9, CASE_RETURN, "B", 1, PAYER_MERCHANT);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c9, 1), -1);
+}
+
 /* Rule: refunds across the cases of an order never exceed what was paid
  * for the line plus shipping where the merchant is at fault: a settled
  * refund keeps what it was paid (and a refund of goods its quantity), the
@@ -108,19 +150,19 @@ static void settle_keeps_what_was_paid(void **state) {
     fixture *f = *state;
     as_case c1 = claim(1, CASE_RETURN, "A", 2, PAYER_MERCHANT);
     assert_int_equal(claims_hold(&f->l, &f->o, &c1), 0);
-    assert_int_equal(claims_approve(&f->l, &f->o, &c1, 2000), 0);
+    assert_int_equal(claims_approve(&f->l, &f->o, &c1, 2800), 0); /* 2000 + 800 shipping */
     as_claim *e = ledger_find(&f->l, c1.case_id);
     assert_int_equal(e->line_cents, 2000);
-    assert_int_equal(e->ship_cents, 0);
+    assert_int_equal(e->ship_cents, 800);
     claims_refunded(&f->l, c1.case_id, 1500);
-    claims_refunded(&f->l, c1.case_id, 500);
-    assert_int_equal(e->refunded_cents, 2000);
+    claims_refunded(&f->l, c1.case_id, 1300);
+    assert_int_equal(e->refunded_cents, 2800);
     claims_settle(&f->l, &c1);
     e = ledger_find(&f->l, c1.case_id);
     assert_non_null(e);
     assert_false(e->active);
     assert_int_equal(e->line_cents, 2000);
-    assert_int_equal(e->ship_cents, 0);
+    assert_int_equal(e->ship_cents, 800);
     assert_int_equal(e->qty, 2);
     claim_room r = room_for(f, "A", "");
     assert_int_equal(r.qty, 1);               /* the returned goods stay claimed */
@@ -130,6 +172,7 @@ static void settle_keeps_what_was_paid(void **state) {
     /* settled with part of the approval paid: only the paid part stays */
     as_case c2 = claim(2, CASE_REFUND_ONLY, "B", 2, PAYER_MERCHANT);
     assert_int_equal(claims_hold(&f->l, &f->o, &c2), 0);
+    assert_int_equal(claims_max_approval(&f->l, &f->o, &c2), 1000); /* shipping went back once */
     assert_int_equal(claims_approve(&f->l, &f->o, &c2, 1000), 0);
     claims_refunded(&f->l, c2.case_id, 400);
     claims_settle(&f->l, &c2);
@@ -224,8 +267,8 @@ static void ledger_round_trips_through_json(void **state) {
     fixture *f = *state;
     as_case c1 = claim(1, CASE_RETURN, "A", 2, PAYER_MERCHANT), c2 = claim(2, CASE_PRICE_PROTECTION, "B", 2, PAYER_MERCHANT);
     claims_hold(&f->l, &f->o, &c1);
-    claims_approve(&f->l, &f->o, &c1, 2000);
-    claims_refunded(&f->l, c1.case_id, 2000);
+    claims_approve(&f->l, &f->o, &c1, 2500);
+    claims_refunded(&f->l, c1.case_id, 2500);
     claims_settle(&f->l, &c1);
     claims_hold(&f->l, &f->o, &c2);
     claims_approve(&f->l, &f->o, &c2, 300);
@@ -234,7 +277,7 @@ static void ledger_round_trips_through_json(void **state) {
     assert_non_null(text);
     assert_string_equal(text, "{\"claims\":["
                               "{\"case_id\":\"C0000000001\",\"sku\":\"A\",\"type\":\"return\",\"qty\":2,"
-                              "\"line_cents\":2000,\"ship_cents\":0,\"refunded_cents\":2000,\"active\":false},"
+                              "\"line_cents\":2000,\"ship_cents\":500,\"refunded_cents\":2500,\"active\":false},"
                               "{\"case_id\":\"C0000000002\",\"sku\":\"B\",\"type\":\"price_protection\",\"qty\":0,"
                               "\"line_cents\":300,\"ship_cents\":0,\"refunded_cents\":0,\"active\":true}]}");
     assert_int_equal(len, strlen(text));
@@ -300,6 +343,10 @@ static void check_invariants(const fixture *f, const model_case *m, int step) {
         ship += c->ship_cents;
         if (c->ship_cents > 0 && (mc->c.refund.shipping_paid_by != PAYER_MERCHANT || c->type == CASE_PRICE_PROTECTION))
             fail_msg("step %d: %s takes shipping the merchant does not pay", step, c->case_id);
+        const as_item *it = order_item(&f->o, c->sku);
+        if (c->type != CASE_PRICE_PROTECTION && c->line_cents > it->price_cents * c->qty)
+            fail_msg("step %d: %s commits %lld of the line for goods worth %lld", step, c->case_id,
+                     (long long)c->line_cents, (long long)(it->price_cents * c->qty));
         if (c->refunded_cents > c->line_cents + c->ship_cents)
             fail_msg("step %d: %s refunded %lld of %lld committed", step, c->case_id, (long long)c->refunded_cents,
                      (long long)(c->line_cents + c->ship_cents));
@@ -369,6 +416,7 @@ static void invariants_hold_under_random_operations(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(quantity_is_shared_across_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(approvals_are_capped_by_what_is_left, setup, teardown),
         cmocka_unit_test_setup_teardown(settle_keeps_what_was_paid, setup, teardown),
         cmocka_unit_test_setup_teardown(reopened_settled_refund_runs_again, setup, teardown),
         cmocka_unit_test_setup_teardown(price_protection_takes_the_drop_once, setup, teardown),
