@@ -145,8 +145,8 @@ int64_t claims_max_approval(const as_ledger *l, const as_order *o, const as_case
 
 int claims_approve(as_ledger *l, const as_order *o, const as_case *c, int64_t amount) {
     as_claim *mine = ledger_find(l, c->case_id);
-    if (mine == NULL || amount < 0 || amount > claims_max_approval(l, o, c)) return -1;
     const as_item *item = order_item(o, c->sku);
+    if (mine == NULL || item == NULL || amount < 0 || amount > claims_max_approval(l, o, c)) return -1;
     claim_room room;
     claims_room(l, o, item, c->case_id, &room);
     int64_t line = c->type == CASE_PRICE_PROTECTION ? room.line_cents : goods_cap(&room, item, c);

@@ -84,8 +84,8 @@ int claims_hold(as_ledger *l, const as_order *o, const as_case *c);
 int64_t claims_max_approval(const as_ledger *l, const as_order *o, const as_case *c);
 /* Commits `amount` to the case (at most claims_max_approval: the caller caps
  * first); the line takes it first, up to the case's goods, shipping the rest.
- * 0, or -1 when the case
- * holds no entry or the amount does not fit. */
+ * 0, or -1 when the case holds no entry, its line is not on the order, or the
+ * amount does not fit. */
 int claims_approve(as_ledger *l, const as_order *o, const as_case *c, int64_t amount);
 /* A refund paid. */
 void claims_refunded(as_ledger *l, const char *case_id, int64_t amount);
