@@ -628,6 +628,47 @@ static void shadow_decides_beside_never_enforced(void **state) {
     order_free(&o);
 }
 
+/* Rule (SPEC section 4): whatever a policy logs or answers, the case is
+ * stored: a NUL byte in a log line or in a free-form result member is
+ * recorded as U+FFFD, never a failed request. */
+static void policy_text_with_nul_is_recorded(void **state) {
+    world *w = *state;
+    json_t *sources = patched_module("routing.lua", "local route = M.route\n"
+                                                    "function M.route(case, ctx)\n"
+                                                    "  ctx.log(\"before\\0after\")\n"
+                                                    "  return route(case, ctx)\n"
+                                                    "end\n");
+    json_t *more = patched_module("compensation.lua", "local refund = M.refund\n"
+                                                      "function M.refund(case, order, ctx)\n"
+                                                      "  local r = refund(case, order, ctx)\n"
+                                                      "  r.breakdown.note = \"x\\0y\"\n"
+                                                      "  return r\n"
+                                                      "end\n");
+    json_object_update(sources, more);
+    json_decref(more);
+    policy_set *ps = load_policies(sources);
+    json_decref(sources);
+    as_order o;
+    make_order(&o, "O-NUL", "B-1", NOW - DAY, AS_NONE, 800, STD_LINES, 2);
+    case_input in = input(CASE_REFUND_ONLY, "O-NUL", "A", 1, RS_NOT_RECEIVED);
+    as_decider d = decider(w, NOW);
+    d.policies = ps;
+    as_error err = {0};
+    as_changes ch;
+    int rc = case_open(&d, &in, &o, NULL, &CUSTOMER, 8, &ch, &err);
+    if (rc != 0) fail_msg("case_open failed: %s", err.message);
+    assert_int_equal(ch.after->refund.approved_cents, 1800);
+    int route = note_at(&ch, "decision", "\"module\":\"routing\"", 0);
+    assert_true(route > 0);
+    assert_members_have(ch.notes[route].members, "\"logs\":[\"before\xEF\xBF\xBD" "after\"]");
+    int refund = note_at(&ch, "decision", "\"module\":\"compensation\",\"function\":\"refund\"", 0);
+    assert_true(refund > 0);
+    assert_members_have(ch.notes[refund].members, "\"note\":\"x\xEF\xBF\xBDy\"");
+    changes_free(&ch);
+    policy_set_free(ps);
+    order_free(&o);
+}
+
 /* ---- one order line, one claim ---- */
 
 /* Rule (SPEC section 1): the quantity of a line is shared by its cases; a
@@ -1282,6 +1323,7 @@ int main(void) {
         cmocka_unit_test(open_refuses_inputs_that_contradict_the_order),
         cmocka_unit_test(complaint_spike_raises_an_alert),
         cmocka_unit_test(shadow_decides_beside_never_enforced),
+        cmocka_unit_test(policy_text_with_nul_is_recorded),
         cmocka_unit_test(claims_across_cases),
         cmocka_unit_test(approvals_are_capped_across_cases),
         cmocka_unit_test(return_lifecycle),
