@@ -355,7 +355,8 @@ static void check_invariants(const fixture *f, const model_case *m, int step) {
                      (long long)(c->line_cents + c->ship_cents), (long long)mc->approved);
         assert_int_equal(c->refunded_cents, mc->refunded);
     }
-    if (ship > f->o.shipping_cents) fail_msg("step %d: shipping committed %lld of %lld", step, (long long)ship, (long long)f->o.shipping_cents);
+    if (ship > f->o.shipping_cents)
+        fail_msg("step %d: shipping committed %lld of %lld", step, (long long)ship, (long long)f->o.shipping_cents);
 }
 
 /* Random claims, approvals (up to the cap, and past it), refunds (up to the

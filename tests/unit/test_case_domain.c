@@ -166,7 +166,9 @@ static void set_price(as_order *o, const char *sku, int64_t price, int64_t at) {
  * electronics item E (5000 x 1), shipping 800. */
 static const line_spec STD_LINES[] = {{"A", "apparel", 1000, 3}, {"E", "electronics", 5000, 1}};
 
-static void std_order(as_order *o, const char *id) { make_order(o, id, "B-1", NOW - 3 * DAY, NOW - 2 * DAY, 800, STD_LINES, 2); }
+static void std_order(as_order *o, const char *id) {
+    make_order(o, id, "B-1", NOW - 3 * DAY, NOW - 2 * DAY, 800, STD_LINES, 2);
+}
 
 /* ---- inputs and operations ---- */
 
