@@ -183,11 +183,17 @@ static void record(decide_req *q, const char *type, const char *module, const ch
     }
     if (error) emit_kstr(e, "error", error);
     if (logs && json_array_size(logs) > 0) {
-        char *text = json_dumps(logs, JSON_COMPACT);
+        /* through the writer, line by line: a log line may hold any byte
+         * (NUL included), which Jansson's own text would keep as \u0000 */
+        size_t i;
+        json_t *line;
         emit_key(e, "logs");
-        if (text) e->ops->raw(e, text, strlen(text));
-        else emit_null(e);
-        free(text);
+        emit_array(e);
+        json_array_foreach(logs, i, line) {
+            if (json_is_string(line)) e->ops->string(e, json_string_value(line), json_string_length(line));
+            else emit_null(e);
+        }
+        emit_array_end(e);
     }
     int n = note_from(q->ch, type, q->who, q->d->now, &m);
     if (n >= 0) q->ch->notes[n].inputs_ref = inputs;
