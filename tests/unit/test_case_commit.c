@@ -257,7 +257,7 @@ static void a_return_from_open_to_resolved(void **state) {
     as_order in;
     assert_int_equal(order_copy(&in, o), 0);
     as_changes och;
-    assert_int_equal(order_put(&d, &in, NULL, 0, &och, &err), 0);
+    assert_int_equal(order_put(&d, &in, NULL, 0, NULL, &och, &err), 0);
     assert_null(commit(w, &d, &och));
     changes_free(&och);
     as_order stored;
@@ -419,7 +419,7 @@ static void spawned_cases_and_alerts(void **state) {
     as_order in;
     assert_int_equal(order_copy(&in, o), 0);
     as_changes och;
-    assert_int_equal(order_put(&d, &in, NULL, 0, &och, &err), 0);
+    assert_int_equal(order_put(&d, &in, NULL, 0, NULL, &och, &err), 0);
     free(commit(w, &d, &och));
     changes_free(&och);
     /* the stall watch is a timer of its own */

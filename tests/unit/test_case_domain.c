@@ -1190,7 +1190,7 @@ static void order_put_keeps_what_was_learned(void **state) {
     as_decider d = decider(w, NOW);
     as_error err = {0};
     as_changes ch;
-    assert_int_equal(order_put(&d, &in, &old, 1, &ch, &err), 0);
+    assert_int_equal(order_put(&d, &in, &old, 1, NULL, &ch, &err), 0);
     const as_order *o = ch.order;
     assert_non_null(o);
     assert_non_null(ch.order_before);
@@ -1214,17 +1214,17 @@ static void order_put_keeps_what_was_learned(void **state) {
     /* another merchant: refused while the order has cases, taken when it has none */
     make_order(&in, "O-P", "B-1", NOW - 3 * DAY, AS_NONE, 800, lines, 2);
     AS_IDSET(in.merchant_id, "M-2");
-    assert_int_equal(order_put(&d, &in, &old, 1, &ch, &err), -1);
+    assert_int_equal(order_put(&d, &in, &old, 1, NULL, &ch, &err), -1);
     assert_int_equal(err.code, AS_EINVAL);
     assert_string_equal(err.field, "merchant_id");
-    assert_int_equal(order_put(&d, &in, &old, 0, &ch, &err), 0);
+    assert_int_equal(order_put(&d, &in, &old, 0, NULL, &ch, &err), 0);
     assert_string_equal(ch.order->merchant_id, "M-2");
     changes_free(&ch);
     order_free(&in);
 
     /* a new order */
     make_order(&in, "O-NEW", "B-1", NOW, AS_NONE, 0, lines, 1);
-    assert_int_equal(order_put(&d, &in, NULL, 0, &ch, &err), 0);
+    assert_int_equal(order_put(&d, &in, NULL, 0, NULL, &ch, &err), 0);
     assert_null(ch.order_before);
     assert_string_equal(ch.events[0].type, "order.created");
     changes_free(&ch);
