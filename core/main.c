@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/server.h"
+#include "cli/cli.h"
 #include "policy/policy.h"
 
 static void usage(FILE *out) {
@@ -40,7 +41,8 @@ static void usage(FILE *out) {
             "                       so it is not on the command line where ps shows it\n"
             "  --quiet              no access log lines\n"
             "  --help               this text\n\n"
-            "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n");
+            "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n"
+            "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n");
 }
 
 static int parse_listen(const char *arg, server_config *cfg) {
@@ -149,6 +151,7 @@ static int policy_test(const char *dir) {
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "policy")) {
         if (argc == 4 && !strcmp(argv[2], "test")) return policy_test(argv[3]);
+        if (argc >= 3) return cli_policy(argc - 2, argv + 2);
         usage(stderr);
         return 2;
     }

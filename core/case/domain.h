@@ -240,6 +240,11 @@ int case_fire_timer(const as_decider *d, const as_case *c, timer_kind kind, int6
 int64_t order_stall_due(const as_decider *d, const as_order *o);
 int order_report_stall(const as_decider *d, const as_order *o, as_changes *out);
 
+/* What the opening in ch would do, as JSON text (malloc'd, NULL when out of
+ * memory): {eligibility?, refund?, routing, sla, compensation, case, errors,
+ * notes: [{type, data}] (each decision with its inputs), policy_version}. */
+char *case_preview(const as_changes *ch, const char *policy_version);
+
 /* ---- orders ---- */
 /* Reads a POST /v1/orders body into a blank order (strict, like the case
  * inputs). */
