@@ -347,18 +347,10 @@ int case_act(const as_decider *d, const as_case *c, const as_order *order, const
                        case_stage_name(c->stage));
     }
     if (action_input_require(in, err) != 0) return -1;
-    out->before = malloc(sizeof *out->before);
-    out->after = malloc(sizeof *out->after);
-    out->ledger = calloc(1, sizeof *out->ledger);
-    if (out->before == NULL || out->after == NULL || out->ledger == NULL || case_copy(out->before, c) != 0) {
-        free(out->before);
-        out->before = NULL;
-        changes_free(out);
-        return as_fail(err, AS_ENOMEM, NULL, "out of memory");
-    }
-    if (case_copy(out->after, c) != 0 || ledger_copy(out->ledger, ledger ? ledger : &none) != 0) {
-        free(out->after);
-        out->after = NULL;
+    if (changes_begin_update(out, c) != 0) return as_fail(err, AS_ENOMEM, NULL, "out of memory");
+    if ((out->ledger = malloc(sizeof *out->ledger)) == NULL || ledger_copy(out->ledger, ledger ? ledger : &none) != 0) {
+        free(out->ledger);
+        out->ledger = NULL;
         changes_free(out);
         return as_fail(err, AS_ENOMEM, NULL, "out of memory");
     }

@@ -155,6 +155,9 @@ struct as_changes {
 
 void changes_init(as_changes *ch);
 void changes_free(as_changes *ch);
+/* Starts the change of an existing case: before and after are copies of c.
+ * 0, or -1 when out of memory (ch is then empty). */
+int changes_begin_update(as_changes *ch, const as_case *c);
 /* Appends a timeline entry (members stolen, NULL means none); its index. */
 int changes_note(as_changes *ch, const char *type, const as_actor *who, int64_t at, char *members);
 int changes_event(as_changes *ch, const char *type, int64_t at, char *members, as_event_case with_case);

@@ -126,21 +126,7 @@ static void fire_auto_close(decide_req *q, as_case *c) {
 int case_fire_timer(const as_decider *d0, const as_case *c, timer_kind kind, int64_t due, as_changes *out) {
     as_decider d = *d0;
     d.now = due > c->updated_at ? due : c->updated_at;
-    changes_init(out);
-    out->before = malloc(sizeof *out->before);
-    out->after = malloc(sizeof *out->after);
-    if (out->before == NULL || out->after == NULL || case_copy(out->before, c) != 0) {
-        free(out->before);
-        out->before = NULL;
-        changes_free(out);
-        return -1;
-    }
-    if (case_copy(out->after, c) != 0) {
-        free(out->after);
-        out->after = NULL;
-        changes_free(out);
-        return -1;
-    }
+    if (changes_begin_update(out, c) != 0) return -1;
     as_case *k = out->after;
     decide_req q;
     decide_begin(&q, &d, out, NULL, k, NULL);
@@ -199,20 +185,7 @@ int case_answer_survey(const as_decider *d, const as_case *c, const as_order *or
         err->no_actions = 1;
         return as_fail(err, AS_ETRANSITION, NULL, "the case has no open survey (it is not resolved, or was answered)");
     }
-    out->before = malloc(sizeof *out->before);
-    out->after = malloc(sizeof *out->after);
-    if (out->before == NULL || out->after == NULL || case_copy(out->before, c) != 0) {
-        free(out->before);
-        out->before = NULL;
-        changes_free(out);
-        return as_fail(err, AS_ENOMEM, NULL, "out of memory");
-    }
-    if (case_copy(out->after, c) != 0) {
-        free(out->after);
-        out->after = NULL;
-        changes_free(out);
-        return as_fail(err, AS_ENOMEM, NULL, "out of memory");
-    }
+    if (changes_begin_update(out, c) != 0) return as_fail(err, AS_ENOMEM, NULL, "out of memory");
     as_case *k = out->after;
     k->survey.csat = sa->csat;
     k->survey.nps = sa->nps;
