@@ -61,6 +61,16 @@ static void log_override_error(lua_State *L, policy_set *ps, const char *module,
     const policy_ctx *c = ps->cur;
     if (c == NULL || c->log == NULL) return;
     const char *msg = lua_tostring(L, -1);
+    const sandbox *sb = &ps->sb;
+    char why[200];
+    if (sb->exhausted == SB_TIME) msg = "time limit exceeded";
+    else if (sb->mem_refused && (sb->exhausted || (msg && strstr(msg, "not enough memory"))))
+        msg = "memory cap exceeded";
+    else if (sb->exhausted) {
+        snprintf(why, sizeof why, "instruction budget exceeded%s%s", sb->what ? " in " : "",
+                 sb->what ? sb->what : "");
+        msg = why;
+    }
     char line[600];
     int n = snprintf(line, sizeof line, "merchant %s.%s failed, the floor answered: %s", module, fn,
                      msg ? msg : "(error object is not a string)");

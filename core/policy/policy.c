@@ -80,6 +80,7 @@ static void compile_all(lua_State *L, policy_set *ps, const pfiles *fs, int mlis
         const pfile *f = &fs->v[i];
         split_name(f->name, merchant, module, sizeof module);
         snprintf(chunkname, sizeof chunkname, "@%s", f->name);
+        sandbox_budget_reset(&ps->sb); /* each compile's allocations on a budget of their own */
         if (luaL_loadbufferx(L, f->text, f->len, chunkname, "t") != LUA_OK) lua_error(L);
         sandbox_push_module_env(&ps->sb);
         if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1);
@@ -205,7 +206,9 @@ static int load_body(lua_State *L) {
     run_merchants(L, ps, mlist);
     luaL_unref(L, LUA_REGISTRYINDEX, ps->pending_ref);
     ps->pending_ref = LUA_NOREF;
+    sandbox_budget_reset(&ps->sb);
     build_calendar(L, ps);
+    sandbox_budget_reset(&ps->sb);
     sandbox_seal(&ps->sb);
     ctx_end(ps);
     return 0;

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -192,8 +194,36 @@ static void sources_add_tests_and_candidate_files(void **state) {
     free(o.text);
 }
 
+static uint64_t ms_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* A reload runs the candidate's tests first: a test file or a test that
+ * wedged the harness (a looping message handler) held the reload worker for
+ * ever, and every later load answered 503. Now each fails alone, quickly. */
+static void a_wedging_test_fails_alone(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/a_test.lua", "xpcall(error, function() while true do end end)\n");
+    pdir_write(d, "tests/b_test.lua",
+               "test('a handler that loops', function() xpcall(error, function() while true do end end) end)\n"
+               "test('then the next test runs', function() ok(true) end)\n");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_out o = run(d, NULL);
+    assert_true(ms_since(&t0) < 5000);
+    assert_int_equal(o.rc, -1);
+    assert_non_null(strstr(o.text, "not ok - tests/a_test.lua: instruction budget exceeded"));
+    assert_non_null(strstr(o.text, "not ok - tests/b_test.lua: a handler that loops: instruction budget exceeded"));
+    assert_non_null(strstr(o.text, "ok - tests/b_test.lua: then the next test runs\n"));
+    free(o.text);
+}
+
 int main(void) {
+    alarm(300); /* a budget that does not hold fails the test instead of hanging it */
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_wedging_test_fails_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(passing_tests_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(failures_are_counted_and_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_raising_override_reaches_the_floor_in_tests_too, setup, teardown),

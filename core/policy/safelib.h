@@ -1,0 +1,20 @@
+/* policy/safelib (internal): the library functions the sandbox replaces,
+ * because the stock ones could run outside the budget or reach what a policy
+ * must not change. Each installer works on the real library table before the
+ * sandbox hides it behind a read-only proxy.
+ *
+ *   base    xpcall (its message handler never runs once the budget is spent:
+ *           Lua runs handlers of an error raised by the hook with hooks off),
+ *           setmetatable (no __gc: a finalizer runs unhooked), rawset (not on
+ *           protected tables)
+ *   string  no dump; find, match, gmatch, gsub refuse a pattern whose worst
+ *           case on the subject is too costly */
+#ifndef AS_POLICY_SAFELIB_H
+#define AS_POLICY_SAFELIB_H
+
+#include <lua.h>
+
+void safelib_base(lua_State *L, int base);
+void safelib_string(lua_State *L, int lib);
+
+#endif
