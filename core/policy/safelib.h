@@ -7,14 +7,22 @@
  *           Lua runs handlers of an error raised by the hook with hooks off),
  *           setmetatable (no __gc: a finalizer runs unhooked), rawset (not on
  *           protected tables)
- *   string  no dump; find, match, gmatch, gsub refuse a pattern whose worst
- *           case on the subject is too costly */
+ *   string  rep (the empty string repeated is "" at once), no dump; find,
+ *           match, gmatch, gsub refuse a pattern whose worst case on the
+ *           subject is too costly
+ *   table   insert, remove, move (elements moved are charged), sort (each
+ *           comparison is charged)
+ *   os      date (format strings of at most OS_DATE_MAX_FORMAT bytes) */
 #ifndef AS_POLICY_SAFELIB_H
 #define AS_POLICY_SAFELIB_H
 
 #include <lua.h>
 
+#define OS_DATE_MAX_FORMAT 256
+
 void safelib_base(lua_State *L, int base);
 void safelib_string(lua_State *L, int lib);
+void safelib_table(lua_State *L, int lib);
+void safelib_os(lua_State *L, int lib);
 
 #endif

@@ -6,6 +6,7 @@
  * change string.format for the next). Everything else (load, dofile, io,
  * debug, package, string.dump, os.execute ...) is never reachable. The
  * functions that must not escape the meter are replaced (safelib.c).
+ * Those whose work the meter must see charge it themselves.
  *
  * The meter (see sandbox.h) lives here: the allocator, the count hook, the
  * charges from C and the message handler. */
@@ -373,10 +374,10 @@ static int setup_body(lua_State *L) {
     lua_pushcclosure(L, a->require_fn, 1);
     lua_setfield(L, base, "require");
     add_lib(L, base, LUA_STRLIBNAME, luaopen_string, safelib_string, NULL);
-    add_lib(L, base, LUA_TABLIBNAME, luaopen_table, NULL, NULL);
+    add_lib(L, base, LUA_TABLIBNAME, luaopen_table, safelib_table, NULL);
     add_lib(L, base, LUA_MATHLIBNAME, luaopen_math, NULL, NULL);
     add_lib(L, base, LUA_UTF8LIBNAME, luaopen_utf8, NULL, NULL);
-    add_lib(L, base, LUA_OSLIBNAME, luaopen_os, NULL, OS_NAMES);
+    add_lib(L, base, LUA_OSLIBNAME, luaopen_os, safelib_os, OS_NAMES);
     lua_pop(L, 5);
     /* ("x"):upper() goes through the string metatable: point it at the proxy
      * and hide it, so the real library is unreachable from strings too. */

@@ -47,6 +47,22 @@ static const char HOG[] =
     "  local x <close> = setmetatable({}, {__close = function() while true do end end})\n"
     "  while true do end\n"
     "end\n"
+    "function M.empty_rep() return #string.rep('', math.maxinteger, '') end\n"
+    "local long = setmetatable({}, {__len = function() return 1 << 62 end})\n"
+    "function M.insert() table.insert(long, 1, 'x') end\n"
+    "function M.remove() table.remove(long, 1) end\n"
+    "function M.move() table.move({}, 1, 1 << 62, 2) end\n"
+    "function M.sort()\n"
+    "  table.sort(setmetatable({}, {__len = function() return (1 << 31) - 2 end}), tonumber)\n"
+    "end\n"
+    "function M.table_ops()\n"
+    "  local t = {5, 1, 4}\n"
+    "  table.insert(t, 2, 9); table.insert(t, 7); table.sort(t)\n"
+    "  local r = table.remove(t, 1)\n"
+    "  local m = table.move(t, 1, 2, 3, {})\n"
+    "  table.sort(t, function(a, b) return a > b end)\n"
+    "  return {t, r, m}\n"
+    "end\n"
     "function M.compare_long()\n"
     "  local a, b = string.rep('x', 1 << 20) .. 'a', string.rep('x', 1 << 20) .. 'b'\n"
     "  local n = 0\n"
@@ -167,6 +183,30 @@ static void message_handler_at_load_cannot_outlive_the_budget(void **state) {
     assert_true(ms_since(&t0) < 2000);
 }
 
+/* C functions whose loops no instruction and no allocation sees charge
+ * their work, and still do their job. */
+static void c_functions_charge_their_loops(void **state) {
+    pdir *d = *state;
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "hog", "empty_rep", NULL, &r), 0);
+    assert_int_equal(json_integer_value(r), 0);
+    json_decref(r);
+    const char *fns[] = {"insert", "remove", "move", "sort"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pdir_call0(d, NULL, "hog", fns[i], NULL, &r), -1);
+        char want[64];
+        snprintf(want, sizeof want, "instruction budget exceeded in table.%s", fns[i]);
+        if (strstr(d->err, want) == NULL) fail_msg("%s: %s", fns[i], d->err);
+    }
+    assert_int_equal(pdir_call0(d, NULL, "hog", "table_ops", NULL, &r), 0);
+    char *s = json_dumps(r, JSON_COMPACT);
+    assert_string_equal(s, "[[9,7,5,4],1,{\"3\":4,\"4\":5}]");
+    free(s);
+    json_decref(r);
+    assert_still_usable(d);
+}
+
 /* Comparing two 1 MiB strings is one instruction: no charge sees it, the
  * time limit does. */
 static void time_limit_stops_work_no_charge_sees(void **state) {
@@ -269,6 +309,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(load_counts_against_the_memory_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(message_handlers_cannot_outlive_the_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(message_handler_at_load_cannot_outlive_the_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_functions_charge_their_loops, setup, teardown),
         cmocka_unit_test_setup_teardown(time_limit_stops_work_no_charge_sees, setup, teardown),
         cmocka_unit_test_setup_teardown(allocating_spends_the_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(big_objects_shorten_the_hook_period, setup, teardown),
