@@ -7,9 +7,8 @@
  *           Lua runs handlers of an error raised by the hook with hooks off),
  *           setmetatable (no __gc: a finalizer runs unhooked), rawset (not on
  *           protected tables)
- *   string  rep (the empty string repeated is "" at once), no dump; find,
- *           match, gmatch, gsub refuse a pattern whose worst case on the
- *           subject is too costly
+ *   string  rep (the empty string repeated is "" at once), and find, match,
+ *           gmatch, gsub with a metered matcher (pattern.c)
  *   table   insert, remove, move (elements moved are charged), sort (each
  *           comparison is charged)
  *   os      date (format strings of at most OS_DATE_MAX_FORMAT bytes) */
@@ -24,5 +23,8 @@ void safelib_base(lua_State *L, int base);
 void safelib_string(lua_State *L, int lib);
 void safelib_table(lua_State *L, int lib);
 void safelib_os(lua_State *L, int lib);
+
+/* pattern.c: replaces find, match, gmatch and gsub in the string library. */
+void safelib_patterns(lua_State *L, int lib);
 
 #endif

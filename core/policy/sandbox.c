@@ -5,8 +5,8 @@
  * into the base table below, through read-only proxies (so one call cannot
  * change string.format for the next). Everything else (load, dofile, io,
  * debug, package, string.dump, os.execute ...) is never reachable. The
- * functions that must not escape the meter are replaced (safelib.c).
- * Those whose work the meter must see charge it themselves.
+ * functions whose work the meter must see are replaced (safelib.c,
+ * pattern.c).
  *
  * The meter (see sandbox.h) lives here: the allocator, the count hook, the
  * charges from C and the message handler. */
