@@ -124,6 +124,10 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
     lua_call(L, nargs + 1, 1);
 }
 
+void policy_charge_conversion(lua_State *L, const luajson_work *w) {
+    sandbox_charge(L, w->values + w->bytes / ALLOC_BYTES_PER_UNIT, "converting to JSON");
+}
+
 static void elapsed_add(policy_set *ps, const struct timespec *t0) {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -154,7 +158,9 @@ static int call_body(lua_State *L) {
     for (int i = 0; i < r->nargs; i++) luajson_push(L, r->args[i]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
     policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2, r->args);
-    r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
+    luajson_work w;
+    r->result = luajson_to_json_work(L, -1, &w, r->cerr, sizeof r->cerr);
+    policy_charge_conversion(L, &w);
     return 0;
 }
 
@@ -167,7 +173,9 @@ static int value_body(lua_State *L) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
         lua_call(L, 1, 1);
     }
-    r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
+    luajson_work w;
+    r->result = luajson_to_json_work(L, -1, &w, r->cerr, sizeof r->cerr);
+    policy_charge_conversion(L, &w);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #ifndef AS_POLICY_IMPL_H
 #define AS_POLICY_IMPL_H
 
+#include "policy/luajson.h"
 #include "policy/policy.h"
 #include "policy/sandbox.h"
 #include "time/calendar.h"
@@ -39,6 +40,9 @@ void ctx_create(lua_State *L, policy_set *ps);
 void ctx_begin(lua_State *L, policy_set *ps, const policy_ctx *c, const char *merchant_id);
 /* After the run: forgets the call's policy_ctx. */
 void ctx_end(policy_set *ps);
+
+/* call.c, inside a run: charges a Lua -> JSON conversion's work. */
+void policy_charge_conversion(lua_State *L, const luajson_work *w);
 
 /* call.c, outside a run: 1 if merchant's override set defines module.name. */
 int policy_overrides(policy_set *ps, const char *merchant_id, const char *module, const char *name);

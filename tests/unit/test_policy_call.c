@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -268,6 +269,25 @@ static void ctx_binds_now_days_customer_and_log(void **state) {
     json_decref(log);
 }
 
+/* A result over the conversion limits is a policy error, like a budget. */
+static void oversized_results_are_policy_errors(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "c.lua",
+               "return {dag = function() local t = {1} for i = 1, 26 do t = {t, t} end return t end,\n"
+               "        text = function() local s = string.rep('x', 1 << 20) return {s, s, s} end}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    policy_stats before, after;
+    policy_get_stats(d->ps, &before);
+    assert_int_equal(pdir_call0(d, NULL, "c", "dag", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "c.dag returned a value JSON cannot hold: too large for JSON: "
+                                   "more than 20000 values"));
+    assert_int_equal(pdir_call0(d, NULL, "c", "text", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "bytes of text"));
+    policy_get_stats(d->ps, &after);
+    assert_int_equal(after.errors - before.errors, 2);
+}
+
 /* module.fn(a, b, ctx) for merchant (NULL: the platform); the integer result. */
 static int64_t call_ints_for(pdir *d, const char *merchant, const char *module, const char *fn,
                              int64_t a, int64_t b) {
@@ -426,6 +446,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(merchant_calendar_overrides_the_default_once_built, setup, teardown),
         cmocka_unit_test_setup_teardown(ctx_business_time_follows_the_merchant_calendar, setup, teardown),
         cmocka_unit_test_setup_teardown(stats_count_calls_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_results_are_policy_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
