@@ -85,10 +85,38 @@ static void log_override_error(lua_State *L, policy_set *ps, const char *module,
     if (v != NULL) json_array_append_new(c->log, v);
 }
 
+/* The result on top, converted to JSON and back: a fresh plain table (no
+ * metatable, no table the override keeps), exactly what the host would
+ * store. The conversion is charged to the run. Raises if the value is not
+ * one JSON can hold. */
+static void copy_through_json(lua_State *L, policy_set *ps, const char *module, const char *fn) {
+    char cerr[200];
+    luajson_work w;
+    json_t *j = luajson_to_json_work(L, -1, &w, cerr, sizeof cerr);
+    policy_charge_conversion(L, &w);
+    if (j == NULL) luaL_error(L, "%s.%s returned a value JSON cannot hold: %s", module, fn, cerr);
+    json_decref(ps->tmp_json);
+    ps->tmp_json = j; /* freed by run_req if the push below raises */
+    lua_pop(L, 1);
+    luajson_push(L, j);
+    json_decref(j);
+    ps->tmp_json = NULL;
+}
+
+/* Protected, on the override's budget: calls the override (below its
+ * arguments) and leaves a copy of its result through JSON. Upvalues: the
+ * policy set, the module and function names. */
+static int override_then_copy(lua_State *L) {
+    lua_call(L, lua_gettop(L) - 1, 1);
+    copy_through_json(L, lua_touserdata(L, lua_upvalueindex(1)), lua_tostring(L, lua_upvalueindex(2)),
+                      lua_tostring(L, lua_upvalueindex(3)));
+    return 1;
+}
+
 void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
                    int override, json_t *const *jargs) {
     int base = lua_gettop(L) - nargs;
-    luaL_checkstack(L, nargs + 4, "policy call");
+    luaL_checkstack(L, nargs + 6, "policy call");
     if (override) {
         lua_pushfstring(L, "%s_%s", module, fn);
         const char *floor_fn = lua_tostring(L, -1);
@@ -106,19 +134,29 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
     /* floor, f, args... -> floor, args', f, args... -> floor, result, args'.
      * args' are new tables from the JSON inputs (the ctx is shared, it is
      * read-only): an override that changes its arguments must not change
-     * what the floor judges by. */
+     * what the floor judges by. Nor can its result: the floor gets a copy
+     * through JSON, so no metamethod or table of the override's runs or
+     * changes while the floor reads it. */
     lua_insert(L, base);
     for (int i = 0; i < nargs - 1; i++) luajson_push(L, jargs[i]);
     lua_pushvalue(L, base + 1 + nargs); /* the ctx */
     lua_rotate(L, base + 1, nargs);
-    /* An override that fails (raises, loops, breaks the memory cap) gave no
-     * answer: the floor gets nil and answers the default's, on a budget of its
-     * own, and the error goes to the call's logs. */
-    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+    lua_pushlightuserdata(L, ps);
+    lua_pushstring(L, module);
+    lua_pushstring(L, fn);
+    lua_pushcclosure(L, override_then_copy, 3);
+    lua_insert(L, base + 1 + nargs); /* below f */
+    /* An override that fails (raises, loops, breaks the memory cap, answers
+     * what JSON cannot hold) gave no answer: the floor gets nil and answers
+     * the default's, on a budget of its own, and the error goes to the
+     * call's logs. */
+    if (lua_pcall(L, nargs + 1, 1, 0) != LUA_OK) {
         log_override_error(L, ps, module, fn);
         lua_pop(L, 1);
         lua_pushnil(L);
         sandbox_budget_renew(&ps->sb);
+    } else {
+        sandbox_budget_reset(&ps->sb); /* what the override spent is not the floor's */
     }
     lua_insert(L, base + 1);
     lua_call(L, nargs + 1, 1);

@@ -3,7 +3,8 @@
  * One ctx per set, built at load: a read-only proxy over a fields table whose
  * functions are C closures reading the set (calendar) and the policy_ctx of
  * the call running (ps->cur). A call only updates now and merchant_id, so no
- * table is built per request. */
+ * table is built per request. The fields table never reaches a policy (not
+ * even through pairs). */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <time.h>
@@ -86,18 +87,22 @@ static int ctx_newindex(lua_State *L) {
                       lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
 }
 
+/* The iterator of pairs(ctx): next over the fields behind the proxy. The
+ * fields table is its upvalue, never a value a policy gets: handing it out
+ * as the loop's state (next, fields, nil) would let a policy write it, and
+ * ctx is shared by every call of the set. */
 static int fields_next(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    if (lua_next(L, 1)) return 2;
-    lua_pushnil(L);
-    return 1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, self(L)->ctx_fields_ref);
+    lua_pushvalue(L, 2);
+    if (lua_next(L, 3)) return 2;
+    return 0;
 }
 
-/* pairs(ctx) walks the fields behind the proxy. */
 static int ctx_pairs(lua_State *L) {
-    lua_pushcfunction(L, fields_next);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, self(L)->ctx_fields_ref);
+    lua_pushlightuserdata(L, self(L));
+    lua_pushcclosure(L, fields_next, 1);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }

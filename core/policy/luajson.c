@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "policy/view.h"
+
 /* ---- JSON -> Lua ---- */
 
 typedef struct {
@@ -219,6 +221,8 @@ static json_t *table_to_json(conv *c, int idx) {
     lua_State *L = c->L;
     if (!lua_checkstack(L, 6)) return fail(c, "Lua stack overflow converting to JSON");
     int t = lua_absindex(L, idx);
+    int viewed = view_target(L, t);
+    if (viewed) t = lua_gettop(L);
     const void *p = lua_topointer(L, t);
     json_t *j = NULL;
     for (int i = 0; i < c->depth; i++)
@@ -243,6 +247,7 @@ static json_t *table_to_json(conv *c, int idx) {
     if (j == NULL && c->err[0] == '\0') fail(c, "out of memory");
     c->depth--;
 out:
+    if (viewed) lua_pop(L, 1);
     return j;
 }
 

@@ -8,7 +8,8 @@
  * text; other non-string keys are an error); integers and integral floats
  * that fit in int64 -> integer (money is integral); other finite floats ->
  * real (NaN and infinities are an error); strings must be valid UTF-8;
- * functions, userdata and threads are errors. Tables are read raw: no
+ * functions, userdata and threads are errors. A read-only module view
+ * (policy/view.h) converts as the table it shows. Tables are read raw: no
  * metamethod runs.
  *
  * Limits, both ways, so a conversion is bounded whatever the value: nesting

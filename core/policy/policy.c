@@ -13,6 +13,7 @@
 #include "policy/fileset.h"
 #include "policy/luajson.h"
 #include "policy/policy_impl.h"
+#include "policy/view.h"
 
 #define MERCHANTS_PREFIX "merchants/"
 
@@ -47,10 +48,12 @@ static void load_default(lua_State *L, policy_set *ps, const char *name) {
     lua_remove(L, -2);              /* defaults */
 }
 
-/* require(name): the set's default module `name`. */
+/* require(name): a read-only view of the set's default module `name`
+ * (view.h): no policy can change a module for another call or merchant. */
 static int l_require(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     load_default(L, lua_touserdata(L, lua_upvalueindex(1)), name);
+    view_push(L, -1);
     return 1;
 }
 

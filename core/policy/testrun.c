@@ -11,14 +11,17 @@
 #include <string.h>
 
 #include "policy/fileset.h"
+#include "policy/luajson.h"
 #include "policy/policy_impl.h"
+#include "policy/view.h"
 
 #define TEST_BUDGET_FACTOR 50
 
 /* The harness, in Lua because it is mostly table walking. Receives the
- * defaults and merchants registries and the ctx calendar functions. */
+ * defaults and merchants registries, the ctx calendar functions and its C
+ * helpers (view, unview, jsoncopy below). */
 static const char HARNESS[] =
-    "local defaults, merchants, bsecs, addbsecs = ...\n"
+    "local defaults, merchants, bsecs, addbsecs, view, unview, jsoncopy = ...\n"
     "local H, tests = {DAY = 86400, HOUR = 3600}, {}\n"
     "function H.test(name, fn)\n"
     "  if type(name) ~= 'string' or type(fn) ~= 'function' then\n"
@@ -47,6 +50,7 @@ static const char HARNESS[] =
     "  return '{' .. table.concat(parts, ', ') .. '}'\n"
     "end\n"
     "local function deq(a, b, seen)\n"
+    "  a, b = unview(a), unview(b)\n"
     "  if a == b then return true end\n"
     "  if type(a) ~= 'table' or type(b) ~= 'table' then return false end\n"
     "  if seen[a] == b then return true end\n"
@@ -71,18 +75,23 @@ static const char HARNESS[] =
     "    local floor = rawget(defaults, 'floor')\n"
     "    local ff = type(floor) == 'table' and rawget(floor, name .. '_' .. fn) or nil\n"
     "    if type(ff) ~= 'function' then return v end\n"
-    /* as the server: an override that raises gives the floor nil, and the
-     * error goes to the call's logs */
+    /* as the server: the floor gets copies of the inputs and of the
+     * override's result through JSON; an override that raises (or answers
+     * what JSON cannot hold) gives the floor nil, and the error goes to the
+     * call's logs */
     "    return function(...)\n"
-    "      local ok, r = pcall(v, ...)\n"
+    "      local n, args, copies = select('#', ...), table.pack(...), {}\n"
+    "      for i = 1, n - 1 do copies[i] = jsoncopy(args[i]) end\n"
+    "      copies[n] = args[n]\n"
+    "      local ok, r = pcall(function() return jsoncopy((v(table.unpack(args, 1, n)))) end)\n"
     "      if not ok then\n"
-    "        local ctx = select(select('#', ...), ...)\n"
+    "        local ctx = args[n]\n"
     "        if type(ctx) == 'table' and type(ctx.log) == 'function' then\n"
     "          ctx.log('merchant ' .. name .. '.' .. fn .. ' failed, the floor answered: ' .. tostring(r))\n"
     "        end\n"
     "        r = nil\n"
     "      end\n"
-    "      return (ff(r, ...))\n"
+    "      return (ff(r, table.unpack(copies, 1, n)))\n"
     "    end\n"
     "  end\n"
     "  local dv = d ~= nil and rawget(d, fn) or nil\n"
@@ -97,7 +106,10 @@ static const char HARNESS[] =
     "    return setmetatable({}, {__index = function(_, fn) return resolve(m, d, name, fn) end})\n"
     "  end})\n"
     "end\n"
-    "H.policy = setmetatable({merchant = merchant}, {__index = defaults})\n"
+    "H.policy = setmetatable({merchant = merchant}, {__index = function(_, name)\n"
+    "  local m = rawget(defaults, name)\n"
+    "  if m ~= nil then return view(m) end\n"
+    "end})\n"
     "local logs = setmetatable({}, {__mode = 'k'})\n"
     "function H.make_ctx(t)\n"
     "  t = t or {}\n"
@@ -117,7 +129,7 @@ static const char HARNESS[] =
     "    log = function(msg) lines[#lines + 1] = tostring(msg) end}\n"
     "  local ctx = setmetatable({}, {__index = fields, __metatable = false,\n"
     "    __newindex = function(_, k) error(\"ctx is read-only (field '\" .. tostring(k) .. \"')\", 2) end,\n"
-    "    __pairs = function() return next, fields, nil end})\n"
+    "    __pairs = function() return function(_, k) return next(fields, k) end, nil, nil end})\n"
     "  logs[ctx] = lines\n"
     "  return ctx\n"
     "end\n"
@@ -132,6 +144,38 @@ typedef struct {
     FILE *out;
     int passed, failed;
 } runner;
+
+/* view(t): the read-only view of a module (policy.<module>, as require). */
+static int h_view(lua_State *L) {
+    view_push(L, 1);
+    return 1;
+}
+
+/* unview(v): the table a view shows (eq compares modules by content, raw),
+ * else v. */
+static int h_unview(lua_State *L) {
+    lua_settop(L, 1);
+    view_target(L, 1);
+    return 1;
+}
+
+/* jsoncopy(v): v converted to JSON and back, as the server gives the floor
+ * its inputs and the override's result; raises for what JSON cannot hold. */
+static int h_jsoncopy(lua_State *L) {
+    policy_set *ps = lua_touserdata(L, lua_upvalueindex(1));
+    char err[200];
+    luajson_work w;
+    lua_settop(L, 1);
+    json_t *j = luajson_to_json_work(L, 1, &w, err, sizeof err);
+    if (j == NULL) return luaL_error(L, "a value JSON cannot hold: %s", err);
+    json_decref(ps->tmp_json);
+    ps->tmp_json = j; /* freed with the set if the push raises */
+    luajson_push(L, j);
+    ps->tmp_json = NULL;
+    json_decref(j);
+    policy_charge_conversion(L, &w);
+    return 1;
+}
 
 /* Protected: runs the harness chunk and keeps what it returns. */
 static int harness_body(lua_State *L) {
@@ -148,7 +192,11 @@ static int harness_body(lua_State *L) {
     lua_getfield(L, -1, "business_seconds");
     lua_getfield(L, -2, "add_business_seconds");
     lua_remove(L, -3);
-    lua_call(L, 4, 2);
+    lua_pushcfunction(L, h_view);
+    lua_pushcfunction(L, h_unview);
+    lua_pushlightuserdata(L, ps);
+    lua_pushcclosure(L, h_jsoncopy, 1);
+    lua_call(L, 7, 2);
     r->take_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 1);
     sandbox_push_base(&ps->sb);

@@ -12,6 +12,7 @@
 #include <lualib.h>
 
 #include "policy/luajson.h"
+#include "policy/view.h"
 
 /* Protected wrapper: luajson_push raises on input past its limits. */
 static int push_deep_fn(lua_State *L) {
@@ -176,6 +177,32 @@ static void json_to_lua_has_the_same_limits(void **state) {
     free(big);
 }
 
+/* A read-only module view converts as the table it shows. */
+static int push_view_fn(lua_State *L) {
+    view_push(L, 1);
+    return 1;
+}
+
+static void views_convert_as_their_target(void **state) {
+    lua_State *L = *state;
+    assert_int_equal(luaL_dostring(L, "return {hours = {{'09:00', '12:00'}}, offset = 1}"), LUA_OK);
+    lua_pushcfunction(L, push_view_fn);
+    lua_insert(L, 1);
+    assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_OK);
+    lua_getfield(L, 1, "hours"); /* a view too, read through the first */
+    char err[256];
+    json_t *whole = luajson_to_json(L, 1, err, sizeof err);
+    json_t *hours = luajson_to_json(L, 2, err, sizeof err);
+    char *a = json_dumps(whole, JSON_COMPACT | JSON_SORT_KEYS), *b = json_dumps(hours, JSON_COMPACT);
+    assert_string_equal(a, "{\"hours\":[[\"09:00\",\"12:00\"]],\"offset\":1}");
+    assert_string_equal(b, "[[\"09:00\",\"12:00\"]]");
+    free(a);
+    free(b);
+    json_decref(whole);
+    json_decref(hours);
+    lua_settop(L, 0);
+}
+
 /* Pushes j, then runs `return function(v) return CHECK end` on it. */
 static int check_pushed(lua_State *L, const char *json, const char *check) {
     json_error_t jerr;
@@ -252,6 +279,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(shared_tables_count_each_time_they_appear, setup, teardown),
         cmocka_unit_test_setup_teardown(wide_and_long_values_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(json_to_lua_has_the_same_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(views_convert_as_their_target, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
