@@ -1,9 +1,12 @@
 /* policy/call: resolving and calling policy functions for a merchant.
  *
- * Resolution reads fields raw (no __index), so policy_has and policy_call
- * always agree: a merchant's module wins for the fields it defines itself,
- * the default module answers the rest. When an override answered a call, the
- * platform floor (floor.<module>_<fn>) gets the last word. */
+ * Resolution runs no policy code (raw reads of the default modules, and what
+ * a merchant's module was found to define at load), so policy_has and
+ * policy_call always agree: a merchant's module wins for the fields it
+ * defines itself, the default module answers the rest. A call that resolves
+ * to an override runs a new instance of it. When an override answered, the
+ * platform floor (floor.<module>_<fn>) gets the last word, on copies of the
+ * inputs and of the answer. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,17 +27,10 @@ static int raw_field(lua_State *L, int idx, const char *key) {
     return lua_rawget(L, idx < 0 ? idx - 1 : idx);
 }
 
-/* A field of the default module (merchant NULL) or of the merchant's one. */
-static int module_field(lua_State *L, policy_set *ps, const char *merchant, const char *module,
-                        const char *name) {
+/* A field of a default module. */
+static int module_field(lua_State *L, policy_set *ps, const char *module, const char *name) {
     luaL_checkstack(L, 4, "resolve");
-    if (merchant) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
-        raw_field(L, -1, merchant);
-        lua_remove(L, -2);
-    } else {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
-    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
     raw_field(L, -1, module);
     lua_remove(L, -2);
     int t = raw_field(L, -1, name);
@@ -45,11 +41,13 @@ static int module_field(lua_State *L, policy_set *ps, const char *merchant, cons
 int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
                    const char *name, int want_fn) {
     if (merchant_id) {
-        int t = module_field(L, ps, merchant_id, module, name);
-        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 2;
-        lua_pop(L, 1);
+        int t = merchant_defines(L, ps, merchant_id, module, name);
+        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNONE && t != LUA_TNIL) {
+            lua_pushnil(L);
+            return 2;
+        }
     }
-    int t = module_field(L, ps, NULL, module, name);
+    int t = module_field(L, ps, module, name);
     if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 1;
     lua_pop(L, 1);
     lua_pushnil(L);
@@ -103,35 +101,50 @@ static void copy_through_json(lua_State *L, policy_set *ps, const char *module, 
     ps->tmp_json = NULL;
 }
 
-/* Protected, on the override's budget: calls the override (below its
- * arguments) and leaves a copy of its result through JSON. Upvalues: the
- * policy set, the module and function names. */
+/* Pushes merchant's module.fn from a new instance of the module. */
+static void push_override(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                          const char *fn) {
+    merchant_instance(L, ps, merchant, module);
+    raw_field(L, -1, fn);
+    lua_remove(L, -2);
+}
+
+/* Protected, on the override's budget: makes the override's instance, calls
+ * its function with the arguments on the stack and leaves a copy of its
+ * result through JSON. Upvalues: the policy set, the merchant, the module
+ * and function names. */
 static int override_then_copy(lua_State *L) {
+    policy_set *ps = lua_touserdata(L, lua_upvalueindex(1));
+    const char *module = lua_tostring(L, lua_upvalueindex(3)), *fn = lua_tostring(L, lua_upvalueindex(4));
+    push_override(L, ps, lua_tostring(L, lua_upvalueindex(2)), module, fn);
+    lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
-    copy_through_json(L, lua_touserdata(L, lua_upvalueindex(1)), lua_tostring(L, lua_upvalueindex(2)),
-                      lua_tostring(L, lua_upvalueindex(3)));
+    copy_through_json(L, ps, module, fn);
     return 1;
 }
 
-void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
-                   int override, json_t *const *jargs) {
+void policy_invoke(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                   const char *fn, int nargs, int override, json_t *const *jargs) {
     int base = lua_gettop(L) - nargs;
-    luaL_checkstack(L, nargs + 6, "policy call");
+    luaL_checkstack(L, nargs + 8, "policy call");
+    int floor = 0;
     if (override) {
         lua_pushfstring(L, "%s_%s", module, fn);
         const char *floor_fn = lua_tostring(L, -1);
-        if (module_field(L, ps, NULL, "floor", floor_fn) != LUA_TFUNCTION) {
-            lua_pop(L, 2);
-            override = 0;
-        } else {
-            lua_remove(L, -2);
+        floor = module_field(L, ps, "floor", floor_fn) == LUA_TFUNCTION;
+        lua_remove(L, -2);
+        if (!floor) {
+            lua_pop(L, 1);
+            push_override(L, ps, merchant, module, fn); /* no floor: an error is the call's */
+            lua_replace(L, base);
         }
     }
-    if (!override) {
+    if (!floor) {
         lua_call(L, nargs, 1);
         return;
     }
-    /* floor, f, args... -> floor, args', f, args... -> floor, result, args'.
+    /* floor, f, args... -> floor, args', f, args... -> floor, result, args',
+     * f being override_then_copy.
      * args' are new tables from the JSON inputs (the ctx is shared, it is
      * read-only): an override that changes its arguments must not change
      * what the floor judges by. Nor can its result: the floor gets a copy
@@ -142,15 +155,16 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
     lua_pushvalue(L, base + 1 + nargs); /* the ctx */
     lua_rotate(L, base + 1, nargs);
     lua_pushlightuserdata(L, ps);
+    lua_pushstring(L, merchant);
     lua_pushstring(L, module);
     lua_pushstring(L, fn);
-    lua_pushcclosure(L, override_then_copy, 3);
-    lua_insert(L, base + 1 + nargs); /* below f */
+    lua_pushcclosure(L, override_then_copy, 4);
+    lua_replace(L, base + 1 + nargs); /* the placeholder */
     /* An override that fails (raises, loops, breaks the memory cap, answers
      * what JSON cannot hold) gave no answer: the floor gets nil and answers
      * the default's, on a budget of its own, and the error goes to the
      * call's logs. */
-    if (lua_pcall(L, nargs + 1, 1, 0) != LUA_OK) {
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
         log_override_error(L, ps, module, fn);
         lua_pop(L, 1);
         lua_pushnil(L);
@@ -195,7 +209,7 @@ static int call_body(lua_State *L) {
     luaL_checkstack(L, r->nargs + 8, "policy arguments");
     for (int i = 0; i < r->nargs; i++) luajson_push(L, r->args[i]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
-    policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2, r->args);
+    policy_invoke(L, r->ps, r->merchant, r->module, r->name, r->nargs + 1, how == 2, r->args);
     luajson_work w;
     r->result = luajson_to_json_work(L, -1, &w, r->cerr, sizeof r->cerr);
     policy_charge_conversion(L, &w);
@@ -206,7 +220,14 @@ static int call_body(lua_State *L) {
 static int value_body(lua_State *L) {
     call_req *r = lua_touserdata(L, 1);
     ctx_begin(L, r->ps, r->ctx, r->merchant);
-    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0) != 0;
+    int how = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0);
+    r->found = how != 0;
+    if (how == 2) { /* the override's value, from an instance */
+        lua_pop(L, 1);
+        merchant_instance(L, r->ps, r->merchant, r->module);
+        raw_field(L, -1, r->name);
+        lua_remove(L, -2);
+    }
     if (lua_isfunction(L, -1)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
         lua_call(L, 1, 1);

@@ -24,7 +24,7 @@ struct policy_set {
     size_t ncals;
     int defaults_ref;           /* registry: {name = module} */
     int pending_ref;            /* registry: {name = chunk} while loading */
-    int merchants_ref;          /* registry: {merchant_id = {name = module}} */
+    int merchants_ref;          /* registry: {merchant_id = {name = {chunk, fields, file}}} */
     int ctx_ref;                /* registry: the ctx proxy every call gets */
     int ctx_fields_ref;         /* registry: the table behind the ctx proxy */
     const policy_ctx *cur;      /* the policy_ctx of the call running, or NULL */
@@ -41,22 +41,34 @@ void ctx_begin(lua_State *L, policy_set *ps, const policy_ctx *c, const char *me
 /* After the run: forgets the call's policy_ctx. */
 void ctx_end(policy_set *ps);
 
+/* policy.c, inside a run: pushes a fresh instance of merchant's module (its
+ * file's top level run again, on the run's budget) and returns 1, or pushes
+ * nil and returns 0 when the merchant does not override module. */
+int merchant_instance(lua_State *L, policy_set *ps, const char *merchant, const char *module);
+/* Inside a run, without an instance: the Lua type of what merchant's module
+ * defines as name (as its load-time run found it), LUA_TNONE if nothing;
+ * with name NULL, LUA_TTABLE if the merchant overrides module at all. */
+int merchant_defines(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                     const char *name);
+
 /* call.c, inside a run: charges a Lua -> JSON conversion's work. */
 void policy_charge_conversion(lua_State *L, const luajson_work *w);
 
 /* call.c, outside a run: 1 if merchant's override set defines module.name. */
 int policy_overrides(policy_set *ps, const char *merchant_id, const char *module, const char *name);
 
-/* call.c, inside a run: pushes module.name for merchant (the override's own
- * raw field wins when it is a function, or with want_fn 0 any non-nil value)
- * and returns 2 (override), 1 (default) or 0 (nil pushed). */
+/* call.c, inside a run: where module.name resolves for merchant: 2 when the
+ * merchant's override defines it (a function, or with want_fn 0 any value),
+ * 1 for the default module's, 0 for neither. With 1 it pushes the default's
+ * value; with 2 and 0, nil (an override's value lives in an instance). */
 int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
                    const char *name, int want_fn);
-/* Inside a run: the function at -1-nargs called with the nargs arguments above
- * it (the last one the ctx); applies the floor when `override`, on its own
- * copies of the inputs converted again from jargs (nargs - 1 of them), and
- * leaves one result. */
-void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn,
-                   int nargs, int override, json_t *const *jargs);
+/* Inside a run: calls module.fn with the nargs arguments on top (the last
+ * one the ctx), the function below them: the default's, or with `override`
+ * a placeholder for merchant's, whose instance it makes. Applies the floor
+ * to an override's answer, on the floor's own copies of the inputs
+ * converted again from jargs (nargs - 1 of them), and leaves one result. */
+void policy_invoke(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                   const char *fn, int nargs, int override, json_t *const *jargs);
 
 #endif

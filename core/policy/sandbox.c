@@ -448,6 +448,12 @@ void sandbox_push_module_env(sandbox *sb) {
     lua_pop(L, 1);
 }
 
+void sandbox_push_instance_env(sandbox *sb) {
+    sandbox_push_base(sb);
+    push_env_over(sb->L, -1);
+    lua_remove(sb->L, -2);
+}
+
 void sandbox_push_writable_env(sandbox *sb, int fallback) {
     push_env_over(sb->L, fallback);
 }
@@ -478,6 +484,11 @@ static void seal_env(lua_State *L, int env) {
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, env);
     lua_pop(L, 2);
+}
+
+void sandbox_seal_env(sandbox *sb, int idx) {
+    luaL_checkstack(sb->L, 8, "sealing globals");
+    seal_env(sb->L, lua_absindex(sb->L, idx));
 }
 
 void sandbox_seal(sandbox *sb) {

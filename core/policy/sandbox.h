@@ -85,6 +85,11 @@ uint64_t sandbox_cpu_ns(void);
 /* Inside a run: pushes a new module env (globals read from the base) and
  * remembers it so sandbox_seal can make it read-only. */
 void sandbox_push_module_env(sandbox *sb);
+/* Inside a run: pushes a new module env that sandbox_seal does not know: a
+ * merchant module instance's, sealed on its own by sandbox_seal_env once
+ * its top level ran. */
+void sandbox_push_instance_env(sandbox *sb);
+void sandbox_seal_env(sandbox *sb, int idx);
 /* Inside a run: pushes a new writable env whose misses read from the table
  * at index `fallback` (itself reading from the base), for test files. */
 void sandbox_push_writable_env(sandbox *sb, int fallback);

@@ -18,10 +18,10 @@
 #define TEST_BUDGET_FACTOR 50
 
 /* The harness, in Lua because it is mostly table walking. Receives the
- * defaults and merchants registries, the ctx calendar functions and its C
- * helpers (view, unview, jsoncopy below). */
+ * defaults registry, the ctx calendar functions and its C helpers (view,
+ * unview, jsoncopy, defines, instance below). */
 static const char HARNESS[] =
-    "local defaults, merchants, bsecs, addbsecs, view, unview, jsoncopy = ...\n"
+    "local defaults, bsecs, addbsecs, view, unview, jsoncopy, defines, instance = ...\n"
     "local H, tests = {DAY = 86400, HOUR = 3600}, {}\n"
     "function H.test(name, fn)\n"
     "  if type(name) ~= 'string' or type(fn) ~= 'function' then\n"
@@ -68,10 +68,14 @@ static const char HARNESS[] =
     "  if value then return end\n"
     "  error(msg ~= nil and tostring(msg) or 'expected a true value, got ' .. repr(value, 0), 2)\n"
     "end\n"
-    /* policy.merchant(id).<module>.<fn>: resolved like policy_call. */
-    "local function resolve(m, d, name, fn)\n"
-    "  local v = m ~= nil and rawget(m, fn) or nil\n"
-    "  if type(v) == 'function' then\n"
+    /* policy.merchant(id).<module>.<fn>: resolved like policy_call: an
+     * override's function or value comes from a new instance of its module
+     * each time (instance), what it defines from the load (defines). */
+    "local function resolve(id, name, fn)\n"
+    "  local t, d = defines(id, name, fn), rawget(defaults, name)\n"
+    "  local dv = d ~= nil and rawget(d, fn) or nil\n"
+    "  if t == 'function' then\n"
+    "    local function v(...) return rawget(instance(id, name), fn)(...) end\n"
     "    local floor = rawget(defaults, 'floor')\n"
     "    local ff = type(floor) == 'table' and rawget(floor, name .. '_' .. fn) or nil\n"
     "    if type(ff) ~= 'function' then return v end\n"
@@ -94,16 +98,13 @@ static const char HARNESS[] =
     "      return (ff(r, table.unpack(copies, 1, n)))\n"
     "    end\n"
     "  end\n"
-    "  local dv = d ~= nil and rawget(d, fn) or nil\n"
-    "  if type(dv) == 'function' or v == nil then return dv end\n"
-    "  return v\n"
+    "  if type(dv) == 'function' or t == nil then return dv end\n"
+    "  return rawget(instance(id, name), fn)\n"
     "end\n"
     "local function merchant(id)\n"
-    "  local own = rawget(merchants, id) or {}\n"
     "  return setmetatable({}, {__index = function(_, name)\n"
-    "    local m, d = rawget(own, name), rawget(defaults, name)\n"
-    "    if m == nil and d == nil then return nil end\n"
-    "    return setmetatable({}, {__index = function(_, fn) return resolve(m, d, name, fn) end})\n"
+    "    if not defines(id, name) and rawget(defaults, name) == nil then return nil end\n"
+    "    return setmetatable({}, {__index = function(_, fn) return resolve(id, name, fn) end})\n"
     "  end})\n"
     "end\n"
     "H.policy = setmetatable({merchant = merchant}, {__index = function(_, name)\n"
@@ -177,6 +178,26 @@ static int h_jsoncopy(lua_State *L) {
     return 1;
 }
 
+/* defines(id, module[, fn]): the type name of what merchant id's module
+ * defines as fn (nil: nothing); without fn, true if it overrides module. */
+static int h_defines(lua_State *L) {
+    policy_set *ps = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1), *module = luaL_checkstring(L, 2);
+    const char *fn = luaL_optstring(L, 3, NULL);
+    int t = merchant_defines(L, ps, id, module, fn);
+    if (t == LUA_TNONE) return 0;
+    if (fn == NULL) lua_pushboolean(L, 1);
+    else lua_pushstring(L, lua_typename(L, t));
+    return 1;
+}
+
+/* instance(id, module): a new instance of merchant id's module. */
+static int h_instance(lua_State *L) {
+    policy_set *ps = lua_touserdata(L, lua_upvalueindex(1));
+    merchant_instance(L, ps, luaL_checkstring(L, 1), luaL_checkstring(L, 2));
+    return 1;
+}
+
 /* Protected: runs the harness chunk and keeps what it returns. */
 static int harness_body(lua_State *L) {
     runner *r = lua_touserdata(L, 1);
@@ -187,7 +208,6 @@ static int harness_body(lua_State *L) {
     lua_remove(L, -2);
     lua_setupvalue(L, -2, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->ctx_fields_ref);
     lua_getfield(L, -1, "business_seconds");
     lua_getfield(L, -2, "add_business_seconds");
@@ -196,7 +216,11 @@ static int harness_body(lua_State *L) {
     lua_pushcfunction(L, h_unview);
     lua_pushlightuserdata(L, ps);
     lua_pushcclosure(L, h_jsoncopy, 1);
-    lua_call(L, 7, 2);
+    lua_pushlightuserdata(L, ps);
+    lua_pushcclosure(L, h_defines, 1);
+    lua_pushlightuserdata(L, ps);
+    lua_pushcclosure(L, h_instance, 1);
+    lua_call(L, 8, 2);
     r->take_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 1);
     sandbox_push_base(&ps->sb);

@@ -283,6 +283,31 @@ static void the_floor_judges_a_copy_of_the_answer(void **state) {
     expect_evaluate(d, "mleak", "approve/floor");
 }
 
+/* A merchant's module is a new instance in each call: its top-level locals
+ * start again, so it keeps no state from call to call, and none of its
+ * memory. One that kept 1 MiB per call in a local of its file filled the
+ * set's memory cap in 30 calls, and then another merchant's calls failed. */
+static void a_merchant_keeps_nothing_between_calls(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/mleak/routing.lua",
+               "local keep, n = {}, 0\n"
+               "return {route = function(case, ctx)\n"
+               "  n = n + 1\n"
+               "  keep[#keep + 1] = string.rep('x', 1 << 19) .. n\n"
+               "  return {queue = 'q' .. n}\n"
+               "end}\n");
+    pdir_write(d, "merchants/m1/routing.lua",
+               "return {route = function(case, ctx)\n"
+               "  local s = string.rep('y', 1 << 20) .. 'z'\n"
+               "  return {queue = 'big' .. #s}\n"
+               "end}\n");
+    pdir_load_ok(d);
+    for (int i = 0; i < 100; i++) {
+        expect_queue(d, "mleak", "q1");
+        expect_queue(d, "m1", "big1048577");
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(an_override_cannot_rewrite_modules_at_load, setup, teardown),
@@ -291,6 +316,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(values_built_from_views_convert, setup, teardown),
         cmocka_unit_test_setup_teardown(ctx_fields_are_not_reachable_through_pairs, setup, teardown),
         cmocka_unit_test_setup_teardown(the_floor_judges_a_copy_of_the_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_merchant_keeps_nothing_between_calls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
