@@ -387,6 +387,7 @@ const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *e
 
 void policy_set_free(policy_set *ps) {
     if (ps == NULL) return;
+    ctx_end(ps);
     sandbox_close(&ps->sb);
     calendar_free(ps->cal);
     for (size_t i = 0; i < ps->ncals; i++) calendar_free(ps->cals[i]);

@@ -10,7 +10,32 @@
 
 #define POLICY_DEFAULT_BUDGET 1000000u
 #define POLICY_DEFAULT_MEM_CAP ((size_t)32 << 20)
+/* ctx.log per call: lines, bytes of one line, bytes in all (policy/ctx.c). */
 #define POLICY_LOG_MAX 100
+#define POLICY_LOG_LINE_MAX 1024
+#define POLICY_LOG_TOTAL_MAX 16384
+/* ctx.customer: units charged per record looked up (a store read, outside
+ * Lua), and how many records a call keeps for repeated lookups. */
+#define POLICY_CUSTOMER_UNITS 10000
+#define POLICY_CUSTOMER_MEMO 4
+
+/* What ctx.log kept and dropped in one call (or one test ctx). */
+typedef struct {
+    int lines;                  /* lines kept */
+    size_t bytes;               /* bytes kept */
+    size_t dropped_lines;
+    size_t dropped_bytes;
+    long summary;               /* index of the "dropped" line in the log, or -1 */
+} ctx_log;
+
+/* ctx.c: the line to keep for msg (len bytes) under st's limits, in out
+ * (POLICY_LOG_LINE_MAX + 64 bytes): cut at a character boundary with a
+ * visible marker when too long. Returns its length, or -1 when the line is
+ * dropped (st counts it; the caller then updates the summary line). */
+#define CTX_LOG_OUT_MAX (POLICY_LOG_LINE_MAX + 64)
+long ctx_log_clip(ctx_log *st, const char *msg, size_t len, char *out);
+/* The summary line of what st dropped, in out (160 bytes). */
+void ctx_log_summary(const ctx_log *st, char *out, size_t outlen);
 
 struct policy_set {
     sandbox sb;
@@ -29,8 +54,13 @@ struct policy_set {
     int ctx_fields_ref;         /* registry: the table behind the ctx proxy */
     const policy_ctx *cur;      /* the policy_ctx of the call running, or NULL */
     const calendar *cur_cal;    /* ctx.business_seconds' calendar in that call (NULL: cal) */
-    int log_count;              /* ctx.log lines of the call running */
-    json_t *tmp_json;           /* a customer record being converted (freed after) */
+    ctx_log log;                /* ctx.log of the call running */
+    struct {
+        char *buyer;
+        json_t *record;         /* NULL: no record */
+    } customers[POLICY_CUSTOMER_MEMO]; /* ctx.customer of the call running */
+    int ncustomers;
+    json_t *tmp_json;           /* a value being converted (freed after) */
     policy_stats stats;
 };
 

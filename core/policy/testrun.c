@@ -19,9 +19,9 @@
 
 /* The harness, in Lua because it is mostly table walking. Receives the
  * defaults registry, the ctx calendar functions and its C helpers (view,
- * unview, jsoncopy, defines, instance below). */
+ * unview, jsoncopy, logstate, logline, defines, instance below). */
 static const char HARNESS[] =
-    "local defaults, bsecs, addbsecs, view, unview, jsoncopy, defines, instance = ...\n"
+    "local defaults, bsecs, addbsecs, view, unview, jsoncopy, logstate, logline, defines, instance = ...\n"
     "local H, tests = {DAY = 86400, HOUR = 3600}, {}\n"
     "function H.test(name, fn)\n"
     "  if type(name) ~= 'string' or type(fn) ~= 'function' then\n"
@@ -114,7 +114,7 @@ static const char HARNESS[] =
     "local logs = setmetatable({}, {__mode = 'k'})\n"
     "function H.make_ctx(t)\n"
     "  t = t or {}\n"
-    "  local now, customers, lines = t.now or 1767225600, t.customers or {}, {}\n"
+    "  local now, customers, lines, st = t.now or 1767225600, t.customers or {}, {}, logstate()\n"
     "  local fields = {now = now, merchant_id = t.merchant_id,\n"
     "    days_since = function(ts) return (now - ts) / 86400 end,\n"
     "    business_seconds = bsecs, add_business_seconds = addbsecs,\n"
@@ -127,7 +127,7 @@ static const char HARNESS[] =
     "      if c ~= nil then return c end\n"
     "      return {returns_30d = 0, cases_30d = 0, lifetime_spend_cents = 0}\n"
     "    end,\n"
-    "    log = function(msg) lines[#lines + 1] = tostring(msg) end}\n"
+    "    log = function(msg) logline(lines, st, msg) end}\n"
     "  local ctx = setmetatable({}, {__index = fields, __metatable = false,\n"
     "    __newindex = function(_, k) error(\"ctx is read-only (field '\" .. tostring(k) .. \"')\", 2) end,\n"
     "    __pairs = function() return function(_, k) return next(fields, k) end, nil, nil end})\n"
@@ -178,6 +178,38 @@ static int h_jsoncopy(lua_State *L) {
     return 1;
 }
 
+/* logstate(): what one make_ctx ctx logged, for logline. */
+static int h_logstate(lua_State *L) {
+    ctx_log *st = lua_newuserdatauv(L, sizeof *st, 0);
+    memset(st, 0, sizeof *st);
+    st->summary = -1;
+    return 1;
+}
+
+/* logline(lines, st, msg): ctx.log of a make_ctx ctx, with the server's
+ * limits (ctx_log_clip). */
+static int h_logline(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    ctx_log *st = lua_touserdata(L, 2);
+    if (st == NULL || lua_rawlen(L, 2) != sizeof *st) return luaL_error(L, "logline: bad state");
+    size_t len;
+    const char *s = luaL_tolstring(L, 3, &len);
+    char line[CTX_LOG_OUT_MAX];
+    long n = ctx_log_clip(st, s, len, line);
+    sandbox_charge(L, 1 + (n > 0 ? (uint64_t)n / ALLOC_BYTES_PER_UNIT : 0), "ctx.log");
+    lua_Integer at = (lua_Integer)lua_rawlen(L, 1) + 1;
+    if (n >= 0) {
+        lua_pushlstring(L, line, (size_t)n);
+    } else {
+        ctx_log_summary(st, line, sizeof line);
+        if (st->summary < 0) st->summary = (long)at;
+        at = st->summary;
+        lua_pushstring(L, line);
+    }
+    lua_rawseti(L, 1, at);
+    return 0;
+}
+
 /* defines(id, module[, fn]): the type name of what merchant id's module
  * defines as fn (nil: nothing); without fn, true if it overrides module. */
 static int h_defines(lua_State *L) {
@@ -216,11 +248,13 @@ static int harness_body(lua_State *L) {
     lua_pushcfunction(L, h_unview);
     lua_pushlightuserdata(L, ps);
     lua_pushcclosure(L, h_jsoncopy, 1);
+    lua_pushcfunction(L, h_logstate);
+    lua_pushcfunction(L, h_logline);
     lua_pushlightuserdata(L, ps);
     lua_pushcclosure(L, h_defines, 1);
     lua_pushlightuserdata(L, ps);
     lua_pushcclosure(L, h_instance, 1);
-    lua_call(L, 8, 2);
+    lua_call(L, 10, 2);
     r->take_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 1);
     sandbox_push_base(&ps->sb);

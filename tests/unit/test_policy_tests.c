@@ -220,10 +220,55 @@ static void a_wedging_test_fails_alone(void **state) {
     free(o.text);
 }
 
+/* The harness is as strict as the server: make_ctx's fields are out of
+ * reach, ctx.log has the server's limits, and the floor judges copies of
+ * the inputs and of the override's answer. */
+static void the_harness_holds_to_the_server_rules(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/m3/returns.lua",
+               "return {evaluate = function(case, order, ctx)\n"
+               "  order.delivered_at = 0 -- the floor must not see this\n"
+               "  return setmetatable({}, {__index = function() return 'approve' end})\n"
+               "end}\n");
+    pdir_write(d, "tests/h_test.lua",
+               "test('ctx fields', function()\n"
+               "  local x = make_ctx{}\n"
+               "  local iter, st = pairs(x)\n"
+               "  ok(st == nil)\n"
+               "  ok(not pcall(function() x.customer = nil end))\n"
+               "  local n = 0 for k in pairs(x) do n = n + 1 end\n"
+               "  eq(n, 6) -- no merchant_id\n"
+               "end)\n"
+               "test('ctx.log limits', function()\n"
+               "  local x = make_ctx{}\n"
+               "  for i = 1, 200 do x.log(string.rep('y', 2000)) end\n"
+               "  local l = ctx_logs(x)\n"
+               "  eq(#l, 17)\n"
+               "  ok(l[1]:find('[ctx.log: cut, 1024 of 2000 bytes kept]', 1, true), l[1])\n"
+               "  ok(l[17]:find('184 more lines', 1, true), l[17])\n"
+               "end)\n"
+               "test('the floor gets copies', function()\n"
+               "  local x = make_ctx{now = 1767225600}\n"
+               "  local r = policy.merchant('m3').returns.evaluate({buyer_id = 'z'},\n"
+               "                                                  {delivered_at = 1767225600 - DAY}, x)\n"
+               "  eq(r, {outcome = 'approve', by = 'floor'})\n"
+               "end)\n"
+               "test('modules are read-only', function()\n"
+               "  ok(not pcall(function() policy.returns.evaluate = nil end))\n"
+               "  ok(type(policy.returns.evaluate) == 'function')\n"
+               "end)\n");
+    run_out o = run(d, NULL);
+    if (o.rc != 0) fprintf(stderr, "%s", o.text);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.passed, 4);
+    free(o.text);
+}
+
 int main(void) {
     alarm(300); /* a budget that does not hold fails the test instead of hanging it */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_wedging_test_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_harness_holds_to_the_server_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(passing_tests_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(failures_are_counted_and_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_raising_override_reaches_the_floor_in_tests_too, setup, teardown),
