@@ -15,7 +15,13 @@
 #include "policy/policy_impl.h"
 #include "policy/view.h"
 
+/* Each test (and each test file's top level) runs on 50 call budgets; the
+ * whole run, files and tests together, on TEST_RUN_FACTOR call budgets, with
+ * the wall-clock time those allow, and at most TEST_MAX tests: a test file
+ * can declare tests in a loop, and a reload waits for the run. */
 #define TEST_BUDGET_FACTOR 50
+#define TEST_RUN_FACTOR 200
+#define TEST_MAX 2000
 
 /* The harness, in Lua because it is mostly table walking. Receives the
  * defaults registry, the ctx calendar functions and its C helpers (view,
@@ -144,6 +150,9 @@ typedef struct {
     const pfile *file;
     FILE *out;
     int passed, failed;
+    uint64_t units_left; /* of the whole run */
+    uint64_t ns_left;
+    int stopped;         /* the run's budget is spent or TEST_MAX tests ran */
 } runner;
 
 /* view(t): the read-only view of a module (policy.<module>, as require). */
@@ -287,7 +296,7 @@ static void report(runner *r, int ok, const char *name, const char *msg) {
     if (ok) r->passed++;
     else r->failed++;
     if (r->out == NULL) return;
-    fprintf(r->out, "%s - %s", ok ? "ok" : "not ok", r->file->name);
+    fprintf(r->out, "%s - %s", ok ? "ok" : "not ok", r->file ? r->file->name : "tests");
     if (name) fprintf(r->out, ": %s", name);
     if (!ok) {
         fputs(": ", r->out);
@@ -296,25 +305,56 @@ static void report(runner *r, int ok, const char *name, const char *msg) {
     fputc('\n', r->out);
 }
 
-static uint64_t test_budget(const policy_set *ps) {
-    return ps->budget > UINT64_MAX / TEST_BUDGET_FACTOR ? UINT64_MAX
-                                                         : ps->budget * TEST_BUDGET_FACTOR;
+static uint64_t mul_sat(uint64_t a, uint64_t b) {
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
+/* sandbox_run on the run's budget: a test file's top level or one test gets
+ * TEST_BUDGET_FACTOR call budgets, or what the run has left. */
+static int run_piece(runner *r, int nargs, int nres, int traceback, char *err, size_t errlen) {
+    sandbox *sb = &r->ps->sb;
+    uint64_t budget = mul_sat(r->ps->budget, TEST_BUDGET_FACTOR);
+    if (budget > r->units_left) budget = r->units_left;
+    sb->time_cap_ns = r->ns_left;
+    uint64_t t0 = sandbox_cpu_ns();
+    int rc = sandbox_run(sb, nargs, nres, budget, traceback, err, errlen);
+    uint64_t spent = sandbox_spent(sb), took = sandbox_cpu_ns() - t0;
+    r->units_left -= spent < r->units_left ? spent : r->units_left;
+    r->ns_left -= took < r->ns_left ? took : r->ns_left;
+    sb->time_cap_ns = 0;
+    return rc;
+}
+
+/* Stops the run once its budget is spent, or TEST_MAX tests ran. */
+static int run_over(runner *r) {
+    if (r->stopped) return 1;
+    if (r->units_left > 0 && r->ns_left > 0 && r->passed + r->failed < TEST_MAX) return 0;
+    r->stopped = 1;
+    const pfile *f = r->file;
+    r->file = NULL;
+    char why[160];
+    if (r->passed + r->failed >= TEST_MAX)
+        snprintf(why, sizeof why, "too many tests: a run stops after %d", TEST_MAX);
+    else
+        snprintf(why, sizeof why, "the test run's budget is spent: the remaining tests did not run");
+    report(r, 0, NULL, why);
+    r->file = f;
+    return 1;
+}
 /* Runs the tests of the list at the top of the stack, then pops it. */
 static void run_list(runner *r) {
     lua_State *L = r->ps->sb.L;
     int list = lua_gettop(L);
     char name[512], err[2048];
     for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, list); i++) {
-        if (!lua_checkstack(L, 4)) break;
+        if (!lua_checkstack(L, 4) || run_over(r)) break;
         lua_rawgeti(L, list, i);
         lua_rawgeti(L, -1, 1);
         snprintf(name, sizeof name, "%s", lua_tostring(L, -1));
         lua_rawgeti(L, -2, 2);
         lua_replace(L, list + 1);
         lua_settop(L, list + 1);
-        int rc = sandbox_run(&r->ps->sb, 0, 0, test_budget(r->ps), 0, err, sizeof err);
+        int rc = run_piece(r, 0, 0, 0, err, sizeof err);
         report(r, rc == 0, name, err);
         lua_settop(L, list);
     }
@@ -326,10 +366,11 @@ static void run_file(runner *r, const pfile *f) {
     lua_State *L = r->ps->sb.L;
     char err[2048];
     r->file = f;
+    if (run_over(r)) return;
     lua_settop(L, 0);
     lua_pushcfunction(L, file_body);
     lua_pushlightuserdata(L, r);
-    if (sandbox_run(&r->ps->sb, 1, 1, test_budget(r->ps), 0, err, sizeof err) != 0) {
+    if (run_piece(r, 1, 1, 0, err, sizeof err) != 0) {
         report(r, 0, NULL, err);
         return;
     }
@@ -341,7 +382,7 @@ static int run_all(runner *r, const pfiles *tests, char *err, size_t errlen) {
     lua_settop(L, 0);
     lua_pushcfunction(L, harness_body);
     lua_pushlightuserdata(L, r);
-    if (sandbox_run(&r->ps->sb, 1, 0, test_budget(r->ps), 1, err, errlen) != 0) return -1;
+    if (run_piece(r, 1, 0, 1, err, errlen) != 0) return -1;
     for (size_t i = 0; i < tests->n; i++) run_file(r, &tests->v[i]);
     return 0;
 }
@@ -358,6 +399,8 @@ int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *fail
         *failed = 1;
         return -1;
     }
+    r.units_left = mul_sat(r.ps->budget, TEST_RUN_FACTOR);
+    r.ns_left = mul_sat(r.units_left, SANDBOX_NS_PER_UNIT);
     int rc = run_all(&r, &tests, err, errlen);
     fileset_free(&tests);
     policy_set_free(r.ps);

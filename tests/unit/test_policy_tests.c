@@ -87,14 +87,18 @@ typedef struct {
     int rc, passed, failed;
 } run_out;
 
-static run_out run(pdir *d, const json_t *sources) {
+static run_out run_budget(pdir *d, const json_t *sources, uint64_t budget) {
     run_out o = {0};
     FILE *f = open_memstream(&o.text, &o.len);
     assert_non_null(f);
-    policy_config cfg = {.dir = d->dir, .sources = sources};
+    policy_config cfg = {.dir = d->dir, .sources = sources, .instr_budget = budget};
     o.rc = policy_run_tests(&cfg, f, &o.passed, &o.failed, d->err, sizeof d->err);
     fclose(f);
     return o;
+}
+
+static run_out run(pdir *d, const json_t *sources) {
+    return run_budget(d, sources, 0);
 }
 
 static void passing_tests_pass(void **state) {
@@ -220,6 +224,32 @@ static void a_wedging_test_fails_alone(void **state) {
     free(o.text);
 }
 
+/* A test file may declare tests in a loop: a run stops after 2000 tests. */
+static void a_run_stops_after_too_many_tests(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/many_test.lua", "for i = 1, 100000 do test('t' .. i, function() end) end\n");
+    run_out o = run(d, NULL);
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.passed, 2000);
+    assert_non_null(strstr(o.text, "not ok - tests: too many tests: a run stops after 2000\n"));
+    free(o.text);
+}
+
+/* Each test gets 50 call budgets, and the whole run 200: a set whose tests
+ * all spin stops after four of them. */
+static void a_run_has_one_budget_for_all_its_tests(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/spin_test.lua",
+               "for i = 1, 10 do test('spin ' .. i, function() while true do end end) end\n");
+    run_out o = run_budget(d, NULL, 100000);
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.failed, 5); /* four tests and the run */
+    assert_non_null(strstr(o.text, "not ok - tests/spin_test.lua: spin 4: instruction budget exceeded"));
+    assert_null(strstr(o.text, "spin 5"));
+    assert_non_null(strstr(o.text, "not ok - tests: the test run's budget is spent"));
+    free(o.text);
+}
+
 /* The harness is as strict as the server: make_ctx's fields are out of
  * reach, ctx.log has the server's limits, and the floor judges copies of
  * the inputs and of the override's answer. */
@@ -268,6 +298,8 @@ int main(void) {
     alarm(300); /* a budget that does not hold fails the test instead of hanging it */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_wedging_test_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_stops_after_too_many_tests, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_has_one_budget_for_all_its_tests, setup, teardown),
         cmocka_unit_test_setup_teardown(the_harness_holds_to_the_server_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(passing_tests_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(failures_are_counted_and_refused, setup, teardown),
