@@ -10,7 +10,8 @@
  *
  * The time bound is measured, not guessed: one budget of plain instructions
  * is timed first, and an attack may take two budgets (an override and the
- * floor), each at most its time limit, plus slack for collecting. */
+ * floor), each at most its time limit, plus slack for collecting.
+ * ATTACK_VERBOSE=1 in the environment prints each attack and its times. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -285,8 +285,8 @@ static void the_floor_judges_a_copy_of_the_answer(void **state) {
 
 /* A merchant's module is a new instance in each call: its top-level locals
  * start again, so it keeps no state from call to call, and none of its
- * memory. One that kept 1 MiB per call in a local of its file filled the
- * set's memory cap in 30 calls, and then another merchant's calls failed. */
+ * memory. One that kept 512 KiB per call in a local of its file filled the
+ * set's memory cap in 36 calls, and then another merchant's calls failed. */
 static void a_merchant_keeps_nothing_between_calls(void **state) {
     pdir *d = *state;
     pdir_write(d, "merchants/mleak/routing.lua",
