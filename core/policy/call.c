@@ -1,10 +1,10 @@
 /* policy/call: resolving and calling policy functions for a merchant.
  *
- * Resolution runs no policy code (raw reads of the default modules, and what
- * a merchant's module was found to define at load), so policy_has and
- * policy_call always agree: a merchant's module wins for the fields it
- * defines itself, the default module answers the rest. A call that resolves
- * to an override runs a new instance of it. When an override answered, the
+ * Where a name resolves is decided without running policy code (raw reads of
+ * the default modules, and what a merchant's module was found to define at
+ * load), so policy_has and policy_call always agree: a merchant's module wins
+ * for the fields it defines itself, the default module answers the rest.
+ * Resolving to an override makes a new instance of it and pushes its field. When an override answered, the
  * platform floor (floor.<module>_<fn>) gets the last word, on copies of the
  * inputs and of the answer. */
 #include <lauxlib.h>
@@ -38,20 +38,54 @@ static int module_field(lua_State *L, policy_set *ps, const char *module, const 
     return t;
 }
 
-int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
-                   const char *name, int want_fn) {
+/* Protected: the field args[4] of a new instance of merchant args[2]'s
+ * module args[3] (args[1]: the set). */
+static int instance_field(lua_State *L) {
+    merchant_instance(L, lua_touserdata(L, 1), lua_tostring(L, 2), lua_tostring(L, 3));
+    raw_field(L, -1, lua_tostring(L, 4));
+    return 1;
+}
+
+static int raise_upvalue(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    return lua_error(L);
+}
+
+/* Pushes merchant's module.name from a new instance of the module. Making
+ * the instance is the override's own work, on the call's budget: if its top
+ * level fails, what is pushed is a function that raises that error, so the
+ * call fails where the override would have (and meets the floor). */
+static void push_override(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                          const char *name) {
+    luaL_checkstack(L, 6, "resolve");
+    lua_pushcfunction(L, instance_field);
+    lua_pushlightuserdata(L, ps);
+    lua_pushstring(L, merchant);
+    lua_pushstring(L, module);
+    lua_pushstring(L, name);
+    if (lua_pcall(L, 4, 1, 0) != LUA_OK) lua_pushcclosure(L, raise_upvalue, 1);
+}
+
+/* Where module.name resolves for merchant, without running policy code:
+ * 2 (the override defines it), 1 (the default module does) or 0. */
+static int resolve_kind(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
+                        const char *name, int want_fn) {
     if (merchant_id) {
         int t = merchant_defines(L, ps, merchant_id, module, name);
-        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNONE && t != LUA_TNIL) {
-            lua_pushnil(L);
-            return 2;
-        }
+        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNONE && t != LUA_TNIL) return 2;
     }
     int t = module_field(L, ps, module, name);
-    if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 1;
     lua_pop(L, 1);
-    lua_pushnil(L);
-    return 0;
+    return (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) ? 1 : 0;
+}
+
+int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
+                   const char *name, int want_fn) {
+    int how = resolve_kind(L, ps, merchant_id, module, name, want_fn);
+    if (how == 2) push_override(L, ps, merchant_id, module, name);
+    else if (how == 1) module_field(L, ps, module, name);
+    else lua_pushnil(L);
+    return how;
 }
 
 /* The error on top, as a log line of the call: "merchant returns.evaluate failed: ...". */
@@ -101,50 +135,35 @@ static void copy_through_json(lua_State *L, policy_set *ps, const char *module, 
     ps->tmp_json = NULL;
 }
 
-/* Pushes merchant's module.fn from a new instance of the module. */
-static void push_override(lua_State *L, policy_set *ps, const char *merchant, const char *module,
-                          const char *fn) {
-    merchant_instance(L, ps, merchant, module);
-    raw_field(L, -1, fn);
-    lua_remove(L, -2);
-}
-
-/* Protected, on the override's budget: makes the override's instance, calls
- * its function with the arguments on the stack and leaves a copy of its
- * result through JSON. Upvalues: the policy set, the merchant, the module
- * and function names. */
+/* Protected, on the override's budget: calls the override (below its
+ * arguments) and leaves a copy of its result through JSON. Upvalues: the
+ * policy set, the module and function names. */
 static int override_then_copy(lua_State *L) {
-    policy_set *ps = lua_touserdata(L, lua_upvalueindex(1));
-    const char *module = lua_tostring(L, lua_upvalueindex(3)), *fn = lua_tostring(L, lua_upvalueindex(4));
-    push_override(L, ps, lua_tostring(L, lua_upvalueindex(2)), module, fn);
-    lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
-    copy_through_json(L, ps, module, fn);
+    copy_through_json(L, lua_touserdata(L, lua_upvalueindex(1)), lua_tostring(L, lua_upvalueindex(2)),
+                      lua_tostring(L, lua_upvalueindex(3)));
     return 1;
 }
 
-void policy_invoke(lua_State *L, policy_set *ps, const char *merchant, const char *module,
-                   const char *fn, int nargs, int override, json_t *const *jargs) {
+void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
+                   int override, json_t *const *jargs) {
     int base = lua_gettop(L) - nargs;
-    luaL_checkstack(L, nargs + 8, "policy call");
-    int floor = 0;
+    luaL_checkstack(L, nargs + 6, "policy call");
     if (override) {
         lua_pushfstring(L, "%s_%s", module, fn);
         const char *floor_fn = lua_tostring(L, -1);
-        floor = module_field(L, ps, "floor", floor_fn) == LUA_TFUNCTION;
-        lua_remove(L, -2);
-        if (!floor) {
-            lua_pop(L, 1);
-            push_override(L, ps, merchant, module, fn); /* no floor: an error is the call's */
-            lua_replace(L, base);
+        if (module_field(L, ps, "floor", floor_fn) != LUA_TFUNCTION) {
+            lua_pop(L, 2);
+            override = 0;
+        } else {
+            lua_remove(L, -2);
         }
     }
-    if (!floor) {
+    if (!override) {
         lua_call(L, nargs, 1);
         return;
     }
-    /* floor, f, args... -> floor, args', f, args... -> floor, result, args',
-     * f being override_then_copy.
+    /* floor, f, args... -> floor, args', f, args... -> floor, result, args'.
      * args' are new tables from the JSON inputs (the ctx is shared, it is
      * read-only): an override that changes its arguments must not change
      * what the floor judges by. Nor can its result: the floor gets a copy
@@ -155,16 +174,15 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *merchant, const cha
     lua_pushvalue(L, base + 1 + nargs); /* the ctx */
     lua_rotate(L, base + 1, nargs);
     lua_pushlightuserdata(L, ps);
-    lua_pushstring(L, merchant);
     lua_pushstring(L, module);
     lua_pushstring(L, fn);
-    lua_pushcclosure(L, override_then_copy, 4);
-    lua_replace(L, base + 1 + nargs); /* the placeholder */
+    lua_pushcclosure(L, override_then_copy, 3);
+    lua_insert(L, base + 1 + nargs); /* below f */
     /* An override that fails (raises, loops, breaks the memory cap, answers
      * what JSON cannot hold) gave no answer: the floor gets nil and answers
      * the default's, on a budget of its own, and the error goes to the
      * call's logs. */
-    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+    if (lua_pcall(L, nargs + 1, 1, 0) != LUA_OK) {
         log_override_error(L, ps, module, fn);
         lua_pop(L, 1);
         lua_pushnil(L);
@@ -209,7 +227,7 @@ static int call_body(lua_State *L) {
     luaL_checkstack(L, r->nargs + 8, "policy arguments");
     for (int i = 0; i < r->nargs; i++) luajson_push(L, r->args[i]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
-    policy_invoke(L, r->ps, r->merchant, r->module, r->name, r->nargs + 1, how == 2, r->args);
+    policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2, r->args);
     luajson_work w;
     r->result = luajson_to_json_work(L, -1, &w, r->cerr, sizeof r->cerr);
     policy_charge_conversion(L, &w);
@@ -220,14 +238,7 @@ static int call_body(lua_State *L) {
 static int value_body(lua_State *L) {
     call_req *r = lua_touserdata(L, 1);
     ctx_begin(L, r->ps, r->ctx, r->merchant);
-    int how = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0);
-    r->found = how != 0;
-    if (how == 2) { /* the override's value, from an instance */
-        lua_pop(L, 1);
-        merchant_instance(L, r->ps, r->merchant, r->module);
-        raw_field(L, -1, r->name);
-        lua_remove(L, -2);
-    }
+    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0) != 0;
     if (lua_isfunction(L, -1)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
         lua_call(L, 1, 1);
@@ -303,13 +314,13 @@ int policy_value(policy_set *ps, const char *merchant_id, const char *module, co
 
 static int has_body(lua_State *L) {
     call_req *r = lua_touserdata(L, 1);
-    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 1) != 0;
+    r->found = resolve_kind(L, r->ps, r->merchant, r->module, r->name, 1) != 0;
     return 0;
 }
 
 static int override_body(lua_State *L) {
     call_req *r = lua_touserdata(L, 1);
-    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0) == 2;
+    r->found = resolve_kind(L, r->ps, r->merchant, r->module, r->name, 0) == 2;
     return 0;
 }
 

@@ -87,18 +87,18 @@ void policy_charge_conversion(lua_State *L, const luajson_work *w);
 /* call.c, outside a run: 1 if merchant's override set defines module.name. */
 int policy_overrides(policy_set *ps, const char *merchant_id, const char *module, const char *name);
 
-/* call.c, inside a run: where module.name resolves for merchant: 2 when the
- * merchant's override defines it (a function, or with want_fn 0 any value),
- * 1 for the default module's, 0 for neither. With 1 it pushes the default's
- * value; with 2 and 0, nil (an override's value lives in an instance). */
+/* call.c, inside a run: pushes module.name for merchant and returns 2 when
+ * the merchant's override defines it (a function, or with want_fn 0 any
+ * value: taken from a new instance of the override, merchant_instance; one
+ * whose top level fails gives a function raising that error), 1 with the
+ * default module's, 0 with nil. */
 int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
                    const char *name, int want_fn);
-/* Inside a run: calls module.fn with the nargs arguments on top (the last
- * one the ctx), the function below them: the default's, or with `override`
- * a placeholder for merchant's, whose instance it makes. Applies the floor
- * to an override's answer, on the floor's own copies of the inputs
- * converted again from jargs (nargs - 1 of them), and leaves one result. */
-void policy_invoke(lua_State *L, policy_set *ps, const char *merchant, const char *module,
-                   const char *fn, int nargs, int override, json_t *const *jargs);
+/* Inside a run: the function at -1-nargs called with the nargs arguments above
+ * it (the last one the ctx); applies the floor when `override`, on its own
+ * copies of the inputs converted again from jargs (nargs - 1 of them) and of
+ * the override's answer, and leaves one result. */
+void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn,
+                   int nargs, int override, json_t *const *jargs);
 
 #endif

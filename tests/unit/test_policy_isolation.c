@@ -308,6 +308,34 @@ static void a_merchant_keeps_nothing_between_calls(void **state) {
     }
 }
 
+/* Making the instance is the override's work: a top level that fails in a
+ * call (here because platform code changed its own state since the load)
+ * fails the override, and the floor answers. */
+static void an_instance_that_fails_meets_the_floor(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "flag.lua", "local M = {n = 0}\nfunction M.bump() M.n = M.n + 1 end\nreturn M\n");
+    pdir_write(d, "merchants/mleak/returns.lua",
+               "if require('flag').n > 0 then error('the flag is up') end\n"
+               "return {evaluate = function() return {outcome = 'reject', by = 'mleak'} end}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "flag", "bump", NULL, &r), 0);
+    json_decref(r);
+    json_t *logs = json_array();
+    json_t *args[2] = {json_pack("{s:s,s:s}", "type", "return", "reason", "no_reason"),
+                       json_pack("{s:I}", "delivered_at", (json_int_t)(NOW - 3 * 86400))};
+    policy_ctx ctx = {.now = NOW, .log = logs};
+    assert_int_equal(policy_call(d->ps, "mleak", "returns", "evaluate", args, 2, &ctx, &r, d->err,
+                                 sizeof d->err), 0);
+    assert_string_equal(json_string_value(json_object_get(r, "by")), "floor");
+    assert_non_null(strstr(json_string_value(json_array_get(logs, 0)), "the flag is up"));
+    json_decref(r);
+    json_decref(logs);
+    json_decref(args[0]);
+    json_decref(args[1]);
+    assert_true(policy_has(d->ps, "mleak", "returns", "evaluate")); /* no instance needed */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(an_override_cannot_rewrite_modules_at_load, setup, teardown),
@@ -317,6 +345,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(ctx_fields_are_not_reachable_through_pairs, setup, teardown),
         cmocka_unit_test_setup_teardown(the_floor_judges_a_copy_of_the_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(a_merchant_keeps_nothing_between_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_instance_that_fails_meets_the_floor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
