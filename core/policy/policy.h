@@ -9,23 +9,28 @@
  * Sandbox (allow-list): base functions without dofile/loadfile/load/
  * collectgarbage/print (ctx.log is the way to log), string, table, math, utf8,
  * and os.time/os.date/os.clock only. No io, debug, package. `require(name)`
- * returns the platform default module `name` of this set (merchant files can
- * build on the default they override); nothing outside the set is reachable.
- * Globals are read-only while policies run, so no state is shared between
- * calls through globals.
+ * returns a read-only view of the platform default module `name` of this set
+ * (merchant files can build on the default they override, never change it);
+ * nothing outside the set is reachable. Globals are read-only while policies
+ * run, and a merchant's module is a new instance in each call, so no state is
+ * shared between calls or merchants.
  *
- * Budgets: every call runs under lua_pcall with a traceback handler, an
- * instruction budget (a count hook that keeps failing once exhausted, so a
- * script's own pcall cannot swallow it) and a memory cap (a lua_Alloc that
- * refuses past the cap). A failure, a runaway loop or a breach returns an error
- * string; the state stays usable.
+ * Budgets: every call runs under lua_pcall with a traceback handler and is
+ * metered in units: VM instructions (a count hook that keeps failing once
+ * exhausted, so a script's own pcall or xpcall handler cannot outlive it)
+ * plus the work done in C for the script (allocation, pattern matching,
+ * sorting, ctx lookups, JSON conversion); a CPU-time limit derived from the
+ * budget; and a memory cap (a lua_Alloc that refuses past the cap). A
+ * failure, a runaway loop or a breach returns an error string; the state
+ * stays usable. docs/policy-host.md has the numbers.
  *
  * Merchant overrides and the floor: for policy_call(ps, merchant, "returns",
  * "evaluate", ...) the merchant's returns.lua wins if it exists and defines the
  * function. When a merchant override answered and floor.lua defines
  * `<module>_<function>` (e.g. floor.returns_evaluate), the host calls
- * floor.returns_evaluate(result, args...) and uses what it returns: the
- * platform's floor can only be raised by a merchant, never lowered.
+ * floor.returns_evaluate(result, args...) on copies of the answer and the
+ * inputs and uses what it returns: the platform's floor can only be raised
+ * by a merchant, never lowered.
  *
  * A policy set is used from the loop thread only. Loading one (policy_set_load)
  * touches nothing shared, so it may run on a worker thread; the server swaps
@@ -46,7 +51,7 @@ typedef struct policy_set policy_set;
 
 typedef struct {
     const char *dir;          /* policies directory */
-    uint64_t instr_budget;    /* VM instructions per call, default 1,000,000 */
+    uint64_t instr_budget;    /* units per call (VM instructions + C work), default 1,000,000 */
     size_t mem_cap;           /* bytes the state may hold, default 32 MiB */
     /* Optional candidate sources that replace or add files of dir, e.g.
      * {"returns.lua": "...", "merchants/m1/returns.lua": "..."} (dry-run,
@@ -85,7 +90,9 @@ int policy_has(const policy_set *ps, const char *merchant_id, const char *module
  * are converted to Lua tables; the first return value comes back as JSON in
  * *result (new reference; JSON null if the function returned nil). Returns 0,
  * or -1 with the error (with traceback, or "instruction budget exceeded",
- * "memory cap exceeded", "no such function returns.evaluate") in err. */
+ * "time limit exceeded", "memory cap exceeded", "no such function
+ * returns.evaluate", "returns.evaluate returned a value JSON cannot hold")
+ * in err. */
 int policy_call(policy_set *ps, const char *merchant_id, const char *module,
                 const char *fn, json_t *const *args, int nargs, const policy_ctx *ctx,
                 json_t **result, char *err, size_t errlen);

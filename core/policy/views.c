@@ -487,10 +487,11 @@ static void check_override_answer(lua_State *L, vcall_req *r) {
 }
 
 /* f, args..., ctx on the stack above base: the override answers, then the
- * floor judges its answer on the same read-only arguments. An override that
- * fails (raises, loops, breaks the memory cap, answers something of the
- * wrong shape) gave no answer: the floor gets nil and answers the default's,
- * on a budget of its own. */
+ * floor judges a copy of its answer (through JSON: no table or metamethod of
+ * the override's runs while the floor reads it) on the same read-only
+ * arguments, on a budget of its own. An override that fails (raises, loops,
+ * breaks the memory cap, answers something of the wrong shape) gave no
+ * answer: the floor gets nil and answers the default's. */
 static void call_with_floor(lua_State *L, vcall_req *r, int base) {
     char floor_fn[80];
     snprintf(floor_fn, sizeof floor_fn, "%s_%s", r->module, r->fn);
@@ -501,12 +502,18 @@ static void call_with_floor(lua_State *L, vcall_req *r, int base) {
         return;
     }
     lua_insert(L, base); /* floor, f, args... */
-    if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+    lua_pushlightuserdata(L, r->ps);
+    lua_pushstring(L, r->module);
+    lua_pushstring(L, r->fn);
+    lua_pushcclosure(L, policy_override_then_copy, 3);
+    lua_insert(L, base + 1); /* floor, call-and-copy, f, args... */
+    if (lua_pcall(L, n + 1, 1, 0) != LUA_OK) {
         log_override_failure(L, r->ps, r);
         lua_pop(L, 1);
         lua_pushnil(L);
         sandbox_budget_renew(&r->ps->sb);
     } else {
+        sandbox_budget_reset(&r->ps->sb); /* what the override spent is not the floor's */
         check_override_answer(L, r);
     }
     push_args(L, r); /* floor, result, args..., ctx */
