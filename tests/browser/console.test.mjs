@@ -394,6 +394,63 @@ describe('console', () => {
     await page.close();
   });
 
+  // The pieces that wait for endpoints other teams are building, against the
+  // shapes docs/console.md names, with those endpoints answered in the
+  // browser (page.route): when the server has them, this is what shows.
+  test('the waiting pieces work against the shapes they expect (endpoints answered in the browser)', async () => {
+    const page = await open('adm');
+    const active = await srv.ok('GET', '/v1/admin/policies');
+    const older = { version: 'f'.repeat(64), loaded_at: T0 - 86400, active: false,
+      files: active.files.map((f) => ({ ...f, source: f.name === 'sla.lua' ? 'return {a = 1}\n' : '-- same\n' })) };
+    const current = { version: active.version, loaded_at: T0, active: true,
+      files: active.files.map((f) => ({ ...f, source: f.name === 'sla.lua' ? 'return {a = 2}\n' : '-- same\n' })) };
+    older.files.find((f) => f.name === 'sla.lua').sha256 = '0'.repeat(64);
+    const activated = [];
+    await page.route('**/v1/admin/policies/versions', (r) => r.fulfill({ json: { versions: [older, current] } }));
+    await page.route('**/v1/admin/policies/activate', (r) => {
+      activated.push(JSON.parse(r.request().postData()));
+      r.fulfill({ json: { version: older.version } });
+    });
+    await goto(page, '#/policies');
+    await page.waitForSelector('.versions table');
+    assert.equal(await page.$$eval('.versions tbody tr', (rows) => rows.length), 2);
+    await page.click('.versions button:has-text("Show diff")');
+    await page.waitForSelector('.version-diff pre.diff');
+    const diff = await page.textContent('.version-diff');
+    assert.match(diff, /1 file\(s\) differ/);
+    assert.match(diff, /changed.*sla\.lua/s);
+    assert.match(diff, /- return \{a = 1\}/);
+    assert.match(diff, /\+ return \{a = 2\}/);
+    await screenshot(page, '10-policies-versions-stubbed');
+    await page.click('#rollback');
+    await page.waitForFunction(() => !document.querySelector('.versions .loading'));
+    assert.deepEqual(activated, [{ version: older.version }]);
+
+    // The daily KPI series.
+    await page.route('**/v1/reports/kpi?*', async (r) => {
+      const url = new URL(r.request().url());
+      const res = await r.fetch();
+      const body = await res.json();
+      if (url.searchParams.get('interval') === 'day') {
+        const from = Number(url.searchParams.get('from'));
+        body.series = [0, 1, 2].map((d) => ({ from: from + d * 86400, to: from + (d + 1) * 86400,
+          totals: { ...body.totals, sla_attainment: 0.5 + d / 10 }, groups: body.groups }));
+      }
+      r.fulfill({ response: res, json: body });
+    });
+    await goto(page, '#/dashboard');
+    await page.waitForSelector('.kpi-series .chart[data-metric="sla"] canvas');
+    assert.equal(await page.$('.kpi-series [data-unavailable]'), null);
+    await page.close();
+
+    // The agent's next case.
+    const agent = await open('ag1');
+    await agent.route('**/v1/agents/a1/next', (r) => r.fulfill({ json: { case_id: ids.vip } }));
+    await agent.click('#next-case');
+    await agent.waitForSelector(`section.case[data-case-id="${ids.vip}"]`);
+    await agent.close();
+  });
+
   test('no page raised an error or broke the content security policy', () => {
     assert.deepEqual(problems, []);
   });
