@@ -31,7 +31,7 @@ function tile(label, value, cls) {
 }
 
 export function renderDashboard(main) {
-  const st = { alive: true, days: 30, groupBy: 'queue', charts: [] };
+  const st = { alive: true, days: 30, groupBy: 'queue', charts: [], kpiSeq: 0 };
   const backlogBox = h('section.card.backlog-tiles');
   const riskBox = h('div.grid2');
   const kpiBox = h('section.card.kpi');
@@ -108,6 +108,7 @@ export function renderDashboard(main) {
 
   async function loadKpi() {
     const q = { ...range(), group_by: st.groupBy };
+    const mySeq = ++st.kpiSeq; // a slower earlier report must not draw over a later one
     let rep;
     try {
       rep = await get('/v1/reports/kpi', q);
@@ -115,7 +116,7 @@ export function renderDashboard(main) {
       clear(kpiBox, h('h2', 'KPIs'), errorBox(e));
       return;
     }
-    if (!st.alive) return;
+    if (!st.alive || mySeq !== st.kpiSeq) return;
     destroyCharts();
     const t = rep.totals;
     const groups = rep.groups.slice(0, 12);
@@ -149,6 +150,7 @@ export function renderDashboard(main) {
   // `series` (today's server ignores the unknown parameter).
   async function loadSeries() {
     const endpoint = 'GET /v1/reports/kpi?interval=day';
+    const mySeq = st.kpiSeq;
     let rep;
     try {
       rep = await get('/v1/reports/kpi', { ...range(), group_by: st.groupBy, interval: 'day' });
@@ -157,7 +159,7 @@ export function renderDashboard(main) {
         ? notAvailable('The daily KPI series', endpoint, `it answered ${e.status}`) : errorBox(e));
       return;
     }
-    if (!st.alive) return;
+    if (!st.alive || mySeq !== st.kpiSeq) return;
     if (!Array.isArray(rep.series)) {
       clear(seriesBox, h('h2', 'KPIs over time'), notAvailable('The daily KPI series', endpoint,
         'it ignored interval=day and answered no series'));

@@ -44,7 +44,7 @@ function caseTable(cases, empty) {
 
 export function renderInbox(main) {
   const me = session.me;
-  const state = { alive: true, queue: '', type: '', unassigned: false };
+  const state = { alive: true, queue: '', type: '', unassigned: false, seq: 0 };
   const mine = h('section.card.mine');
   const backlog = h('section.card.backlog');
   const nextBox = h('div.next-case');
@@ -88,13 +88,14 @@ export function renderInbox(main) {
 
   async function load() {
     const filter = { queue: state.queue, type: state.type };
+    const mySeq = ++state.seq; // a slower earlier load must not draw over a later one
     try {
       const [my, ...lists] = await Promise.all([
         me.agent_id ? listAll('/v1/cases', { assignee: me.agent_id, ...filter }, MAX_PER_STATUS)
           : Promise.resolve({ cases: [], truncated: false }),
         ...ACTIVE_STATUSES.map((status) => listAll('/v1/cases', { status, ...filter }, MAX_PER_STATUS)),
       ]);
-      if (!state.alive) return;
+      if (!state.alive || mySeq !== state.seq) return;
       const myCases = my.cases.filter((c) => ACTIVE_STATUSES.includes(c.status)).sort(byPriorityThenDue);
       const mineIds = new Set(myCases.map((c) => c.case_id));
       let rest = lists.flatMap((l) => l.cases).filter((c) => !mineIds.has(c.case_id));
