@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "api/decide.h"
 #include "api/timers.h"
-#include "case/case.h"
+#include "case/codec.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 
 #define REPLAY_DEFAULT 100
@@ -171,6 +171,23 @@ static void shadow_done(policy_job *job) {
     http_respond_json(job->req, 200, describe_sets(s));
 }
 
+/* Each source is a file's text, or null to leave the file out: another type
+ * is the caller's mistake (400 naming it), not a candidate set that failed
+ * to load (422). Answers and returns 1 on the first such member. */
+static int sources_mistyped(http_request *req, const json_t *in) {
+    const char *name;
+    json_t *text;
+    json_object_foreach(json_object_get(in, "sources"), name, text) {
+        if (!json_is_string(text) && !json_is_null(text)) {
+            char field[300];
+            snprintf(field, sizeof field, "sources.%s", name);
+            reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* {sources:{...}}: the candidate set (the policies dir with these files
  * replaced) runs in shadow on every new case until stopped or replaced. */
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who) {
@@ -180,6 +197,10 @@ void h_admin_shadow(server *s, http_request *req, const route_params *p, const p
     if (in == NULL) return;
     if (!json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "is required: an object of file name to source text");
+        json_decref(in);
+        return;
+    }
+    if (sources_mistyped(req, in)) {
         json_decref(in);
         return;
     }
@@ -216,59 +237,170 @@ void h_admin_reload(server *s, http_request *req, const route_params *p, const p
     start_job(s, req, NULL, 1, reload_done);
 }
 
-/* The decisions the active set makes for one case, nothing stored. */
-static json_t *evaluate(server *s, json_t *kase, const json_t *order) {
-    json_t *notes = json_array();
-    json_t *out = json_object();
-    case_type t = case_type_from_name(json_string_value(json_object_get(kase, "type")));
-    if (case_type_needs_decision(t))
-        json_object_set_new(out, "eligibility", decide_eligibility(s, kase, order, notes));
-    int64_t amount;
-    if (order && t != CASE_COMPLAINT && t != CASE_CONSULTATION && t != CASE_LOGISTICS &&
-        decide_refund(s, kase, order, notes, &amount) == 0)
-        json_object_set_new(out, "refund", json_pack("{s:I}", "amount_cents", (json_int_t)amount));
-    decide_route(s, kase, order, notes);
-    decide_sla(s, kase, order, notes);
-    decide_compensation(s, kase, order, notes);
-    json_object_set_new(out, "routing", json_pack("{s:O,s:O,s:O}", "queue", json_object_get(kase, "queue"),
-                                                  "priority", json_object_get(kase, "priority"), "skills",
-                                                  json_object_get(kase, "skills")));
-    json_object_set(out, "sla", json_object_get(kase, "sla"));
-    json_object_set(out, "compensation", json_object_get(kase, "compensation"));
-    json_object_set_new(out, "notes", notes);
-    return out;
+/* ---- dry-run: the opening of a case, nothing stored ---- */
+
+/* What dry-run reads: the store's counts, but the given order's buyer
+ * details (the order need not be stored). */
+typedef struct {
+    server *s;
+    const as_order *order;
+} dry_reads;
+
+static int dry_customer(void *ud, const char *merchant_id, const char *buyer_id, as_customer *out) {
+    dry_reads *r = ud;
+    if (customer_read(r->s->db, merchant_id, buyer_id, clock_now(&r->s->clock), 0, out) != 0) return -1;
+    const as_order *o = r->order;
+    if (o && strcmp(o->buyer_id, buyer_id) == 0) { /* the dry-run order's own details win */
+        if (o->buyer.tier) snprintf(out->tier, sizeof out->tier, "%s", o->buyer.tier);
+        if (o->buyer.lifetime_spend_cents != AS_NONE) out->lifetime_spend_cents = o->buyer.lifetime_spend_cents;
+    }
+    return 0;
 }
 
-/* A dry-run case gets the fields a stored case would have. */
-static json_t *dry_run_case(server *s, const json_t *in_case, const json_t *order) {
-    json_t *k = json_deep_copy(in_case);
-    if (json_object_get(k, "created_at") == NULL)
-        json_object_set_new(k, "created_at", json_integer(clock_now(&s->clock)));
-    json_object_set_new(k, "sla", json_pack("{s:n,s:n,s:b,s:[]}", "first_response_due", "resolution_due",
-                                            "business", 0, "breached"));
-    json_object_set_new(k, "compensation", json_null());
-    if (order && !json_object_get(k, "merchant_id"))
-        json_object_set(k, "merchant_id", json_object_get(order, "merchant_id"));
-    if (order && !json_object_get(k, "buyer_id"))
-        json_object_set(k, "buyer_id", json_object_get(order, "buyer_id"));
-    return k;
+static int64_t dry_complaints(void *ud, const char *merchant_id, const char *sku, int64_t since) {
+    return complaints_count(((dry_reads *)ud)->s->db, merchant_id, sku, since);
+}
+
+/* Prefixes a domain error's field with the member it came from ("case.",
+ * "order.") and answers it. */
+static void reply_member_error(http_request *req, as_error *err, const char *member) {
+    char field[sizeof err->field + 16];
+    snprintf(field, sizeof field, "%s.%s", member, err->field[0] ? err->field : "?");
+    snprintf(err->field, sizeof err->field, "%.*s", (int)sizeof err->field - 1, field);
+    reply_error(req, err);
+}
+
+/* The dry-run's answer: the decisions, the case as it would be, and the
+ * timeline notes (decisions with their inputs). */
+static char *dry_run_answer(const as_changes *ch, policy_set *set, const as_case *c) {
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    emitter *e = jsonw_emitter(&w);
+    emit_object(e);
+    if (c->decision.outcome != OUT_NONE) {
+        emit_key(e, "eligibility");
+        emit_object(e);
+        emit_kstr(e, "outcome", outcome_name(c->decision.outcome));
+        emit_kstr(e, "reason_code", c->decision.reason_code);
+        emit_kstr(e, "message", c->decision.message);
+        emit_kstr(e, "module", c->decision.module);
+        emit_kstr(e, "policy_version", c->decision.policy_version);
+        emit_object_end(e);
+    }
+    if (c->refund.approved_cents > 0) {
+        emit_key(e, "refund");
+        emit_object(e);
+        emit_kint(e, "amount_cents", c->refund.approved_cents);
+        emit_object_end(e);
+    }
+    emit_key(e, "routing");
+    emit_object(e);
+    emit_kstr(e, "queue", c->queue);
+    emit_kint(e, "priority", c->priority);
+    emit_key(e, "skills");
+    emit_array(e);
+    for (size_t i = 0; i < c->nskills; i++) emit_str(e, c->skills[i]);
+    emit_array_end(e);
+    emit_object_end(e);
+    emit_kstr(e, "policy_version", policy_set_version(set));
+    emit_key(e, "notes");
+    emit_array(e);
+    for (size_t i = 0; i < ch->nnotes; i++) {
+        const as_note *n = &ch->notes[i];
+        emit_object(e);
+        emit_kstr(e, "type", n->type);
+        emit_key(e, "data");
+        textbuf data = {0};
+        tb_printf(&data, "{%s", n->members ? n->members : "");
+        if (n->inputs_ref >= 0 && ch->notes[n->inputs_ref].members)
+            tb_printf(&data, "%s\"inputs\":{%s}", n->members && n->members[0] ? "," : "",
+                      ch->notes[n->inputs_ref].members);
+        tb_append(&data, "}", 1);
+        if (data.failed) emit_null(e);
+        else e->ops->raw(e, data.buf, data.len);
+        tb_free(&data);
+        emit_object_end(e);
+    }
+    emit_array_end(e);
+    emit_object_end(e);
+    /* sla, compensation and the case as they would be: from the case's own text */
+    char *text = tb_take(&tb, NULL);
+    size_t clen;
+    char *case_text = case_to_json(c, &clen);
+    json_t *out = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *kase = case_text ? json_loads(case_text, 0, NULL) : NULL;
+    free(text);
+    free(case_text);
+    if (out == NULL || kase == NULL) {
+        json_decref(out);
+        json_decref(kase);
+        return NULL;
+    }
+    json_object_set(out, "sla", json_object_get(kase, "sla"));
+    json_object_set(out, "compensation", json_object_get(kase, "compensation"));
+    json_object_set_new(out, "case", kase);
+    char *answer = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(out);
+    return answer;
+}
+
+/* The dry-run body's case as POST /v1/cases would take it: the order given
+ * names it, and a channel may be left out (web). */
+static json_t *dry_case_body(const json_t *in_case, const as_order *order) {
+    json_t *c = json_deep_copy(in_case);
+    if (c == NULL) return NULL;
+    if (order && json_object_get(c, "order_id") == NULL) json_object_set_new(c, "order_id", json_string(order->order_id));
+    if (json_object_get(c, "channel") == NULL) json_object_set_new(c, "channel", json_string("web"));
+    return c;
 }
 
 static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *in) {
-    policy_set *active = s->policies;
-    s->policies = set;
-    json_t *order = json_object_get(in, "order");
-    if (!json_is_object(order)) order = NULL;
-    json_t *kase = dry_run_case(s, json_object_get(in, "case"), order);
-    s->customer_as_of.buyer_id = json_string_value(json_object_get(kase, "buyer_id"));
-    s->customer_as_of.buyer = json_object_get(order, "buyer");
-    json_t *out = evaluate(s, kase, order);
-    s->customer_as_of.buyer_id = NULL;
-    s->customer_as_of.buyer = NULL;
-    json_object_set_new(out, "policy_version", json_string(policy_set_version(set)));
-    s->policies = active;
-    json_decref(kase);
-    http_respond_json(req, 200, out);
+    json_t *jorder = json_object_get(in, "order");
+    as_order order;
+    as_error err = {0};
+    order_init(&order);
+    int has_order = json_is_object(jorder);
+    if (has_order && order_input_parse(&order, jorder, &err) != 0) {
+        reply_member_error(req, &err, "order");
+        return;
+    }
+    if (!has_order && case_type_needs_decision((case_type)case_type_from_name(
+                          json_string_value(json_object_get(json_object_get(in, "case"), "type"))))) {
+        reply_invalid(req, "order", "is required: the case's type is decided on its order");
+        return;
+    }
+    json_t *jcase = dry_case_body(json_object_get(in, "case"), has_order ? &order : NULL);
+    const char *photos[20];
+    case_input ci;
+    if (jcase == NULL || case_input_parse(&ci, jcase, photos, 20, &err) != 0) {
+        if (jcase == NULL) as_fail(&err, AS_ENOMEM, NULL, "out of memory");
+        reply_member_error(req, &err, "case");
+    } else if (ci.order_id && !has_order) {
+        reply_invalid(req, "order", "is required for a case with an order_id");
+    } else {
+        dry_reads dr = {s, has_order ? &order : NULL};
+        as_reads reads = {&dr, dry_customer, dry_complaints, NULL};
+        uint64_t scratch = s->seqs.next_case;
+        as_decider d = {.policies = set, .now = clock_now(&s->clock), .reads = &reads, .next_case_seq = &scratch};
+        as_ledger ledger; /* the order as given, with no claims on it yet */
+        ledger_init(&ledger);
+        as_changes ch;
+        as_actor admin = {"admin", ""};
+        if (case_open(&d, &ci, has_order ? &order : NULL, &ledger, &admin, scratch++, &ch, &err) != 0) {
+            if (err.code == AS_EINVAL) reply_member_error(req, &err, "case");
+            else reply_error(req, &err);
+        } else {
+            char *answer = dry_run_answer(&ch, set, ch.after);
+            if (answer) http_respond(req, 200, "application/json", answer, strlen(answer));
+            else http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+            free(answer);
+            changes_free(&ch);
+        }
+        ledger_free(&ledger);
+    }
+    json_decref(jcase);
+    order_free(&order);
 }
 
 static void dry_run_done(policy_job *job) {
@@ -281,18 +413,21 @@ static void dry_run_done(policy_job *job) {
 }
 
 void h_admin_dry_run(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const known[] = {"case", "order", "sources", NULL};
     (void)p;
     (void)who;
     json_t *in = req_json_body(req);
     if (in == NULL) return;
     json_t *kase = json_object_get(in, "case"), *order = json_object_get(in, "order");
-    const char *type = json_string_value(json_object_get(kase, "type"));
-    if (!json_is_object(kase) || case_type_from_name(type) < 0) {
+    if (req_only_known(req, in, known) != 0) {
+    } else if (!json_is_object(kase) || case_type_from_name(json_string_value(json_object_get(kase, "type"))) < 0) {
         reply_invalid(req, "case.type", "case must be an object with a valid type");
     } else if (order && !json_is_null(order) && !json_is_object(order)) {
         reply_invalid(req, "order", "must be an object");
     } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "must be an object of file name to source text");
+    } else if (sources_mistyped(req, in)) {
+        /* answered */
     } else if (json_object_get(in, "sources")) {
         start_job(s, req, in, 0, dry_run_done);
         return;
@@ -302,32 +437,78 @@ void h_admin_dry_run(server *s, http_request *req, const route_params *p, const 
     json_decref(in);
 }
 
-/* Re-decides one stored case with the candidate as of its creation time. */
-static void replay_case(server *s, policy_set *cand, json_t *kase, json_t *diffs, int *changed) {
-    const char *order_id = json_string_value(json_object_get(kase, "order_id"));
-    json_t *order = order_id ? rec_load(s, DB_ORDERS, order_id, 0) : NULL;
-    json_t *notes = json_array();
-    policy_set *active = s->policies;
-    s->policies = cand;
-    s->now_override = json_integer_value(json_object_get(kase, "created_at"));
-    s->customer_as_of.before_seq = case_seq_of(json_string_value(json_object_get(kase, "case_id")));
-    json_t *after = decide_eligibility(s, kase, order, notes);
-    s->customer_as_of.before_seq = 0;
-    s->now_override = 0;
-    s->policies = active;
-    json_t *before = json_object_get(kase, "decision");
-    const char *fields[] = {"outcome", "reason_code"};
-    int differs = 0;
-    for (int i = 0; i < 2; i++)
-        differs |= !json_equal(json_object_get(before, fields[i]), json_object_get(after, fields[i]));
-    if (differs) {
-        (*changed)++;
-        json_array_append_new(diffs, json_pack("{s:O,s:O,s:O}", "case_id", json_object_get(kase, "case_id"),
-                                               "before", before ? before : json_null(), "after", after));
+/* ---- replay: stored cases re-decided by a candidate, nothing stored ---- */
+
+typedef struct {
+    server *s;
+    uint64_t before_seq;
+    int64_t now;
+} replay_reads;
+
+static int replay_customer(void *ud, const char *merchant_id, const char *buyer_id, as_customer *out) {
+    replay_reads *r = ud;
+    return customer_read(r->s->db, merchant_id, buyer_id, r->now, r->before_seq, out);
+}
+
+static int64_t replay_complaints(void *ud, const char *merchant_id, const char *sku, int64_t since) {
+    (void)ud, (void)merchant_id, (void)sku, (void)since;
+    return 0; /* a replay opens nothing: no spike is reached */
+}
+
+/* The stored case as the input that opened it. */
+static void input_of(const as_case *c, case_input *in) {
+    *in = (case_input){.type = c->type, .order_id = c->order_id[0] ? c->order_id : NULL,
+                       .buyer_id = c->buyer_id[0] ? c->buyer_id : NULL,
+                       .merchant_id = c->merchant_id[0] ? c->merchant_id : NULL, .sku = c->sku[0] ? c->sku : NULL,
+                       .description = c->description, .qty = c->qty, .reason = c->reason, .channel = c->channel,
+                       .opened = c->opened, .photos = (const char *const *)c->photos, .nphotos = c->nphotos};
+}
+
+static void decision_json(emitter *e, const as_decision *d) {
+    emit_object(e);
+    emit_kstr(e, "outcome", outcome_name(d->outcome));
+    emit_kstr(e, "reason_code", d->reason_code);
+    emit_kstr(e, "message", d->message);
+    emit_kstr(e, "policy_version", d->policy_version);
+    emit_object_end(e);
+}
+
+static int same(const char *a, const char *b) { return (a == NULL && b == NULL) || (a && b && !strcmp(a, b)); }
+
+/* Re-opens one stored case with the candidate as of its creation (the
+ * buyer's cases before it, the clock at its creation). 1 if the decision
+ * differs, 0 if not, -1 if it could not run. */
+static int replay_case(server *s, policy_set *cand, const as_case *c, emitter *diffs) {
+    as_order order;
+    int has_order = c->order_id[0] && order_load(s->db, c->order_id, 0, &order) == 0;
+    if (!has_order) order_init(&order);
+    replay_reads rr = {s, c->seq, c->created_at};
+    as_reads reads = {&rr, replay_customer, replay_complaints, NULL};
+    uint64_t scratch = c->seq;
+    as_decider d = {.policies = cand, .now = c->created_at, .reads = &reads, .next_case_seq = &scratch};
+    case_input in;
+    input_of(c, &in);
+    as_ledger none;
+    ledger_init(&none);
+    as_changes ch;
+    as_error err;
+    int rc = case_open(&d, &in, has_order ? &order : NULL, &none, NULL, c->seq, &ch, &err);
+    if (rc == 0) {
+        const as_decision *b = &c->decision, *a = &ch.after->decision;
+        rc = a->outcome != b->outcome || !same(a->reason_code, b->reason_code);
+        if (rc) {
+            emit_object(diffs);
+            emit_kstr(diffs, "case_id", c->case_id);
+            emit_key(diffs, "before");
+            decision_json(diffs, b);
+            emit_key(diffs, "after");
+            decision_json(diffs, a);
+            emit_object_end(diffs);
+        }
+        changes_free(&ch);
     }
-    json_decref(after);
-    json_decref(notes);
-    json_decref(order);
+    order_free(&order);
+    return rc;
 }
 
 static void replay_done(policy_job *job) {
@@ -339,44 +520,66 @@ static void replay_done(policy_job *job) {
     int64_t since = json_integer_value(json_object_get(job->in, "since"));
     int64_t limit = json_integer_value(json_object_get(job->in, "limit"));
     if (limit <= 0 || limit > REPLAY_MAX) limit = REPLAY_DEFAULT;
-    json_t *diffs = json_array();
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    emitter *e = jsonw_emitter(&w);
+    emit_object(e);
+    emit_key(e, "diffs");
+    emit_array(e);
     int evaluated = 0, changed = 0;
-    /* Newest first over the "all" index; stop at `since` or the limit. */
-    for (uint64_t seq = s->next_case_seq; seq-- > 1 && evaluated < limit;) {
-        char id[32];
-        case_id_format(seq, id, sizeof id);
-        json_t *kase = rec_load(s, DB_CASES, id, 0);
-        if (kase == NULL) continue;
-        int stop = json_integer_value(json_object_get(kase, "created_at")) < since;
-        case_type t = case_type_from_name(json_string_value(json_object_get(kase, "type")));
-        if (!stop && case_type_needs_decision(t)) {
-            replay_case(s, job->set, kase, diffs, &changed);
+    const principal *who = http_request_data(job->req); /* a bound token replays its merchant's cases */
+    /* newest first; stop at `since` or the limit. Cases the core itself
+     * decided (claims beyond a line) are not the policies' to replay. */
+    for (uint64_t seq = s->seqs.next_case; seq-- > 1 && evaluated < limit;) {
+        as_case_id id;
+        case_id_format(seq, id);
+        as_case c;
+        if (case_load(s->db, id, 0, &c) != 0) continue;
+        int stop = c.created_at < since;
+        if (!stop && case_type_needs_decision(c.type) && strcmp(c.decision.module, "core") != 0 &&
+            principal_sees_merchant(who, c.merchant_id[0] ? c.merchant_id : NULL)) {
+            changed += replay_case(s, job->set, &c, e) == 1;
             evaluated++;
         }
-        json_decref(kase);
+        case_free(&c);
         if (stop) break;
     }
-    http_respond_json(job->req, 200, json_pack("{s:i,s:i,s:o,s:s}", "evaluated", evaluated, "changed",
-                                               changed, "diffs", diffs, "policy_version",
-                                               policy_set_version(job->set)));
+    emit_array_end(e);
+    emit_kint(e, "evaluated", evaluated);
+    emit_kint(e, "changed", changed);
+    emit_kstr(e, "policy_version", policy_set_version(job->set));
+    emit_object_end(e);
+    if (tb.failed) http_respond_error(job->req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(job->req, 200, "application/json", tb.buf, tb.len);
+    tb_free(&tb);
     policy_set_free(job->set);
 }
 
 void h_admin_replay(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const known[] = {"sources", "since", "limit", NULL};
     (void)p;
-    (void)who;
     json_t *in = req_json_body(req);
     if (in == NULL) return;
     int64_t n;
-    if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
+    if (req_only_known(req, in, known) != 0) {
+    } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
         reply_invalid(req, "sources", "must be an object of file name to source text");
+    } else if (sources_mistyped(req, in)) {
+        /* answered */
     } else if (req_int(req, in, "since", 0, 0, INT64_MAX / 2, &n, NULL) == 0 &&
                req_int(req, in, "limit", 0, 1, REPLAY_MAX, &n, NULL) == 0) {
+        http_request_set_data(req, (void *)who);
         start_job(s, req, in, 0, replay_done);
         return;
     }
     json_decref(in);
 }
+
+/* The manual clock stays within what every timestamp of the API may be
+ * (orders' and tracking's `at` are at most 2^40): a clock far past it made
+ * each due instant computed from it overflow. */
+#define CLOCK_MAX ((int64_t)1 << 40)
 
 /* The clock moved: answer once every timer due by then has fired durably. */
 static void clock_timers_fired(int status, void *ud) {
@@ -397,10 +600,12 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
     if (in == NULL) return;
     int64_t advance = 0, set = 0;
     int has_advance = 0, has_set = 0;
-    if (req_int(req, in, "advance", 0, 0, INT64_MAX / 4, &advance, &has_advance) == 0 &&
-        req_int(req, in, "set", 0, 0, INT64_MAX / 4, &set, &has_set) == 0) {
+    if (req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
+        req_int(req, in, "set", 0, 0, CLOCK_MAX, &set, &has_set) == 0) {
         if (has_advance == has_set) {
             reply_invalid(req, "advance", "give either advance (seconds) or set (unix seconds)");
+        } else if (has_advance && advance > CLOCK_MAX - clock_now(&s->clock)) {
+            reply_invalid(req, "advance", "would move the clock past 2^40 (the last instant any timestamp may name)");
         } else if (has_set && clock_set(&s->clock, set) != 0) {
             reply_invalid(req, "set", "unix seconds from 1970");
         } else {

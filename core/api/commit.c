@@ -23,27 +23,6 @@ typedef struct {
     char *text;
 } pending_reply;
 
-void reply_store_error(http_request *req, int err) {
-    switch (err) {
-    case STORE_EFULL:
-        http_respond_error(req, 507, "storage_full",
-                           "the data store is full and cannot grow; nothing was written", NULL);
-        break;
-    case STORE_ECLOSED:
-        http_respond_error(req, 503, "unavailable", "the server is shutting down", NULL);
-        break;
-    case STORE_ENOMEM:
-        http_respond_error(req, 503, "unavailable", "the server ran out of memory; nothing was written, "
-                           "retry shortly", NULL);
-        break;
-    case STORE_EINVAL:
-        http_respond_error(req, 400, "invalid_field", "an id is too long to be stored", NULL);
-        break;
-    default:
-        http_respond_error(req, 500, "storage_error", store_strerror(err), NULL);
-    }
-}
-
 #define IDEM_KEY_MAX 255
 
 /* Idempotency record key: sha256(token) | method | path | key (the bearer
@@ -73,7 +52,13 @@ void mirrors_repair(server *s, int dropped) {
     uint64_t epoch = store_epoch(s->db);
     if (!dropped && !store_failed_alone(s->db) && epoch == s->mirrors_epoch) return;
     s->mirrors_epoch = epoch;
-    if (agents_load(s) != 0) log_msg(LOG_ERROR, "rebuilding the agents mirror after a lost write failed");
+    as_agents fresh;
+    if (agents_read_all(s->db, &fresh) != 0) {
+        log_msg(LOG_ERROR, "rebuilding the agents mirror after a lost write failed");
+        return;
+    }
+    agents_free(&s->agents);
+    s->agents = fresh;
 }
 
 static void on_commit(int status, void *ud) {
@@ -121,11 +106,11 @@ static void submit_reply(server *s, store_batch *b, http_request *req, const pri
         char *body = p->text ? p->text : json_dumps(p->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
         char *rec = body ? idem_record(req, p->status, body) : NULL;
         if (rec) store_batch_put(b, DB_IDEM, k.buf, k.len, rec, strlen(rec));
-        else batch_poison(b); /* no record, no change: a retry must not apply it twice */
+        else store_batch_fail(b, STORE_ENOMEM); /* no record, no change: a retry must not apply it twice */
         free(rec);
         if (body != p->text) free(body);
     }
-    counters_put(s, b);
+    seqs_put(b, &s->seqs);
     store_submit(b, on_commit, p);
 }
 
@@ -143,12 +128,6 @@ static pending_reply *reply_new(server *s, store_batch *b, http_request *req, in
     }
     *p = (pending_reply){s, req, status, body, text};
     return p;
-}
-
-void commit_and_reply(server *s, store_batch *b, http_request *req, const principal *who,
-                      int status, json_t *body) {
-    pending_reply *p = reply_new(s, b, req, status, body, NULL);
-    if (p) submit_reply(s, b, req, who, p);
 }
 
 void commit_and_reply_text(server *s, store_batch *b, http_request *req, const principal *who,

@@ -6,9 +6,9 @@
  * a request, so a name is either one of the embedded files or a 404. */
 #include <string.h>
 
-#include "api/casework.h"
 #include "api/console.h"
-#include "case/case.h"
+#include "case/machine.h"
+#include "util/jsonw.h"
 
 const console_asset *console_asset_find(const char *name) {
     for (size_t i = 0; i < console_nassets; i++)
@@ -70,15 +70,21 @@ void h_me(server *s, http_request *req, const route_params *p, const principal *
 }
 
 void h_case_allowed(server *s, http_request *req, const route_params *p, const principal *who) {
-    json_t *kase = case_load_for(s, req, who, route_param(p, "id"), 0);
-    if (kase == NULL) return;
-    int t = case_type_from_name(json_string_value(json_object_get(kase, "type")));
-    const char *status = json_string_value(json_object_get(kase, "status"));
-    const char *stage = json_string_value(json_object_get(kase, "stage"));
-    json_t *allowed = t >= 0 && status != NULL ? case_machine_allowed((case_type)t, status, stage)
-                                               : json_array();
-    http_respond_json(req, 200,
-                      json_pack("{s:O,s:s?,s:s?,s:o}", "case_id", json_object_get(kase, "case_id"),
-                                "status", status, "stage", stage, "allowed", allowed));
-    json_decref(kase);
+    as_case c;
+    if (case_load_for(s, req, who, route_param(p, "id"), 0, &c) != 0) return;
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    emitter *e = jsonw_emitter(&w);
+    emit_object_n(e, 4);
+    emit_kstr(e, "case_id", c.case_id);
+    emit_kstr(e, "status", case_status_name(c.status));
+    emit_kstr(e, "stage", case_stage_name(c.stage));
+    emit_key(e, "allowed");
+    case_machine_allowed(c.type, c.status, c.stage, e); /* the list a 409 gives */
+    emit_object_end(e);
+    if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(req, 200, "application/json", tb.buf, tb.len);
+    tb_free(&tb);
+    case_free(&c);
 }

@@ -73,6 +73,8 @@ static void write_store_metrics(server *s, textbuf *tb) {
     counter_u64(tb, "aftersale_store_failed_batches_total", "Batches that failed.", st.failed_batches);
     counter_seconds(tb, "aftersale_store_commit_seconds_total", "Time spent in transactions and commits.",
                     st.commit_us_total);
+    counter_u64(tb, "aftersale_store_bytes_written_total", "Key and value bytes of the puts committed.",
+                st.bytes_written);
     metric_int(tb, "aftersale_store_map_bytes", "gauge", "Size of the LMDB map.", st.map_size);
     metric_int(tb, "aftersale_store_pending_batches", "gauge", "Batches submitted and not yet completed.",
                st.pending);
@@ -105,6 +107,8 @@ void h_metrics(server *s, http_request *req, const route_params *p, const princi
     write_policy_metrics(s, &tb);
     metric_int(&tb, "aftersale_http_connections", "gauge", "Open client connections.",
                http_server_connections(s->http));
+    metric_int(&tb, "aftersale_events_last_seq", "gauge", "Highest durable seq of the events feed.",
+               store_seq_durable(s->db, DB_EVENTS));
     if (s->webhook) {
         webhook_stats ws;
         webhook_get_stats(s->webhook, &ws);

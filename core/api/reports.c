@@ -70,32 +70,27 @@ static kpi_group *group_for(kpi_table *t, const char *key) {
     return g;
 }
 
-static void count_case(kpi_group *g, const json_t *k) {
-    int64_t created = json_integer_value(json_object_get(k, "created_at"));
-    json_t *fr = json_object_get(k, "first_response_at"), *res = json_object_get(k, "resolved_at");
-    const char *status = json_string_value(json_object_get(k, "status"));
-    json_t *sla = json_object_get(k, "sla"), *survey = json_object_get(k, "survey");
+static void count_case(kpi_group *g, const as_case *k) {
+    int64_t created = k->created_at;
     g->cases++;
     /* resolved and its times agree: a rejection sets resolved_at too, but it
      * is not a resolution (it would report instant "resolutions") */
-    int resolved = status && (!strcmp(status, "resolved") || !strcmp(status, "closed"));
+    int resolved = k->status == ST_RESOLVED || (k->status == ST_CLOSED && k->stage != STG_CANCELLED);
     if (resolved) g->resolved++;
-    if (json_is_integer(fr)) series_add(&g->first_response, json_integer_value(fr) - created);
-    if (resolved && json_is_integer(res)) series_add(&g->resolution, json_integer_value(res) - created);
-    if (json_is_integer(json_object_get(sla, "first_response_due")) ||
-        json_is_integer(json_object_get(sla, "resolution_due"))) {
+    if (k->first_response_at != AS_NONE) series_add(&g->first_response, k->first_response_at - created);
+    if (resolved && k->resolved_at != AS_NONE) series_add(&g->resolution, k->resolved_at - created);
+    if (k->sla.first_response_due != AS_NONE || k->sla.resolution_due != AS_NONE) {
         g->with_sla++;
-        if (json_array_size(json_object_get(sla, "breached")) == 0) g->sla_met++;
+        if (k->sla.breached == 0) g->sla_met++;
     }
-    json_t *csat = json_object_get(survey, "csat"), *nps = json_object_get(survey, "nps");
-    if (json_is_integer(csat)) {
+    if (k->survey.csat != AS_NONE) {
         g->csat_n++;
-        g->csat_sum += (uint64_t)json_integer_value(csat);
+        g->csat_sum += (uint64_t)k->survey.csat;
     }
-    if (json_is_integer(nps)) {
+    if (k->survey.nps != AS_NONE) {
         g->nps_n++;
-        g->promoters += json_integer_value(nps) >= 9;
-        g->detractors += json_integer_value(nps) <= 6;
+        g->promoters += k->survey.nps >= 9;
+        g->detractors += k->survey.nps <= 6;
     }
 }
 
@@ -134,10 +129,7 @@ static int query_time(http_request *req, const char *name, int64_t dflt, int64_t
 static int scan_cases(server *s, const principal *who, int64_t from, int64_t to, const char *field,
                       kpi_table *t) {
     store_key prefix;
-    key_init(&prefix);
-    key_u8(&prefix, 'c');
-    key_str(&prefix, "all");
-    key_str(&prefix, "");
+    case_index_prefix(&prefix, "all", "");
     store_read *rd;
     store_iter *it = NULL;
     int rc = store_read_begin(s->db, &rd);
@@ -150,14 +142,15 @@ static int scan_cases(server *s, const principal *who, int64_t from, int64_t to,
         int64_t created = vlen >= 8 ? (int64_t)key_get_u64(v) : 0;
         if (created < from) break;
         if (created >= to) continue;
-        json_t *kase = case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8));
-        if (kase && principal_sees_merchant(who, json_string_value(json_object_get(kase, "merchant_id")))) {
-            count_case(&t->g[0], kase); /* the totals */
-            const char *key = field ? json_string_value(json_object_get(kase, field)) : NULL;
+        as_case kase;
+        if (case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8), &kase) != 0) continue;
+        if (principal_sees_merchant(who, kase.merchant_id[0] ? kase.merchant_id : NULL)) {
+            count_case(&t->g[0], &kase); /* the totals */
+            const char *key = field ? case_index_value(&kase, field) : NULL;
             kpi_group *g = field ? group_for(t, key ? key : "(none)") : NULL;
-            if (g) count_case(g, kase);
+            if (g) count_case(g, &kase);
         }
-        json_decref(kase);
+        case_free(&kase);
     }
     if (it) store_iter_close(it);
     store_read_end(rd);

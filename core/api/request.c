@@ -1,9 +1,11 @@
-/* api/request: reading and validating request bodies, the common error
- * answers, and PII masking. Every validation error names the field. */
+/* api/request: reading request bodies and query strings, and the error
+ * answers. Domain errors become HTTP answers through one table. */
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "case/machine.h"
+#include "util/jsonw.h"
 
 json_t *req_json_body(http_request *req) {
     size_t len;
@@ -43,20 +45,133 @@ void reply_forbidden(http_request *req, const char *message) {
     http_respond_error(req, 403, "forbidden", message, NULL);
 }
 
-int id_valid(const char *id) {
-    size_t n = strlen(id);
-    if (n == 0 || n > 128) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
+/* The allowed actions of the case (the `allowed` list of a 409). */
+static json_t *allowed_of(const as_case *c, int none) {
+    if (none || c == NULL) return json_array();
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    case_machine_allowed(c->type, c->status, c->stage, jsonw_emitter(&w));
+    json_t *a = tb.failed ? NULL : json_loadb(tb.buf, tb.len, 0, NULL);
+    tb_free(&tb);
+    return a ? a : json_array();
 }
 
-int req_string(http_request *req, json_t *obj, const char *field, int required,
-               const char **out) {
+static json_t *all_actions(void) {
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    case_machine_actions(jsonw_emitter(&w));
+    json_t *a = tb.failed ? NULL : json_loadb(tb.buf, tb.len, 0, NULL);
+    tb_free(&tb);
+    return a ? a : json_array();
+}
+
+/* as_errcode -> HTTP status and error code (SPEC section 3). */
+static const struct {
+    int status;
+    const char *code;
+} error_map[] = {
+    [AS_OK] = {500, "internal"},
+    [AS_EINVAL] = {400, "invalid_field"},
+    [AS_EUNKNOWN] = {400, "unknown_field"},
+    [AS_ENOTFOUND] = {404, "not_found"},
+    [AS_EFORBIDDEN] = {403, "forbidden"},
+    [AS_ETRANSITION] = {409, "invalid_transition"},
+    [AS_ECLAIMED] = {409, "already_claimed"},
+    [AS_EPOLICY] = {422, "policy_error"},
+    [AS_ENOMEM] = {503, "unavailable"},
+};
+
+void reply_error(http_request *req, const as_error *err) {
+    int status = error_map[err->code].status;
+    const char *code = error_map[err->code].code;
+    json_t *d = json_object();
+    if (err->field[0]) json_object_set_new(d, "field", json_string(err->field));
+    switch (err->code) {
+    case AS_EUNKNOWN:
+        if (!strcmp(err->field, "action")) {
+            code = "unknown_action";
+            json_object_set_new(d, "allowed", all_actions());
+        }
+        break;
+    case AS_EINVAL:
+        if (err->limit != AS_NONE && !strcmp(err->field, "amount_cents"))
+            json_object_set_new(d, strstr(err->message, "not yet refunded") ? "remaining_cents" : "max_cents",
+                                json_integer(err->limit));
+        break;
+    case AS_ETRANSITION:
+        json_object_del(d, "field");
+        json_object_set_new(d, "allowed", allowed_of(err->kase, err->no_actions));
+        if (err->kase) {
+            json_object_set_new(d, "status", json_string(case_status_name(err->kase->status)));
+            json_object_set_new(d, "stage", json_string(case_stage_name(err->kase->stage)));
+        }
+        break;
+    case AS_ECLAIMED: {
+        json_t *holders = json_array();
+        char list[sizeof err->holders];
+        snprintf(list, sizeof list, "%s", err->holders);
+        for (char *save, *id = strtok_r(list, ",", &save); id; id = strtok_r(NULL, ",", &save))
+            json_array_append_new(holders, json_string(id));
+        json_object_set_new(d, "claimed_by", holders);
+        break;
+    }
+    case AS_ENOMEM: http_response_header(req, "Retry-After", "1"); break;
+    default: break;
+    }
+    http_respond_error(req, status, code, err->message, d);
+}
+
+void reply_store_error(http_request *req, int err) {
+    switch (err) {
+    case STORE_EFULL:
+        http_respond_error(req, 507, "storage_full",
+                           "the data store is full and cannot grow; nothing was written", NULL);
+        break;
+    case STORE_ECLOSED:
+        http_respond_error(req, 503, "unavailable", "the server is shutting down", NULL);
+        break;
+    case STORE_ENOMEM:
+        http_respond_error(req, 503, "unavailable", "the server ran out of memory; nothing was written, "
+                           "retry shortly", NULL);
+        break;
+    case STORE_EINVAL:
+        http_respond_error(req, 400, "invalid_field", "an id is too long to be stored", NULL);
+        break;
+    default:
+        http_respond_error(req, 500, "storage_error", store_strerror(err), NULL);
+    }
+}
+
+int req_query_known(http_request *req, const char *const *known) {
+    const char *q = http_request_query(req);
+    while (q && *q) {
+        size_t len = strcspn(q, "&");
+        size_t name_len = strcspn(q, "=&");
+        if (name_len > 0) {
+            int ok = 0;
+            for (const char *const *k = known; *k && !ok; k++)
+                ok = strlen(*k) == name_len && strncmp(*k, q, name_len) == 0;
+            if (!ok) {
+                char name[64];
+                snprintf(name, sizeof name, "%.*s", (int)(name_len < 60 ? name_len : 60), q);
+                char msg[400], list[300] = "";
+                size_t n = 0;
+                for (const char *const *k = known; *k; k++)
+                    n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *k);
+                snprintf(msg, sizeof msg, "%s is not a query parameter of this endpoint (it takes: %s)", name, list);
+                http_respond_error(req, 400, "unknown_parameter", msg, json_pack("{s:s}", "field", name));
+                return -1;
+            }
+        }
+        q += len;
+        if (*q == '&') q++;
+    }
+    return 0;
+}
+
+int req_string(http_request *req, json_t *obj, const char *field, int required, const char **out) {
     json_t *v = json_object_get(obj, field);
     *out = NULL;
     if (v == NULL || json_is_null(v)) {
@@ -78,15 +193,15 @@ int req_string(http_request *req, json_t *obj, const char *field, int required,
 
 int req_id(http_request *req, json_t *obj, const char *field, int required, const char **out) {
     if (req_string(req, obj, field, required, out) != 0) return -1;
-    if (*out != NULL && !id_valid(*out)) {
+    if (*out != NULL && !as_id_valid(*out)) {
         reply_invalid(req, field, "must be 1-128 characters of A-Z a-z 0-9 . _ : -");
         return -1;
     }
     return 0;
 }
 
-int req_int(http_request *req, json_t *obj, const char *field, int required, int64_t min,
-            int64_t max, int64_t *out, int *present) {
+int req_int(http_request *req, json_t *obj, const char *field, int required, int64_t min, int64_t max, int64_t *out,
+            int *present) {
     json_t *v = json_object_get(obj, field);
     if (present) *present = 0;
     if (v == NULL || json_is_null(v)) {
@@ -101,8 +216,7 @@ int req_int(http_request *req, json_t *obj, const char *field, int required, int
     int64_t n = json_integer_value(v);
     if (n < min || n > max) {
         char msg[120];
-        snprintf(msg, sizeof msg, "must be between %lld and %lld", (long long)min,
-                 (long long)max);
+        snprintf(msg, sizeof msg, "must be between %lld and %lld", (long long)min, (long long)max);
         reply_invalid(req, field, msg);
         return -1;
     }
@@ -122,62 +236,18 @@ int req_bool(http_request *req, json_t *obj, const char *field, int *out) {
     return 0;
 }
 
-/* Bytes of the UTF-8 character at p (the stored text is valid UTF-8: Jansson
- * checked it on the way in), so a cut never splits a character. */
-static size_t utf8_char_len(const char *p) {
-    size_t n = 1;
-    while (p[n] != '\0' && ((unsigned char)p[n] & 0xC0) == 0x80) n++;
-    return n;
-}
-
-static size_t utf8_count(const char *s) {
-    size_t n = 0;
-    for (; *s; s += utf8_char_len(s)) n++;
-    return n;
-}
-
-/* The byte offset of character number `chars` of s. */
-static size_t utf8_offset(const char *s, size_t chars) {
-    const char *p = s;
-    while (chars-- > 0 && *p) p += utf8_char_len(p);
-    return (size_t)(p - s);
-}
-
-/* 13812345678 -> 138****5678: 3 characters in front and 4 at the end, for a
- * number of 11 or more; a shorter one keeps only its last 2, so a mask always
- * hides more than it shows. */
-static void mask_phone(const char *in, char *out, size_t outlen) {
-    size_t n = utf8_count(in);
-    size_t head = n >= 11 ? 3 : 0, tail = n >= 11 ? 4 : n >= 8 ? 2 : 0;
-    size_t head_bytes = utf8_offset(in, head);
-    const char *tail_at = in + utf8_offset(in, n - tail);
-    snprintf(out, outlen, "%.*s****%s", (int)head_bytes, in, tail_at);
-}
-
-/* jane@example.com -> j***@example.com: the first character and the domain. */
-static void mask_email(const char *in, char *out, size_t outlen) {
-    const char *at = strchr(in, '@');
-    if (at == NULL || at == in) {
-        snprintf(out, outlen, "***");
-        return;
+int req_only_known(http_request *req, const json_t *obj, const char *const *known) {
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        int ok = 0;
+        for (const char *const *k = known; *k && !ok; k++) ok = strcmp(*k, key) == 0;
+        if (!ok) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%.64s is not a member of this request", key);
+            http_respond_error(req, 400, "unknown_field", msg, json_pack("{s:s}", "field", key));
+            return -1;
+        }
     }
-    snprintf(out, outlen, "%.*s***%s", (int)utf8_char_len(in), in, at);
-}
-
-/* Replaces a PII member with its mask; if the mask cannot be stored the
- * member goes, so a failure never shows the original. */
-static void mask_member(json_t *obj, const char *field, void (*mask)(const char *, char *, size_t)) {
-    const char *v = json_string_value(json_object_get(obj, field));
-    if (v == NULL) return;
-    char masked[300];
-    mask(v, masked, sizeof masked);
-    if (json_object_set_new(obj, field, json_string(masked)) != 0) json_object_del(obj, field);
-}
-
-void mask_order_pii(json_t *order, const principal *who) {
-    if (who->role == ROLE_ADMIN) return;
-    json_t *buyer = json_object_get(order, "buyer");
-    if (!json_is_object(buyer)) return;
-    mask_member(buyer, "phone", mask_phone);
-    mask_member(buyer, "email", mask_email);
+    return 0;
 }

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/console.h"
 #include "api/timers.h"
+#include "case/migrate.h"
 #include "util/log.h"
 
 void metrics_on_response(void *ud, const http_request *req, int status, uint64_t duration_us);
@@ -19,6 +20,9 @@ void metrics_on_response(void *ud, const http_request *req, int status, uint64_t
 #define R_SERVICE (1u << ROLE_SERVICE)
 #define R_ANY (R_ADMIN | R_AGENT | R_SERVICE)
 #define R_PUBLIC 0u /* no token needed */
+/* Acts on every merchant (policies, agents, the clock): refused to a token
+ * bound to one merchant, whatever its role. */
+#define R_PLATFORM (1u << 8)
 
 typedef struct {
     const char *method, *pattern, *label;
@@ -46,21 +50,44 @@ static const route_def routes[] = {
     {"GET", "/v1/cases/{id}/timeline", "GET /v1/cases/{id}/timeline", h_case_timeline, R_ANY},
     {"POST", "/v1/cases/{id}/survey", "POST /v1/cases/{id}/survey", h_case_survey, R_ANY},
     {"GET", "/v1/customers/{buyer_id}/cases", "GET /v1/customers/{buyer_id}/cases", h_customer_cases, R_ANY},
-    {"POST", "/v1/agents", "POST /v1/agents", h_agent_put, R_ANY},
+    {"POST", "/v1/agents", "POST /v1/agents", h_agent_put, R_ANY | R_PLATFORM},
     {"GET", "/v1/agents", "GET /v1/agents", h_agent_list, R_ANY},
     {"GET", "/v1/alerts", "GET /v1/alerts", h_alerts, R_ANY},
     {"GET", "/v1/reports/kpi", "GET /v1/reports/kpi", h_reports_kpi, R_ANY},
     {"GET", "/v1/events", "GET /v1/events", h_events, R_ANY},
     {"GET", "/v1/admin/policies", "GET /v1/admin/policies", h_admin_policies, R_ADMIN},
-    {"POST", "/v1/admin/policies/reload", "POST /v1/admin/policies/reload", h_admin_reload, R_ADMIN},
+    {"POST", "/v1/admin/policies/reload", "POST /v1/admin/policies/reload", h_admin_reload, R_ADMIN | R_PLATFORM},
     {"POST", "/v1/admin/policies/dry-run", "POST /v1/admin/policies/dry-run", h_admin_dry_run, R_ADMIN},
     {"POST", "/v1/admin/policies/replay", "POST /v1/admin/policies/replay", h_admin_replay, R_ADMIN},
-    {"POST", "/v1/admin/policies/shadow", "POST /v1/admin/policies/shadow", h_admin_shadow, R_ADMIN},
-    {"DELETE", "/v1/admin/policies/shadow", "DELETE /v1/admin/policies/shadow", h_admin_shadow_stop, R_ADMIN},
-    {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN},
+    {"POST", "/v1/admin/policies/shadow", "POST /v1/admin/policies/shadow", h_admin_shadow, R_ADMIN | R_PLATFORM},
+    {"DELETE", "/v1/admin/policies/shadow", "DELETE /v1/admin/policies/shadow", h_admin_shadow_stop,
+     R_ADMIN | R_PLATFORM},
+    {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN | R_PLATFORM},
+    {"GET", "/v1/admin/routes", "GET /v1/admin/routes", h_admin_routes, R_ADMIN},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* GET /v1/admin/routes: the route table as the router has it, with who may
+ * call each route; tests/e2e/test_roles.py checks its role x route matrix
+ * covers every one. */
+void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)s;
+    (void)p;
+    (void)who;
+    json_t *list = json_array();
+    static const api_role all[] = {ROLE_ADMIN, ROLE_AGENT, ROLE_SERVICE};
+    for (size_t i = 0; list && i < NROUTES; i++) {
+        json_t *roles = json_array();
+        for (size_t r = 0; roles && r < sizeof all / sizeof *all; r++)
+            if (routes[i].roles & (1u << all[r])) json_array_append_new(roles, json_string(role_name(all[r])));
+        json_array_append_new(list, json_pack("{s:s,s:s,s:o*,s:b,s:b}", "method", routes[i].method, "path",
+                                              routes[i].pattern, "roles", roles, "public",
+                                              routes[i].roles == R_PUBLIC, "merchant_scoped",
+                                              !(routes[i].roles & R_PLATFORM)));
+    }
+    http_respond_json(req, 200, json_pack("{s:o*}", "routes", list));
+}
 
 void server_config_defaults(server_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -138,6 +165,10 @@ static void dispatch(http_request *req, void *ud) {
         reply_forbidden(req, "this role may not call this endpoint");
         return;
     }
+    if (!public && (def->roles & R_PLATFORM) && who->merchant) {
+        reply_forbidden(req, "this token is bound to a merchant; this endpoint acts on every merchant");
+        return;
+    }
     if (write_backlog_full(s, req)) return;
     def->handler(s, req, &params, who);
 }
@@ -179,7 +210,18 @@ static int open_storage(server *s) {
         log_msg(LOG_ERROR, "cannot open the store in %s: %s", s->cfg.data_dir, store_strerror(rc));
         return -1;
     }
-    if (counters_load(s) != 0 || agents_load(s) != 0) {
+    migrate_report mr;
+    rc = store_migrate(s->db, s->loop, &mr);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "cannot upgrade the data in %s: %s", s->cfg.data_dir, store_strerror(rc));
+        return -1;
+    }
+    if (mr.from != mr.to)
+        log_emit(LOG_INFO, "data upgraded",
+                 json_pack("{s:i,s:i,s:I,s:I,s:I,s:I}", "from_schema", mr.from, "to_schema", mr.to, "orders",
+                           (json_int_t)mr.orders, "cases", (json_int_t)mr.cases, "ledgers", (json_int_t)mr.ledgers,
+                           "ms", (json_int_t)mr.ms));
+    if (seqs_load(s->db, &s->seqs) != 0 || agents_read_all(s->db, &s->agents) != 0) {
         log_msg(LOG_ERROR, "cannot read the store's counters or agents");
         return -1;
     }
@@ -229,7 +271,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     *out = s;
     s->loop = loop;
     s->cfg = *cfg;
-    s->agents = json_object();
+    agents_init(&s->agents);
     clock_init_real(&s->clock);
     if (cfg->manual_clock) clock_init_manual(&s->clock, clock_now(&s->clock));
     s->started_at = clock_now(&s->clock);
@@ -267,6 +309,6 @@ void server_free(server *s) {
     if (s->shadow) policy_set_free(s->shadow);
     router_free(s->routes);
     auth_free(s);
-    json_decref(s->agents);
+    agents_free(&s->agents);
     free(s);
 }

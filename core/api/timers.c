@@ -1,221 +1,49 @@
-/* api/timers: the due-timers that make cases move with time.
+/* api/timers: running the due-timers that make cases move with time.
  *
- * A case's timers are derived from the case itself, like its indexes: an SLA
- * target not met yet, a survey not sent yet, a resolved case not closed yet.
- * case_save() diffs the timers of the case before and after a change, so a
- * timer disappears by itself when its reason does (an agent replied, the case
- * was resolved). Keys are due(be64) | kind | case_id in DB_TIMERS, so the
- * next timers to fire are the first keys.
- *
- * Firing runs on the loop thread: with the real clock a one-second tick, with
- * the manual clock right after every POST /v1/admin/clock. One round reads
- * the due timers (committed data), applies each to its case, and saves every
- * change in one batch; the next round waits until that batch is durable, so
- * a timer never fires twice. */
+ * A case's timers are derived from the case (case/timers.c) and kept in
+ * DB_TIMERS (due(be64) | kind | id) by every commit, so the next timers to
+ * fire are the first keys. Firing runs on the loop thread: with the real clock
+ * a one-second tick, with the manual clock right after every POST
+ * /v1/admin/clock. One round reads the due timers (committed data), fires
+ * each through the domain (case_fire_timer, order_report_stall) as of its due
+ * time, and writes every change in one batch; the next round waits until that
+ * batch is durable, so a timer never fires twice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/alerts.h"
 #include "api/api.h"
-#include "api/casework.h"
-#include "api/decide.h"
 #include "api/timers.h"
 #include "util/log.h"
 
-#define AUTO_CLOSE_AFTER (7 * 86400)
 #define FIRE_MAX_PER_ROUND 2000
 #define TICK_MS 1000
-
-typedef struct {
-    int64_t due;
-    const char *kind;
-} case_timer;
-
-static int breached(const json_t *kase, const char *kind) {
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(json_object_get(kase, "sla"), "breached"), i, v) {
-        if (json_string_value(v) && !strcmp(json_string_value(v), kind)) return 1;
-    }
-    return 0;
-}
-
-/* An SLA target is met by an answer at or before its due instant ("within 2
- * hours" includes the 7200th second), so the breach fires the second after. */
-#define BREACH_AFTER_DUE 1
-
-/* The timers a case wants right now (at most four). */
-static int case_timers(const json_t *kase, case_timer out[4]) {
-    int n = 0;
-    if (kase == NULL) return 0;
-    const char *status = json_string_value(json_object_get(kase, "status"));
-    json_t *sla = json_object_get(kase, "sla"), *survey = json_object_get(kase, "survey");
-    json_t *fr = json_object_get(sla, "first_response_due"), *rd = json_object_get(sla, "resolution_due");
-    if (case_status_active(status)) {
-        if (json_is_integer(fr) && json_is_null(json_object_get(kase, "first_response_at")) &&
-            !breached(kase, "first_response"))
-            out[n++] = (case_timer){json_integer_value(fr) + BREACH_AFTER_DUE, "first_response"};
-        if (json_is_integer(rd) && !breached(kase, "resolution"))
-            out[n++] = (case_timer){json_integer_value(rd) + BREACH_AFTER_DUE, "resolution"};
-    }
-    if (status && !strcmp(status, "resolved")) {
-        json_t *due = json_object_get(survey, "due_at");
-        json_t *sent = json_object_get(survey, "sent_at"); /* absent until sent */
-        if (json_is_integer(due) && (sent == NULL || json_is_null(sent)))
-            out[n++] = (case_timer){json_integer_value(due), "survey"};
-        json_t *resolved = json_object_get(kase, "resolved_at");
-        if (json_is_integer(resolved))
-            out[n++] = (case_timer){json_integer_value(resolved) + AUTO_CLOSE_AFTER, "auto_close"};
-    }
-    return n;
-}
-
-static void timer_key(store_key *k, int64_t due, const char *kind, const char *case_id) {
-    key_init(k);
-    key_u64(k, (uint64_t)(due < 0 ? 0 : due));
-    key_str(k, kind);
-    key_str(k, case_id);
-}
-
-static int has_timer(const case_timer *set, int n, const case_timer *t) {
-    for (int i = 0; i < n; i++)
-        if (set[i].due == t->due && !strcmp(set[i].kind, t->kind)) return 1;
-    return 0;
-}
-
-/* When the case wants a timer of this kind now, or -1 if it wants none. */
-static int64_t case_timer_due(const json_t *kase, const char *kind) {
-    case_timer set[4];
-    int n = case_timers(kase, set);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(set[i].kind, kind)) return set[i].due;
-    return -1;
-}
-
-/* A timer key whose reason is gone is dropped when it comes up, never fired. */
-static int case_wants_timer(const json_t *kase, const char *kind, int64_t due) {
-    return case_timer_due(kase, kind) == due;
-}
-
-void timers_update(store_batch *b, const json_t *before, const json_t *after) {
-    case_timer was[4], now[4];
-    int nw = case_timers(before, was), nn = case_timers(after, now);
-    const char *id = json_string_value(json_object_get(after ? after : before, "case_id"));
-    store_key k;
-    for (int i = 0; i < nw; i++)
-        if (!has_timer(now, nn, &was[i])) {
-            timer_key(&k, was[i].due, was[i].kind, id);
-            store_batch_del(b, DB_TIMERS, k.buf, k.len);
-        }
-    for (int i = 0; i < nn; i++)
-        if (!has_timer(was, nw, &now[i])) {
-            timer_key(&k, now[i].due, now[i].kind, id);
-            store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
-        }
-}
-
-/* An SLA target passed: mark it, and let sla.on_breach escalate. */
-static void fire_breach(server *s, json_t *kase, const char *kind, json_t *notes) {
-    json_array_append_new(json_object_get(json_object_get(kase, "sla"), "breached"), json_string(kind));
-    const char *merchant = json_string_value(json_object_get(kase, "merchant_id"));
-    json_t *args[2] = {policy_case_view(kase, NULL), json_string(kind)};
-    json_t *r = decide_call(s, merchant, "sla", "on_breach", args, 2, notes);
-    json_decref(args[0]);
-    json_decref(args[1]);
-    json_array_append_new(notes, json_pack("{s:s,s:{s:s}}", "type", "sla.breached", "data", "kind", kind));
-    if (json_is_true(json_object_get(r, "escalate"))) {
-        json_int_t prio = json_integer_value(json_object_get(kase, "priority"));
-        json_t *p = json_object_get(r, "priority");
-        json_int_t next = json_is_integer(p) ? json_integer_value(p) : (prio > 1 ? prio - 1 : 1);
-        json_object_set_new(kase, "priority", json_integer(next < 1 ? 1 : (next > 5 ? 5 : next)));
-        json_object_set_new(kase, "escalated", json_true());
-        const char *queue = json_string_value(json_object_get(r, "queue"));
-        if (queue && id_valid(queue) && strcmp(queue, json_string_value(json_object_get(kase, "queue"))))
-            case_reassign(s, kase, queue, "sla_breach", notes);
-    }
-    json_decref(r);
-}
-
-static void fire_one(server *s, store_batch *b, json_t *kase, const char *kind, json_t *events,
-                     json_t *notes) {
-    int64_t now = server_now(s);
-    const char *id = json_string_value(json_object_get(kase, "case_id"));
-    if (!strcmp(kind, "first_response") || !strcmp(kind, "resolution")) {
-        fire_breach(s, kase, kind, notes);
-        char msg[200];
-        snprintf(msg, sizeof msg, "sla_breach: case %s missed its %s target", id, kind);
-        alert_raise(s, b, "sla_breach", kase, msg, json_pack("{s:s}", "kind", kind));
-        json_array_append_new(events, json_pack("{s:s,s:O,s:{s:s}}", "type", "sla.breached", "case",
-                                                kase, "data", "kind", kind));
-    } else if (!strcmp(kind, "survey")) {
-        json_t *survey = json_object_get(kase, "survey");
-        json_object_set_new(survey, "sent_at", json_integer(now));
-        json_array_append_new(notes, json_pack("{s:s,s:{}}", "type", "survey.sent", "data"));
-        json_array_append_new(events, json_pack("{s:s,s:O,s:{s:O,s:O}}", "type", "survey.requested", "case",
-                                                kase, "data", "buyer_id", json_object_get(kase, "buyer_id"),
-                                                "questions", json_object_get(survey, "questions")));
-    } else if (!strcmp(kind, "auto_close")) {
-        json_object_set_new(kase, "status", json_string("closed"));
-        json_object_set_new(kase, "stage", json_string("closed"));
-        json_object_set_new(kase, "closed_at", json_integer(now));
-        json_array_append_new(notes, json_pack("{s:s,s:{s:s}}", "type", "status", "data", "closed_by",
-                                               "auto_close"));
-        /* like an action's case.updated; "case" is the case as the round saves it */
-        json_array_append_new(events, json_pack("{s:s,s:O,s:{s:s,s:s,s:s,s:O}}", "type", "case.updated",
-                                                "case", kase, "data", "action", "auto_close", "status",
-                                                "closed", "stage", "closed", "case", kase));
-    }
-    json_object_set_new(kase, "updated_at", json_integer(now));
-}
-
-/* The cases one round touches, as its timers so far left them: a case with
- * several timers due loads once, and each timer sees what the earlier did. */
-static json_t *round_case(server *s, json_t *cases, const char *id) {
-    json_t *kase = json_object_get(cases, id);
-    if (kase) return kase;
-    kase = rec_load(s, DB_CASES, id, 1);
-    if (kase) json_object_set_new(cases, id, kase);
-    return kase;
-}
-
-/* One timer, applied as of server_now (its due time) and saved at once with
- * its timeline notes and feed events, so each carries the time it fired. */
-static void fire_case_timer(server *s, store_batch *b, json_t *kase, const char *kind) {
-    json_t *before = json_deep_copy(kase), *notes = json_array(), *events = json_array();
-    if (before == NULL || notes == NULL || events == NULL) {
-        batch_poison(b); /* the round fails and the timer stays due */
-    } else {
-        fire_one(s, b, kase, kind, events, notes);
-        free(case_save(s, b, before, kase));
-        timeline_notes(s, b, json_string_value(json_object_get(kase, "case_id")), NULL, notes);
-        size_t i;
-        json_t *t;
-        json_array_foreach(events, i, t) {
-            json_t *data = json_object_get(t, "data");
-            json_incref(data);
-            event_append(s, b, json_string_value(json_object_get(t, "type")), kase, data);
-        }
-    }
-    json_decref(before);
-    json_decref(notes);
-    json_decref(events);
-}
-
-/* Fires a timer as of its due time, or as of the case's last change if that
- * came later: a timer re-armed in the past (a rejected case appealed after
- * its resolution target) must not date its effects before what the case
- * already shows. */
-static void fire_case_timer_at(server *s, store_batch *b, json_t *kase, const char *kind, int64_t due) {
-    int64_t updated = json_integer_value(json_object_get(kase, "updated_at"));
-    s->now_override = due > updated ? due : updated;
-    fire_case_timer(s, b, kase, kind);
-    s->now_override = 0;
-}
 
 static int by_due(const void *a, const void *b) {
     int64_t x = ((const case_timer *)a)->due, y = ((const case_timer *)b)->due;
     return x < y ? -1 : x > y;
+}
+
+/* Fires one timer of c into b and leaves c as the timer left it. */
+static int fire_into(server *s, store_batch *b, as_case *c, timer_kind kind, int64_t due) {
+    as_decider d;
+    live_decider(s, &d, due);
+    as_changes ch;
+    if (case_fire_timer(&d, c, kind, due, &ch) != 0) {
+        store_batch_fail(b, STORE_ENOMEM); /* the round fails and the timer stays due */
+        return -1;
+    }
+    changes_into(s, b, &d, &ch);
+    as_case next;
+    if (case_copy(&next, ch.after) != 0) {
+        store_batch_fail(b, STORE_ENOMEM);
+        changes_free(&ch);
+        return -1;
+    }
+    case_free(c);
+    *c = next;
+    changes_free(&ch);
+    return 0;
 }
 
 static void catch_up_committed(int status, void *ud) {
@@ -228,19 +56,19 @@ static void catch_up_committed(int status, void *ud) {
     mirrors_repair(s, 0);
 }
 
-void timers_catch_up(server *s, json_t *kase) {
-    case_timer set[4];
-    int n = case_timers(kase, set);
+void timers_catch_up(server *s, as_case *c) {
+    case_timer set[CASE_TIMERS_MAX];
+    int n = case_timers(c, set);
     qsort(set, (size_t)n, sizeof *set, by_due);
-    int64_t now = server_now(s);
+    int64_t now = clock_now(&s->clock);
     store_batch *b = NULL;
     for (int i = 0; i < n && set[i].due <= now; i++) {
-        if (!case_wants_timer(kase, set[i].kind, set[i].due)) continue; /* an earlier one changed it */
+        if (case_timer_due(c, set[i].kind) != set[i].due) continue; /* an earlier one changed it */
         if (b == NULL) b = store_batch_new(s->db);
-        fire_case_timer_at(s, b, kase, set[i].kind, set[i].due);
+        if (fire_into(s, b, c, set[i].kind, set[i].due) != 0) break;
     }
     if (b == NULL) return;
-    counters_put(s, b);
+    seqs_put(b, &s->seqs);
     store_submit(b, catch_up_committed, s);
 }
 
@@ -269,41 +97,82 @@ static size_t collect_due(server *s, int64_t now, due_timer *out, size_t max) {
     return n;
 }
 
+/* The cases one round touches, as its timers so far left them: a case with
+ * several timers due loads once, and each timer sees what the earlier did. */
+typedef struct {
+    json_t *index; /* case_id -> position in cases */
+    as_case *cases;
+    size_t n;
+} round_cases;
+
+static as_case *round_case(server *s, round_cases *rc, const char *id) {
+    json_t *at = json_object_get(rc->index, id);
+    if (at) return &rc->cases[json_integer_value(at)];
+    as_case c;
+    if (case_load(s->db, id, 1, &c) != 0) return NULL;
+    as_case *grown = realloc(rc->cases, (rc->n + 1) * sizeof *grown);
+    if (grown == NULL || json_object_set_new(rc->index, id, json_integer((json_int_t)rc->n)) != 0) {
+        if (grown) rc->cases = grown;
+        case_free(&c);
+        return NULL;
+    }
+    rc->cases = grown;
+    rc->cases[rc->n] = c;
+    return &rc->cases[rc->n++];
+}
+
+static void stall_fire(server *s, store_batch *b, const char *order_id, int64_t at) {
+    as_order o;
+    if (order_load(s->db, order_id, 1, &o) != 0) return; /* replaced away */
+    as_decider d;
+    live_decider(s, &d, at);
+    as_changes ch;
+    if (order_report_stall(&d, &o, &ch) != 0) store_batch_fail(b, STORE_ENOMEM);
+    else changes_into(s, b, &d, &ch);
+    changes_free(&ch);
+    order_free(&o);
+}
+
 /* Fires every due timer, in due order, into one batch; each acts at its due
- * time (server_now), not at the landing time of a jump of the clock. Returns
- * the number fired. */
+ * time, not at the landing time of a jump of the clock. Returns the number
+ * fired. */
 static int fire_due(server *s, store_batch *b) {
     due_timer *due = malloc(FIRE_MAX_PER_ROUND * sizeof *due);
-    json_t *cases = json_object();
-    if (due == NULL || cases == NULL) {
+    round_cases rc = {json_object(), NULL, 0};
+    if (due == NULL || rc.index == NULL) {
         free(due);
-        json_decref(cases);
+        json_decref(rc.index);
         return 0;
     }
     size_t n = collect_due(s, clock_now(&s->clock), due, FIRE_MAX_PER_ROUND);
     for (size_t i = 0; i < n; i++) {
-        /* key: due(8) | kind NUL | case_id NUL */
+        /* key: due(8) | kind NUL | id NUL */
         const char *kind = (const char *)due[i].key + 8;
         const char *id = memchr(kind, 0, due[i].klen - 8) ? kind + strlen(kind) + 1 : NULL;
         int64_t at = (int64_t)key_get_u64(due[i].key);
         store_batch_del(b, DB_TIMERS, due[i].key, due[i].klen);
-        if (id && !strcmp(kind, "stall")) {
-            s->now_override = at;
-            alerts_fire_stall(s, b, id);
-        } else {
-            json_t *kase = id ? round_case(s, cases, id) : NULL;
-            int64_t wanted = kase ? case_timer_due(kase, kind) : -1;
-            if (wanted == at) {
-                fire_case_timer_at(s, b, kase, kind, at);
-            } else if (wanted >= 0) { /* keyed under an older rule for due times: move it */
-                store_key k;
-                timer_key(&k, wanted, kind, id);
-                store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
-            }
+        if (id == NULL) continue;
+        if (!strcmp(kind, "stall")) {
+            stall_fire(s, b, id, at);
+            continue;
         }
-        s->now_override = 0;
+        int k = timer_kind_from_name(kind);
+        as_case *c = k >= 0 ? round_case(s, &rc, id) : NULL;
+        int64_t wanted = c ? case_timer_due(c, (timer_kind)k) : -1;
+        if (wanted == at) {
+            fire_into(s, b, c, (timer_kind)k, at);
+        } else if (wanted >= 0) { /* keyed under an older rule for due times: move it */
+            store_key key;
+            key_init(&key);
+            key_u64(&key, (uint64_t)wanted);
+            key_str(&key, kind);
+            key_str(&key, id);
+            store_batch_put(b, DB_TIMERS, key.buf, key.len, "", 0);
+        }
     }
-    json_decref(cases);
+    for (size_t i = 0; i < rc.n; i++) case_free(&rc.cases[i]);
+    free(rc.cases);
+    json_decref(rc.index);
     free(due);
     return (int)n;
 }
@@ -390,7 +259,7 @@ static void run_round(server *s, timers_done_cb done, void *ud, int rounds) {
     s->timers_busy = 1;
     store_batch *b = store_batch_new(s->db);
     r->fired = fire_due(s, b);
-    if (r->fired > 0) counters_put(s, b);
+    if (r->fired > 0) seqs_put(b, &s->seqs);
     store_submit(b, round_committed, r);
 }
 

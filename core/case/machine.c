@@ -1,11 +1,8 @@
-/* case/machine: the lifecycle of SPEC section 3 as one table.
+/* case/machine: the lifecycle of SPEC section 3 as one table (machine.h).
  *
- * Read a row as: "action (variant) on these types, from this status/stage,
- * moves the case to that status/stage and has this effect". A NULL target
- * keeps the current value; a NULL source status means any status but closed.
- * Refunds stay in awaiting_refund until fully paid: the API layer applies the
- * row's target only when refunded reaches approved. */
-#include "case/case.h"
+ * Refunds stay in awaiting_refund until fully paid: the domain applies the
+ * refund row's target only when refunded reaches approved. */
+#include "case/machine.h"
 
 #include <string.h>
 
@@ -18,157 +15,157 @@
 #define CMP T(CASE_COMPLAINT)
 #define CON T(CASE_CONSULTATION)
 #define LOG T(CASE_LOGISTICS)
-#define GOODS (RET | EXC | REP)  /* the item travels back to the merchant */
-#define MONEY (RFO | PPR)        /* decided and paid without shipping */
-#define ALL (GOODS | MONEY | CMP | CON | LOG)
-#define ACTIVE "open|awaiting_customer|in_progress"
-#define APPEALED "appealed"                       /* an appealed rejection */
-#define APPEALED_INSPECTION "inspection_appealed" /* ... of a failed inspection */
+#define GOODS (RET | EXC | REP) /* the item travels back to the merchant */
+#define MONEY (RFO | PPR)       /* decided and paid without shipping */
+#define CLAIMS (GOODS | MONEY)
+#define ALL (CLAIMS | CMP | CON | LOG)
+
+#define S(x) (1u << (x))
+#define OPEN S(ST_OPEN)
+#define AWAITING S(ST_AWAITING_CUSTOMER)
+#define IN_PROGRESS S(ST_IN_PROGRESS)
+#define RESOLVED S(ST_RESOLVED)
+#define REJECTED S(ST_REJECTED)
+#define ACTIVE (OPEN | AWAITING | IN_PROGRESS)
+#define ANY 0u
+
+#define G(x) ((uint32_t)1 << (x))
+#define NO_CHANGE (-1)
+
+static const char *const action_names[ACT__COUNT] = {
+    [ACT_APPROVE] = "approve",     [ACT_REJECT] = "reject",
+    [ACT_CANCEL] = "cancel",       [ACT_SHIP_BACK] = "ship_back",
+    [ACT_RECEIVE] = "receive",     [ACT_INSPECT] = "inspect",
+    [ACT_REPAIR_DONE] = "repair_done", [ACT_SHIP_TO_CUSTOMER] = "ship_to_customer",
+    [ACT_REFUND] = "refund",       [ACT_RESOLVE] = "resolve",
+    [ACT_CLOSE] = "close",         [ACT_REOPEN] = "reopen",
+    [ACT_ESCALATE] = "escalate",   [ACT_REPLY] = "reply",
+    [ACT_NOTE] = "note",           [ACT_ASSIGN] = "assign",
+};
 
 static const case_transition machine[] = {
     /* settle a manual review */
-    {"approve", NULL, GOODS, "open", "manual_review", "awaiting_customer", "awaiting_shipment", FX_APPROVE},
-    {"approve", NULL, MONEY, "open", "manual_review", "in_progress", "awaiting_refund", FX_APPROVE},
-    {"reject", NULL, GOODS | MONEY, "open", "manual_review", "rejected", "review_rejected", FX_REJECT},
+    {ACT_APPROVE, VAR_NONE, GOODS, OPEN, G(STG_MANUAL_REVIEW), ST_AWAITING_CUSTOMER, STG_AWAITING_SHIPMENT, FX_APPROVE},
+    {ACT_APPROVE, VAR_NONE, MONEY, OPEN, G(STG_MANUAL_REVIEW), ST_IN_PROGRESS, STG_AWAITING_REFUND, FX_APPROVE},
+    {ACT_REJECT, VAR_NONE, CLAIMS, OPEN, G(STG_MANUAL_REVIEW), ST_REJECTED, STG_REVIEW_REJECTED, FX_REJECT},
 
-    {"approve", NULL, GOODS, "in_progress", APPEALED, "awaiting_customer", "awaiting_shipment", FX_APPROVE},
-    {"approve", NULL, MONEY, "in_progress", APPEALED, "in_progress", "awaiting_refund", FX_APPROVE},
-    {"inspect", "pass", RET, "in_progress", APPEALED_INSPECTION, "in_progress", "awaiting_refund", FX_INSPECT_PASS},
-    {"inspect", "pass", EXC, "in_progress", APPEALED_INSPECTION, "in_progress", "awaiting_replacement", FX_INSPECT_PASS},
-    {"reject", NULL, GOODS | MONEY, "in_progress", APPEALED "|" APPEALED_INSPECTION, "rejected", "appeal_rejected", FX_REJECT},
+    /* settle an appeal: approve re-enters the flow where the rejection stopped it */
+    {ACT_APPROVE, VAR_NONE, GOODS, IN_PROGRESS, G(STG_APPEALED), ST_AWAITING_CUSTOMER, STG_AWAITING_SHIPMENT, FX_APPROVE},
+    {ACT_APPROVE, VAR_NONE, MONEY, IN_PROGRESS, G(STG_APPEALED), ST_IN_PROGRESS, STG_AWAITING_REFUND, FX_APPROVE},
+    {ACT_INSPECT, VAR_PASS, RET, IN_PROGRESS, G(STG_INSPECTION_APPEALED), ST_IN_PROGRESS, STG_AWAITING_REFUND, FX_INSPECT_PASS},
+    {ACT_INSPECT, VAR_PASS, EXC, IN_PROGRESS, G(STG_INSPECTION_APPEALED), ST_IN_PROGRESS, STG_AWAITING_REPLACEMENT, FX_INSPECT_PASS},
+    {ACT_REJECT, VAR_NONE, CLAIMS, IN_PROGRESS, G(STG_APPEALED) | G(STG_INSPECTION_APPEALED), ST_REJECTED, STG_APPEAL_REJECTED, FX_REJECT},
+
+    /* the customer withdraws a claim: while nothing was shipped back or paid */
+    {ACT_CANCEL, VAR_NONE, CLAIMS, OPEN, G(STG_MANUAL_REVIEW), ST_CLOSED, STG_CANCELLED, FX_CANCEL},
+    {ACT_CANCEL, VAR_NONE, GOODS, AWAITING, G(STG_AWAITING_SHIPMENT), ST_CLOSED, STG_CANCELLED, FX_CANCEL},
+    {ACT_CANCEL, VAR_NONE, MONEY, IN_PROGRESS, G(STG_AWAITING_REFUND) | G(STG_APPEALED), ST_CLOSED, STG_CANCELLED, FX_CANCEL},
+    {ACT_CANCEL, VAR_NONE, GOODS, IN_PROGRESS, G(STG_APPEALED), ST_CLOSED, STG_CANCELLED, FX_CANCEL},
 
     /* goods travel back */
-    {"ship_back", NULL, GOODS, "awaiting_customer", "awaiting_shipment", "in_progress", "in_transit", FX_SHIP_BACK},
-    {"receive", NULL, RET | EXC, "in_progress", "in_transit", "in_progress", "received", FX_RECEIVE},
-    {"receive", NULL, REP, "in_progress", "in_transit", "in_progress", "repairing", FX_RECEIVE},
+    {ACT_SHIP_BACK, VAR_NONE, GOODS, AWAITING, G(STG_AWAITING_SHIPMENT), ST_IN_PROGRESS, STG_IN_TRANSIT, FX_SHIP_BACK},
+    {ACT_RECEIVE, VAR_NONE, RET | EXC, IN_PROGRESS, G(STG_IN_TRANSIT), ST_IN_PROGRESS, STG_RECEIVED, FX_NONE},
+    {ACT_RECEIVE, VAR_NONE, REP, IN_PROGRESS, G(STG_IN_TRANSIT), ST_IN_PROGRESS, STG_REPAIRING, FX_NONE},
     /* SPEC's repair row goes from the approval straight to receive: a device
      * handed in at a service point has no shipment to record */
-    {"receive", NULL, REP, "awaiting_customer", "awaiting_shipment", "in_progress", "repairing", FX_RECEIVE},
-    {"inspect", "pass", RET, "in_progress", "received", "in_progress", "awaiting_refund", FX_INSPECT_PASS},
-    {"inspect", "pass", EXC, "in_progress", "received", "in_progress", "awaiting_replacement", FX_INSPECT_PASS},
-    {"inspect", "fail", RET | EXC, "in_progress", "received", "rejected", "inspection_failed", FX_INSPECT_FAIL},
-    {"repair_done", NULL, REP, "in_progress", "repairing", "in_progress", "repaired", FX_REPAIR_DONE},
-    {"ship_to_customer", NULL, EXC, "in_progress", "awaiting_replacement", "resolved", "replaced", FX_SHIP_TO_CUSTOMER},
-    {"ship_to_customer", NULL, REP, "in_progress", "repaired", "resolved", "repaired", FX_SHIP_TO_CUSTOMER},
+    {ACT_RECEIVE, VAR_NONE, REP, AWAITING, G(STG_AWAITING_SHIPMENT), ST_IN_PROGRESS, STG_REPAIRING, FX_NONE},
+    {ACT_INSPECT, VAR_PASS, RET, IN_PROGRESS, G(STG_RECEIVED), ST_IN_PROGRESS, STG_AWAITING_REFUND, FX_INSPECT_PASS},
+    {ACT_INSPECT, VAR_PASS, EXC, IN_PROGRESS, G(STG_RECEIVED), ST_IN_PROGRESS, STG_AWAITING_REPLACEMENT, FX_INSPECT_PASS},
+    {ACT_INSPECT, VAR_FAIL, RET | EXC, IN_PROGRESS, G(STG_RECEIVED), ST_REJECTED, STG_INSPECTION_FAILED, FX_INSPECT_FAIL},
+    {ACT_REPAIR_DONE, VAR_NONE, REP, IN_PROGRESS, G(STG_REPAIRING), ST_IN_PROGRESS, STG_REPAIRED, FX_NONE},
+    {ACT_SHIP_TO_CUSTOMER, VAR_NONE, EXC, IN_PROGRESS, G(STG_AWAITING_REPLACEMENT), ST_RESOLVED, STG_REPLACED, FX_SHIP_TO_CUSTOMER},
+    {ACT_SHIP_TO_CUSTOMER, VAR_NONE, REP, IN_PROGRESS, G(STG_REPAIRED), ST_RESOLVED, STG_REPAIRED, FX_SHIP_TO_CUSTOMER},
 
     /* money */
-    {"refund", NULL, RET | MONEY, "in_progress", "awaiting_refund", "resolved", "refunded", FX_REFUND},
+    {ACT_REFUND, VAR_NONE, RET | MONEY, IN_PROGRESS, G(STG_AWAITING_REFUND), ST_RESOLVED, STG_REFUNDED, FX_REFUND},
 
     /* any type */
-    {"resolve", NULL, ALL, ACTIVE, NULL, "resolved", "resolved", FX_RESOLVE},
-    {"close", NULL, ALL, "resolved", NULL, "closed", "closed", FX_CLOSE},
-    /* a resolved case reopens; a rejected one is appealed (and escalated),
-     * and the appeal is settled like a review: approve re-enters the flow
-     * where the rejection stopped it, reject ends it again */
-    {"reopen", NULL, ALL, "resolved", NULL, "in_progress", "reopened", FX_REOPEN},
-    {"reopen", NULL, RET | EXC, "rejected", "inspection_failed", "in_progress", APPEALED_INSPECTION, FX_REOPEN},
-    {"reopen", NULL, ALL, "rejected", NULL, "in_progress", APPEALED, FX_REOPEN},
-    {"escalate", NULL, ALL, ACTIVE, NULL, NULL, NULL, FX_ESCALATE},
-    {"reply", NULL, ALL, NULL, NULL, NULL, NULL, FX_REPLY},
-    {"note", NULL, ALL, NULL, NULL, NULL, NULL, FX_NOTE},
-    {"assign", NULL, ALL, NULL, NULL, NULL, NULL, FX_ASSIGN},
+    {ACT_RESOLVE, VAR_NONE, ALL, ACTIVE, 0, ST_RESOLVED, STG_RESOLVED, FX_RESOLVE},
+    {ACT_CLOSE, VAR_NONE, ALL, RESOLVED, 0, ST_CLOSED, STG_CLOSED, FX_CLOSE},
+    /* a resolved case reopens; a rejected one is appealed (and escalated) */
+    {ACT_REOPEN, VAR_NONE, ALL, RESOLVED, 0, ST_IN_PROGRESS, STG_REOPENED, FX_REOPEN},
+    {ACT_REOPEN, VAR_NONE, RET | EXC, REJECTED, G(STG_INSPECTION_FAILED), ST_IN_PROGRESS, STG_INSPECTION_APPEALED, FX_REOPEN},
+    {ACT_REOPEN, VAR_NONE, ALL, REJECTED, 0, ST_IN_PROGRESS, STG_APPEALED, FX_REOPEN},
+    {ACT_ESCALATE, VAR_NONE, ALL, ACTIVE, 0, NO_CHANGE, NO_CHANGE, FX_ESCALATE},
+    {ACT_REPLY, VAR_NONE, ALL, ANY, 0, NO_CHANGE, NO_CHANGE, FX_REPLY},
+    {ACT_NOTE, VAR_NONE, ALL, ANY, 0, NO_CHANGE, NO_CHANGE, FX_NOTE},
+    {ACT_ASSIGN, VAR_NONE, ALL, ANY, 0, NO_CHANGE, NO_CHANGE, FX_ASSIGN},
 };
 
 #define MACHINE_ROWS (sizeof(machine) / sizeof(machine[0]))
 
-/* 1 if word is one of the '|'-separated words of list. */
-static int word_in(const char *word, const char *list) {
-    size_t n = strlen(word);
-    const char *p = list;
-    while (*p) {
-        const char *end = strchr(p, '|');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, word, n) == 0) return 1;
-        if (end == NULL) break;
-        p = end + 1;
-    }
-    return 0;
+const char *case_action_name(case_action a) {
+    return a >= 0 && a < ACT__COUNT ? action_names[a] : NULL;
 }
 
-static int row_applies(const case_transition *row, case_type t, const char *status,
-                       const char *stage) {
+int case_action_from_name(const char *name) {
+    if (name == NULL) return -1;
+    for (int a = 0; a < ACT__COUNT; a++)
+        if (strcmp(name, action_names[a]) == 0) return a;
+    return -1;
+}
+
+static int row_applies(const case_transition *row, case_type t, case_status status, case_stage stage) {
     if (!(row->types & T(t))) return 0;
-    if (row->from_status == NULL) {
-        if (strcmp(status, "closed") == 0) return 0;
-    } else if (!word_in(status, row->from_status)) {
-        return 0;
-    }
-    return row->from_stage == NULL || (stage != NULL && word_in(stage, row->from_stage));
+    if (row->from_status == ANY ? status == ST_CLOSED : !(row->from_status & S(status))) return 0;
+    return row->from_stage == 0 || (row->from_stage & G(stage));
 }
 
-int case_initial_state(case_type t, const char *outcome, const char **status,
-                       const char **stage) {
-    if (!case_type_needs_decision(t)) {
-        *status = "open";
-        *stage = "new";
-        return 0;
+void case_initial_state(case_type t, as_outcome outcome, case_status *status, case_stage *stage) {
+    *status = ST_OPEN;
+    *stage = STG_NEW;
+    if (!case_type_needs_decision(t)) return;
+    if (outcome == OUT_REJECT) {
+        *status = ST_REJECTED;
+        *stage = STG_NOT_ELIGIBLE;
+        return;
     }
-    if (outcome == NULL) return -1;
-    if (strcmp(outcome, "review") == 0) {
-        *status = "open";
-        *stage = "manual_review";
-        return 0;
-    }
-    if (strcmp(outcome, "reject") == 0) {
-        *status = "rejected";
-        *stage = "not_eligible";
-        return 0;
-    }
-    if (strcmp(outcome, "approve") != 0) return -1;
-    /* An approval starts where approving a manual review would lead. */
-    const case_transition *row = case_machine_find(t, "open", "manual_review", "approve", NULL);
-    if (row == NULL) return -1;
-    *status = row->to_status;
-    *stage = row->to_stage;
-    return 0;
+    *stage = STG_MANUAL_REVIEW;
+    if (outcome != OUT_APPROVE) return;
+    /* an approval starts where approving a manual review leads */
+    const case_transition *row = case_machine_find(t, ST_OPEN, STG_MANUAL_REVIEW, ACT_APPROVE, VAR_NONE);
+    if (row == NULL) return;
+    *status = (case_status)row->to_status;
+    *stage = (case_stage)row->to_stage;
 }
 
-int case_stage_is_appeal(const char *stage) {
-    return stage != NULL && (strcmp(stage, APPEALED) == 0 || strcmp(stage, APPEALED_INSPECTION) == 0);
+int case_stage_is_appeal(case_stage stage) {
+    return stage == STG_APPEALED || stage == STG_INSPECTION_APPEALED;
 }
 
-int case_action_known(const char *action) {
-    if (action == NULL) return 0;
-    for (size_t i = 0; i < MACHINE_ROWS; i++)
-        if (strcmp(machine[i].action, action) == 0) return 1;
-    return 0;
-}
-
-const case_transition *case_machine_find(case_type t, const char *status, const char *stage,
-                                         const char *action, const char *variant) {
-    if (status == NULL || action == NULL || t < 0 || t >= CASE__TYPES) return NULL;
+const case_transition *case_machine_find(case_type t, case_status status, case_stage stage,
+                                         case_action action, case_variant variant) {
+    if (t < 0 || t >= CASE__TYPES) return NULL;
     for (size_t i = 0; i < MACHINE_ROWS; i++) {
         const case_transition *row = &machine[i];
-        if (strcmp(row->action, action) != 0) continue;
-        if (row->variant != NULL && (variant == NULL || strcmp(row->variant, variant) != 0))
-            continue;
+        if (row->action != action || (row->variant != VAR_NONE && row->variant != variant)) continue;
         if (row_applies(row, t, status, stage)) return row;
     }
     return NULL;
 }
 
-/* Appends name to the array unless it is there; keeps the array sorted. */
-static void add_sorted_unique(json_t *arr, const char *name) {
-    size_t i, n = json_array_size(arr);
-    for (i = 0; i < n; i++) {
-        int c = strcmp(json_string_value(json_array_get(arr, i)), name);
-        if (c == 0) return;
-        if (c > 0) break;
+/* Action names, sorted: the bit of each action in `set`, in name order. */
+static void emit_sorted(emitter *e, unsigned set) {
+    emit_array(e);
+    const char *last = "";
+    for (;;) { /* selection by name: 16 actions, no allocation */
+        int next = -1;
+        for (int a = 0; a < ACT__COUNT; a++)
+            if ((set >> a & 1u) && strcmp(action_names[a], last) > 0 &&
+                (next < 0 || strcmp(action_names[a], action_names[next]) < 0))
+                next = a;
+        if (next < 0) break;
+        emit_str(e, action_names[next]);
+        last = action_names[next];
     }
-    json_array_insert_new(arr, i, json_string(name));
+    emit_array_end(e);
 }
 
-json_t *case_machine_allowed(case_type t, const char *status, const char *stage) {
-    json_t *out = json_array();
-    if (out == NULL || status == NULL) return out;
+void case_machine_allowed(case_type t, case_status status, case_stage stage, emitter *e) {
+    unsigned set = 0;
     for (size_t i = 0; i < MACHINE_ROWS; i++)
-        if (row_applies(&machine[i], t, status, stage)) add_sorted_unique(out, machine[i].action);
-    return out;
+        if (row_applies(&machine[i], t, status, stage)) set |= 1u << machine[i].action;
+    emit_sorted(e, set);
 }
 
-json_t *case_machine_actions(void) {
-    json_t *out = json_array();
-    if (out == NULL) return NULL;
-    for (size_t i = 0; i < MACHINE_ROWS; i++) add_sorted_unique(out, machine[i].action);
-    return out;
-}
+void case_machine_actions(emitter *e) { emit_sorted(e, (1u << ACT__COUNT) - 1); }

@@ -17,6 +17,7 @@
  * moment (lingering close), so the peer reads the answer instead of a reset. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "http/internal.h"
 
@@ -69,6 +70,7 @@ static void on_timer(uv_timer_t *t);
 
 void http_conn_timer(http_conn *c, http_timer_mode mode) {
     if (c->closing) return;
+    c->timer_deferred = 0;
     const http_config *cfg = &c->srv->cfg;
     uint64_t drain = c->srv->shutting_down && cfg->idle_timeout_ms > SHUTDOWN_DRAIN_MS
                          ? SHUTDOWN_DRAIN_MS : cfg->idle_timeout_ms;
@@ -82,10 +84,29 @@ void http_conn_timer(http_conn *c, http_timer_mode mode) {
     else uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* Bytes from the peer wait in the socket, unread, while we read from it. */
+static int bytes_waiting(http_conn *c) {
+    uv_os_fd_t fd;
+    int n = 0;
+    if (!c->reading || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* libuv runs due timers before it polls for reads, so after a long loop turn
+ * (a slow handler, a big pipelined batch) a connection whose bytes came in
+ * time would be judged idle or slow before they are read; the close then
+ * resets it. Such a timer waits once more, for as long again: the read comes
+ * first in this very turn. Once per arming, so a slow client gains at most
+ * one more period, and only while the loop runs late. */
 static void on_timer(uv_timer_t *t) {
     http_conn *c = t->data;
     http_timer_mode mode = c->tmode;
     c->tmode = TM_NONE;
+    if ((mode == TM_IDLE || mode == TM_REQUEST) && !c->timer_deferred && bytes_waiting(c)) {
+        http_conn_timer(c, mode);
+        c->timer_deferred = 1;
+        return;
+    }
     if (mode == TM_RESUME)
         conn_continue(c);
     else if (mode == TM_REQUEST && c->in_message && !c->busy && !c->done)

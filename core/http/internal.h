@@ -92,6 +92,7 @@ typedef struct http_conn {
     unsigned closing : 1;     /* uv_close called */
     unsigned lingering : 1;   /* write side shut, draining the peer's bytes */
     unsigned peer_eof : 1;
+    unsigned timer_deferred : 1; /* the timer waited once for unread bytes */
 } http_conn;
 
 struct http_server {

@@ -70,6 +70,13 @@ static int on_message_begin(llhttp_t *p) {
     return 0;
 }
 
+/* Known as soon as the method is: an error answer to a HEAD request that
+ * fails later in its head (a bad header, a timeout) carries no body either. */
+static int on_method_complete(llhttp_t *p) {
+    conn_of(p)->req.head_only = llhttp_get_method(p) == HTTP_HEAD;
+    return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t n) {
     http_conn *c = conn_of(p);
     if (c->req.head_bytes + n > c->srv->cfg.max_header_bytes) /* the URL comes first */
@@ -215,6 +222,7 @@ static int on_message_complete(llhttp_t *p) {
 
 const llhttp_settings_t http_parser_settings = {
     .on_message_begin = on_message_begin,
+    .on_method_complete = on_method_complete,
     .on_url = on_url,
     .on_url_complete = on_url_complete,
     .on_header_field = on_header_field,

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "time/calendar.h"
+#include "util/emit.h"
 
 typedef struct policy_set policy_set;
 
@@ -123,5 +124,55 @@ void policy_get_stats(const policy_set *ps, policy_stats *st);
 /* Adds from's statistics to to's: a set that replaces another (reload) carries
  * its predecessor's counts, so the counters of /metrics never go down. */
 void policy_carry_stats(policy_set *to, const policy_set *from);
+
+/* ---- views and typed results (policy/views.c) ----
+ *
+ * The bridge the case domain uses: a request's arguments are built once as
+ * read-only views (tables no policy can change, shared by every call of the
+ * request and by the floor), and a result is read field by field against the
+ * caller's schema. */
+typedef void (*policy_encode_fn)(emitter *e, const void *ud);
+/* Builds a view from encode's emitter calls (one object or array). *view is
+ * its handle for policy_call_views, until policy_view_free. */
+int policy_view_new(policy_set *ps, policy_encode_fn encode, const void *ud, int *view, char *err,
+                    size_t errlen);
+void policy_view_free(policy_set *ps, int view);
+
+typedef enum { PF_STRING = 1, PF_INTEGER, PF_BOOLEAN, PF_STRINGS, PF_ANY } policy_ftype;
+typedef struct {
+    const char *name;
+    policy_ftype type;
+} policy_field;
+
+#define POLICY_FIELDS_MAX 8
+typedef struct {
+    int present;
+    int64_t i; /* PF_INTEGER */
+    int b;     /* PF_BOOLEAN */
+    char *s;   /* PF_STRING */
+    char **list; /* PF_STRINGS */
+    size_t n;
+} policy_fval;
+
+typedef struct {
+    int nil;                          /* the function returned nil */
+    policy_fval f[POLICY_FIELDS_MAX]; /* in schema order */
+    char *output;                     /* the whole result as JSON text, for the record */
+} policy_result;
+
+/* An argument: a view (view >= 0), else the string str (or nil). */
+typedef struct {
+    int view;
+    const char *str;
+} policy_arg;
+
+/* Calls module.fn(args..., ctx) for merchant, with the floor as
+ * policy_call. The result must be nil or a table whose fields are all in
+ * schema, each of its type; anything else is an error naming the field. 0,
+ * or -1 with err (out is then empty). */
+int policy_call_views(policy_set *ps, const char *merchant_id, const char *module, const char *fn,
+                      const policy_arg *args, int nargs, const policy_field *schema, int nfields,
+                      const policy_ctx *ctx, policy_result *out, char *err, size_t errlen);
+void policy_result_free(policy_result *r);
 
 #endif

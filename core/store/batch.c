@@ -5,6 +5,8 @@
  * offset), so a batch of many small writes costs a few allocations. The first
  * error is remembered and makes later calls no-ops (Knot DNS style): the batch
  * then fails alone, without touching the transaction it would have shared. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,33 @@ void store_batch_put_deferred(store_batch *b, store_db db, const void *key, size
     op->release = release;
 }
 
+/* The key is a placeholder of the right length (the writer builds the real
+ * one); head and tail go into the arena one after the other. */
+void store_batch_put_seq(store_batch *b, store_db db, const void *head, size_t hlen,
+                         const void *tail, size_t tlen) {
+    static const unsigned char placeholder[8];
+    if (b == NULL || b->is_reserve || b->err) return;
+    if ((hlen && head == NULL) || (tlen && tail == NULL) || hlen > VALUE_MAX - 20 ||
+        tlen > VALUE_MAX - 20 - hlen) {
+        b->err = STORE_EINVAL;
+        return;
+    }
+    size_t before = b->nops;
+    batch_add(b, db, placeholder, sizeof placeholder, 0, head, hlen);
+    if (b->nops == before) return;
+    store_op *op = &b->ops[b->nops - 1];
+    if (arena_reserve(b, tlen) != 0) {
+        b->nops--;
+        b->err = STORE_ENOMEM;
+        return;
+    }
+    if (tlen) memcpy(b->arena + b->alen, tail, tlen);
+    b->alen += tlen;
+    op->vlen = hlen + tlen;
+    op->hlen = hlen;
+    op->sequenced = 1;
+}
+
 int store_batch_materialize(store_batch *b) {
     for (size_t i = 0; i < b->nops; i++) {
         store_op *op = &b->ops[i];
@@ -155,15 +184,62 @@ static int put(MDB_txn *txn, MDB_dbi dbi, store_db db, MDB_val *k, MDB_val *v) {
     return mdb_put(txn, dbi, k, v, 0);
 }
 
+/* The seq after the db's last key in this transaction (1 for an empty db).
+ * Its keys are all 8-byte seqs; anything else there is refused. */
+static int seq_first(MDB_txn *txn, MDB_dbi dbi, uint64_t *next) {
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) return rc;
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        *next = 1;
+        return 0;
+    }
+    if (rc != 0) return rc;
+    if (k.mv_size != 8) return MDB_INCOMPATIBLE;
+    *next = key_get_u64(k.mv_data) + 1;
+    return 0;
+}
+
+/* Writer thread: the next seq of op's db, written as key and into the value
+ * between head and tail. MDB_RESERVE lets the value be built in place. The
+ * seq is only tentative until the transaction commits: a failed attempt
+ * starts again from the db's last key, so its numbers are given again. */
+static int put_sequenced(store_batch *b, store_op *op, MDB_txn *txn, store_seqs *seqs) {
+    MDB_dbi dbi = b->s->dbi[op->db];
+    uint64_t *next = &seqs->next[op->db];
+    int rc = *next ? 0 : seq_first(txn, dbi, next);
+    if (rc != 0) return rc;
+    uint64_t seq = (*next)++;
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRIu64, seq);
+    store_key key;
+    key_init(&key);
+    key_u64(&key, seq);
+    MDB_val k = {key.len, key.buf}, v = {op->vlen + (size_t)n, NULL};
+    rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc != 0) return rc;
+    const unsigned char *val = b->arena + op->voff;
+    memcpy(v.mv_data, val, op->hlen);
+    memcpy((char *)v.mv_data + op->hlen, num, (size_t)n);
+    memcpy((char *)v.mv_data + op->hlen + n, val + op->hlen, op->vlen - op->hlen);
+    op->seqno = seq;
+    return 0;
+}
+
 /* Writer thread. Deleting a key that is not there is not an error: the
  * caller's intent (the key is absent) holds. */
-int store_batch_apply(store_batch *b, MDB_txn *txn) {
+int store_batch_apply(store_batch *b, MDB_txn *txn, store_seqs *seqs) {
     const MDB_dbi *dbi = b->s->dbi;
     for (size_t i = 0; i < b->nops; i++) {
-        const store_op *op = &b->ops[i];
+        store_op *op = &b->ops[i];
         MDB_val k = {op->klen, b->arena + op->koff};
         int rc;
-        if (op->del) {
+        if (op->sequenced) {
+            rc = put_sequenced(b, op, txn, seqs);
+        } else if (op->del) {
             rc = mdb_del(txn, dbi[op->db], &k, NULL);
             if (rc == MDB_NOTFOUND) rc = 0;
         } else {
@@ -175,12 +251,19 @@ int store_batch_apply(store_batch *b, MDB_txn *txn) {
     return 0;
 }
 
+uint64_t store_batch_bytes(const store_batch *b) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < b->nops; i++)
+        if (!b->ops[i].del) n += b->ops[i].klen + b->ops[i].vlen;
+    return n;
+}
+
 int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,
                            char **val, size_t *vlen) {
     if (b == NULL || b->is_reserve) return STORE_ENOMEM;
     for (size_t i = b->nops; i-- > 0;) {
         const store_op *op = &b->ops[i];
-        if (op->deferred || op->db != db || op->klen != klen ||
+        if (!store_op_readable(op) || op->db != db || op->klen != klen ||
             memcmp(b->arena + op->koff, key, klen) != 0)
             continue;
         if (op->del) return STORE_ENOTFOUND;
@@ -193,3 +276,38 @@ int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t 
     return store_get_latest(b->s, db, key, klen, val, vlen);
 }
 
+void store_batch_seqs_done(store *s, const store_batch *b) {
+    for (size_t i = 0; i < b->nops; i++) {
+        const store_op *op = &b->ops[i];
+        if (op->sequenced && op->seqno > s->seq_durable[op->db]) s->seq_durable[op->db] = op->seqno;
+    }
+}
+
+/* The db's last key as committed, for the first question about its seq:
+ * 0 and *last, or an error (the question is asked again next time). */
+static int seq_committed(store *s, store_db db, uint64_t *last) {
+    store_read *rd;
+    int rc = store_read_begin(s, &rd);
+    if (rc != 0) return rc;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    *last = 0;
+    if ((rc = mdb_cursor_open(rd->txn, s->dbi[db], &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (rc == 0 && k.mv_size == 8) *last = key_get_u64(k.mv_data);
+        if (rc == MDB_NOTFOUND) rc = 0;
+        mdb_cursor_close(cur);
+    }
+    store_read_end(rd);
+    return store_err(rc);
+}
+
+uint64_t store_seq_durable(store *s, store_db db) {
+    if (s == NULL || (int)db < 0 || db >= DB__COUNT) return 0;
+    uint64_t last;
+    if (!s->seq_known[db] && seq_committed(s, db, &last) == 0) {
+        if (last > s->seq_durable[db]) s->seq_durable[db] = last;
+        s->seq_known[db] = 1;
+    }
+    return s->seq_durable[db];
+}

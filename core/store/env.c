@@ -13,12 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/store_impl.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)256 << 20)
 #define DEFAULT_MAP_MAX ((size_t)64 << 30)
+/* Less free space than this after a short write: the file system is full. */
+#define DISK_FULL_MARGIN ((uint64_t)1 << 20)
 
 static const char *const db_names[DB__COUNT] = {
     "meta", "orders", "cases", "timeline", "index", "timers", "events", "agents", "idem",
@@ -41,7 +44,10 @@ int store_err(int rc) {
     switch (rc) {
     case MDB_SUCCESS: return STORE_OK;
     case MDB_NOTFOUND: return STORE_ENOTFOUND;
-    case MDB_MAP_FULL: return STORE_EFULL;
+    case MDB_MAP_FULL:
+    case ENOSPC: /* the file system is full */
+    case EDQUOT: /* or the user's quota is */
+        return STORE_EFULL;
     case ENOMEM: return STORE_ENOMEM;
     case EINVAL:
     case MDB_BAD_VALSIZE: return STORE_EINVAL;
@@ -240,6 +246,19 @@ int store_reload_map(store *s) {
     return 0;
 }
 
+/* Writer thread. LMDB answers a write that stopped short with EIO, and a
+ * write stops short when the file system runs out of space part way (a full
+ * tmpfs does that), so an EIO on a file system with (next to) no free space
+ * left is a full disk, not a broken one. Root may use the blocks reserved for
+ * it, so for root the free blocks count, for others the available ones. */
+int store_disk_full(store *s) {
+    mdb_filehandle_t fd;
+    struct statvfs st;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &st) != 0) return 0;
+    uint64_t blocks = geteuid() == 0 ? st.f_bfree : st.f_bavail;
+    return blocks * st.f_frsize < DISK_FULL_MARGIN;
+}
+
 size_t store_pending(const store *s) { return s ? s->pending : 0; }
 
 void store_get_stats(const store *s, store_stats *st) {
@@ -251,6 +270,7 @@ void store_get_stats(const store *s, store_stats *st) {
     st->batches_committed = s->batches_committed;
     st->max_batches_per_commit = s->max_per_commit;
     st->commit_us_total = s->commit_us_total;
+    st->bytes_written = s->bytes_written;
     st->map_size = s->map_size;
     memcpy(st->batch_size_hist, s->hist, sizeof st->batch_size_hist);
     pthread_mutex_unlock(&m->mu);

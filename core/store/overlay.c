@@ -140,7 +140,7 @@ int overlay_add_batch(overlay *ov, const store_batch *b) {
     if (made == NULL) return STORE_ENOMEM;
     for (size_t i = 0; i < b->nops; i++) {
         made[i] = NULL;
-        if (b->ops[i].deferred) continue; /* append-only: never read back pending */
+        if (!store_op_readable(&b->ops[i])) continue; /* append-only: never read back pending */
         made[i] = ov_entry_new(b, &b->ops[i]);
         if (made[i] == NULL) {
             while (i > 0) free(made[--i]);
@@ -157,7 +157,7 @@ int overlay_add_batch(overlay *ov, const store_batch *b) {
 void overlay_remove_batch(overlay *ov, const store_batch *b) {
     for (size_t i = 0; i < b->nops && ov->count > 0; i++) {
         const store_op *op = &b->ops[i];
-        if (op->deferred) continue;
+        if (!store_op_readable(op)) continue;
         const unsigned char *key = b->arena + op->koff;
         uint64_t h = ov_hash(op->db, key, op->klen);
         ov_entry **pp = ov_find(ov, h, op->db, key, op->klen);

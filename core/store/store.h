@@ -17,7 +17,16 @@
  * thread learned of the failure complete with the error (their state may have
  * been derived from the failed one); the overlay is dropped, and later batches
  * start again from committed data. MDB_MAP_FULL grows the map (x2, up to
- * map_max) and retries the transaction before giving up with STORE_EFULL.
+ * map_max) and retries the transaction before giving up with STORE_EFULL. A
+ * full disk is STORE_EFULL too (ENOSPC or EDQUOT from a write or a sync, or
+ * a write cut short on a file system left with no space, which LMDB reports
+ * as EIO): nothing of the failed group is written, reads go on, and every
+ * later commit tries the disk again, so writes resume by themselves once
+ * space is freed.
+ *
+ * Feeds: a sequenced put (store_batch_put_seq) is numbered by the writer
+ * thread when it applies the batch, in commit order and without gaps, so a
+ * failed commit leaves no hole in the numbering.
  *
  * Every function here runs on the loop thread unless it says otherwise. */
 #ifndef AS_STORE_H
@@ -35,7 +44,7 @@ typedef enum {
     DB_TIMELINE, /* case_id | seq(be64) -> event JSON */
     DB_INDEX,    /* secondary indexes: composite key -> small value */
     DB_TIMERS,   /* due(be64) | kind | id -> timer JSON */
-    DB_EVENTS,   /* seq(be64) -> feed event JSON */
+    DB_EVENTS,   /* seq(be64) -> feed event JSON (sequenced puts only) */
     DB_AGENTS,   /* agent_id -> agent JSON */
     DB_IDEM,     /* idempotency scope | key -> stored answer */
     DB__COUNT
@@ -45,7 +54,7 @@ typedef enum {
 enum {
     STORE_OK = 0,
     STORE_ENOTFOUND = -1, /* no such key */
-    STORE_EFULL = -2,     /* map full and cannot grow: answer 507 */
+    STORE_EFULL = -2,     /* map full and cannot grow, or disk full: answer 507 */
     STORE_EIO = -3,       /* any other LMDB or OS failure */
     STORE_ENOMEM = -4,
     STORE_EINVAL = -5, /* key too long, bad argument */
@@ -120,6 +129,23 @@ typedef char *(*store_serialize_fn)(void *value, size_t *len);
 typedef void (*store_release_fn)(void *value);
 void store_batch_put_deferred(store_batch *b, store_db db, const void *key, size_t klen,
                               void *value, store_serialize_fn serialize, store_release_fn release);
+/* A record under db's next sequence number, which the writer thread assigns
+ * when it applies the batch: numbers follow commit order, start at 1 and
+ * leave no gaps, because a transaction that fails hands its numbers back
+ * (each attempt counts on from the last key the db holds). The key is the
+ * seq as 8 big-endian bytes (key_u64); the value is head, the seq in decimal,
+ * then tail: head `{"seq":` and tail `,"type":"x"}` store
+ * `{"seq":42,"type":"x"}`. Copies head and tail. A db that takes sequenced
+ * puts must hold nothing else (a commit into one whose last key is not a seq
+ * fails) and keep its last record (deleting it would give its seq again).
+ * Like a deferred value, the record is invisible to store_get_latest and
+ * store_batch_get_latest until committed; a committed read sees it. */
+void store_batch_put_seq(store_batch *b, store_db db, const void *head, size_t hlen,
+                         const void *tail, size_t tlen);
+/* The highest seq of db known durable on the loop thread: the db's last
+ * committed key when first asked, then raised as each batch with sequenced
+ * puts into db completes with status 0 (before its callback runs). 0: none. */
+uint64_t store_seq_durable(store *s, store_db db);
 /* store_get_latest as seen by b: b's own newest write of key first, then the
  * store's latest. For read-modify-write of a counter a batch may touch twice. */
 int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,
@@ -146,6 +172,7 @@ typedef struct {
     uint64_t batches_committed; /* batches in successful commits (barriers too) */
     uint64_t max_batches_per_commit;
     uint64_t commit_us_total; /* time spent in txn + commit */
+    uint64_t bytes_written;   /* key and value bytes of the puts committed */
     size_t map_size;
     size_t pending;           /* submitted, not yet completed */
     uint64_t batch_size_hist[8]; /* batches per commit: 1,2-3,4-7,8-15,16-31,32-63,64-127,128+ */

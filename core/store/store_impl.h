@@ -18,6 +18,11 @@
 typedef struct {
     uint8_t db;
     uint8_t del;
+    /* a sequenced put (store_batch_put_seq): the key is a placeholder and
+     * the value is head (hlen bytes) then tail; the writer assigns seqno */
+    uint8_t sequenced;
+    size_t hlen;
+    uint64_t seqno;
     size_t koff, klen;
     size_t voff, vlen;
     /* a deferred value (store_batch_put_deferred): serialised into `text`
@@ -27,6 +32,16 @@ typedef struct {
     store_release_fn release;
     char *text;
 } store_op;
+
+/* Ops whose value store_get_latest may see while the batch is pending: a
+ * deferred value is serialised later and a sequenced put has no key yet. */
+static inline int store_op_readable(const store_op *op) { return !op->deferred && !op->sequenced; }
+
+/* The writer's view of each db's sequence within one transaction attempt:
+ * 0 until the db's last key is looked up, then the next seq to give. */
+typedef struct {
+    uint64_t next[DB__COUNT];
+} store_seqs;
 
 struct store_batch {
     store *s;
@@ -83,6 +98,7 @@ struct store {
     size_t map_size;
     uint64_t commits, commit_us_total, in_last_commit, max_per_commit;
     uint64_t batches_committed; /* the sum of the batches-per-commit histogram */
+    uint64_t bytes_written;     /* key and value bytes of the puts committed */
     uint64_t hist[8];
 
     /* (writer) */
@@ -91,6 +107,8 @@ struct store {
     int any_failed;
 
     /* (loop) */
+    uint64_t seq_durable[DB__COUNT]; /* see store_seq_durable */
+    uint8_t seq_known[DB__COUNT];
     int closing;
     uint64_t next_seq;
     uint64_t epoch;
@@ -110,13 +128,21 @@ struct store {
 int store_err(int mdb_rc);
 int store_grow_map(store *s); /* writer thread; STORE_EFULL past map_max */
 int store_reload_map(store *s);
+/* Writer thread: 1 if the data file's file system has no space left. */
+int store_disk_full(store *s);
 
 /* batch.c */
 void store_batch_release(store_batch *b);
 /* Writer thread, before the transaction: serialises the deferred values.
  * 0, or STORE_ENOMEM (the batch then fails alone). */
 int store_batch_materialize(store_batch *b);
-int store_batch_apply(store_batch *b, MDB_txn *txn); /* writer thread, MDB code */
+/* Writer thread, MDB code. seqs carries the sequences from batch to batch
+ * of one transaction attempt. */
+int store_batch_apply(store_batch *b, MDB_txn *txn, store_seqs *seqs);
+/* Loop thread, after b committed: raises the durable seqs it reached. */
+void store_batch_seqs_done(store *s, const store_batch *b);
+/* Key and value bytes of the batch's puts (writer thread, for the statistics). */
+uint64_t store_batch_bytes(const store_batch *b);
 
 /* writer.c */
 void store_bind_thread(store *s);   /* store_submit(NULL) finds it here */

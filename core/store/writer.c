@@ -12,6 +12,7 @@
  * of the failed batches. When the loop thread completes the first failed
  * batch of its current epoch, it drops the overlay and moves to a new epoch,
  * so batches submitted from then on start from committed data. */
+#include <errno.h>
 #include <signal.h>
 #include <time.h>
 
@@ -40,13 +41,14 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void record_commit(store *s, uint64_t nbatches) {
+static void record_commit(store *s, uint64_t nbatches, uint64_t bytes) {
     int bucket = 0;
     while (bucket < 7 && nbatches >= (2ull << bucket)) bucket++;
     pthread_mutex_lock(&s->mu);
     s->commits++;
     s->in_last_commit = nbatches;
     s->batches_committed += nbatches;
+    s->bytes_written += bytes;
     if (nbatches > s->max_per_commit) s->max_per_commit = nbatches;
     s->hist[bucket]++;
     pthread_mutex_unlock(&s->mu);
@@ -65,32 +67,50 @@ static int try_txn(store *s, store_batch *group, uint64_t nlive) {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0) return rc;
+    store_seqs seqs = {{0}}; /* each attempt numbers sequenced puts afresh */
     for (store_batch *b = group; b && rc == 0; b = b->next)
-        if (b->live) rc = store_batch_apply(b, txn);
+        if (b->live) rc = store_batch_apply(b, txn, &seqs);
     if (rc == 0) rc = mdb_txn_commit(txn); /* frees txn, also on failure */
     else mdb_txn_abort(txn);
     record_time(s, now_us() - t0);
-    if (rc == 0) record_commit(s, nlive);
+    uint64_t bytes = 0;
+    for (store_batch *b = group; rc == 0 && b; b = b->next)
+        if (b->live) bytes += store_batch_bytes(b);
+    if (rc == 0) record_commit(s, nlive, bytes);
     return rc;
 }
 
 /* Batches were validated before the transaction, so anything but a full map
- * or a lack of memory is a storage failure, never the caller's argument. */
-static int commit_err(int rc) {
+ * or disk or a lack of memory is a storage failure, never the caller's
+ * argument. A full disk (ENOSPC, EDQUOT, or a write cut short on a file
+ * system left with no space, which LMDB reports as EIO) is STORE_EFULL like a
+ * full map: nothing of the group was written, and the next transaction tries
+ * again, so writes resume by themselves once space is freed. */
+static int commit_err(store *s, int rc) {
     if (rc == 0) return 0;
+    if (rc == EIO && store_disk_full(s)) return STORE_EFULL;
     int e = rc < 0 && rc >= STORE_ECLOSED ? rc : store_err(rc);
     return e == STORE_EFULL || e == STORE_ENOMEM ? e : STORE_EIO;
 }
 
-static int write_group(store *s, store_batch *group, uint64_t nlive) {
+/* *cause: the LMDB or OS code behind a failure, for the log. */
+static int write_group(store *s, store_batch *group, uint64_t nlive, int *cause) {
     for (int attempt = 0; attempt < GROW_ATTEMPTS; attempt++) {
         int rc = try_txn(s, group, nlive);
+        *cause = rc;
         if (rc == MDB_MAP_FULL) rc = store_grow_map(s);
         else if (rc == MDB_MAP_RESIZED) rc = store_reload_map(s);
-        else return commit_err(rc);
-        if (rc != 0) return commit_err(rc);
+        else return commit_err(s, rc);
+        if (rc != 0) {
+            if (rc != STORE_EFULL) *cause = rc; /* the growth itself failed */
+            return commit_err(s, rc);
+        }
     }
     return STORE_EFULL;
+}
+
+static const char *cause_name(int rc) {
+    return rc < 0 && rc >= STORE_ECLOSED ? store_strerror(rc) : mdb_strerror(rc);
 }
 
 /* Decides each batch's fate, writes the live ones, sets every status. */
@@ -114,7 +134,8 @@ static void run_group(store *s, store_batch *group) {
         }
     }
     if (nlive == 0) return;
-    int rc = nops ? write_group(s, group, nlive) : 0; /* only barriers: no txn */
+    int cause = 0;
+    int rc = nops ? write_group(s, group, nlive, &cause) : 0; /* only barriers: no txn */
     for (store_batch *b = group; b; b = b->next)
         if (b->live) b->status = rc;
     if (rc != 0) {
@@ -122,7 +143,8 @@ static void run_group(store *s, store_batch *group) {
         s->failed_epoch = top_epoch;
         s->failed_err = rc;
         log_emit(LOG_ERROR, "store commit failed",
-                 json_pack("{s:s,s:I}", "error", store_strerror(rc), "batches", (json_int_t)nlive));
+                 json_pack("{s:s,s:s,s:I}", "error", store_strerror(rc), "cause", cause_name(cause),
+                           "batches", (json_int_t)nlive));
     }
 }
 
@@ -233,6 +255,7 @@ static void complete_one(store *s, store_batch *b) {
         s->epoch = b->epoch + 1;
     }
     if (b->status != 0) s->failed_batches++;
+    else store_batch_seqs_done(s, b);
     s->batches++;
     s->pending--;
     if (b->cb) b->cb(b->status, b->ud);

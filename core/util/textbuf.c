@@ -22,7 +22,7 @@ static int reserve(textbuf *tb, size_t n) {
     return 0;
 }
 
-void tb_append(textbuf *tb, const void *p, size_t n) {
+void tb_append_grow(textbuf *tb, const void *p, size_t n) {
     if (reserve(tb, n) != 0) return;
     memcpy(tb->buf + tb->len, p, n);
     tb->len += n;

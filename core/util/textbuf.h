@@ -7,6 +7,7 @@
 #define AS_UTIL_TEXTBUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct {
     char *buf;
@@ -14,7 +15,18 @@ typedef struct {
     int failed;
 } textbuf;
 
-void tb_append(textbuf *tb, const void *p, size_t n);
+/* Grows tb for n more bytes and appends them (the slow path of tb_append). */
+void tb_append_grow(textbuf *tb, const void *p, size_t n);
+/* Appends n bytes: inline while they fit, which is nearly always. */
+static inline void tb_append(textbuf *tb, const void *p, size_t n) {
+    if (tb->len + n + 1 <= tb->cap && !tb->failed) {
+        memcpy(tb->buf + tb->len, p, n);
+        tb->len += n;
+        tb->buf[tb->len] = '\0';
+        return;
+    }
+    tb_append_grow(tb, p, n);
+}
 void tb_printf(textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the text over (the caller frees it) and resets tb; NULL if any
  * append failed. */

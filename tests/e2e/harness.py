@@ -225,6 +225,17 @@ def policies_copy(test):
     return path
 
 
+def wrap_module(pol, name, hook):
+    """Inserts hook (Lua that redefines functions of M) before the module's
+    final `return M`, so the set's own functions stay reachable."""
+    path = os.path.join(pol, name)
+    with open(path) as f:
+        src = f.read()
+    idx = src.rstrip().rfind("return M")
+    with open(path, "w") as f:
+        f.write(src[:idx] + hook + "return M\n")
+
+
 def stop_cleanly(test, server):
     """SIGTERM must end the server with 0: a crash, or a leak the sanitizers
     report at exit, fails the test that caused it."""

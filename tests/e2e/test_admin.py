@@ -218,17 +218,17 @@ class AdminTest(ServerTestCase):
         self.assertEqual(self.s.get("/v1/cases/" + c_old["case_id"])["decision"]["policy_version"], old["version"])
 
     def test_reload_changes_behaviour(self):
-        self.make_order(order_id="o1", delivered_at=T0 - 5 * DAY)
-        self.assertEqual(self.open_case(type="return", order_id="o1")["decision"]["outcome"], "approve")
+        self.make_order(order_id="o1", delivered_at=T0 - 5 * DAY, qty=3)
+        self.assertEqual(self.open_case(type="return", order_id="o1", qty=1)["decision"]["outcome"], "approve")
         # a stricter no-reason window also needs its tests updated, or the reload is refused
         self.edit("returns.lua", lambda s: s.replace("M.RETURN_WINDOW_DAYS = 7", "M.RETURN_WINDOW_DAYS = 3"))
         r = self.s.post("/v1/admin/policies/reload")
         self.assertError(r, 422, "policy_rejected")
-        self.assertEqual(self.open_case(type="return", order_id="o1")["decision"]["outcome"], "approve")
+        self.assertEqual(self.open_case(type="return", order_id="o1", qty=1)["decision"]["outcome"], "approve")
         shutil.rmtree(os.path.join(self.pdir, "tests"))
         r = self.s.post("/v1/admin/policies/reload")
         self.assertStatus(r, 200)
-        c = self.open_case(type="return", order_id="o1")
+        c = self.open_case(type="return", order_id="o1", qty=1)
         self.assertEqual(c["decision"]["outcome"], "reject", c)
         self.assertEqual(c["decision"]["reason_code"], "window_expired")
         self.assertEqual(c["decision"]["policy_version"], r["version"])
@@ -338,13 +338,22 @@ class AdminTest(ServerTestCase):
         self.assertEqual(err["version"], active)
 
     def test_dry_run_validates_its_input(self):
+        case = {"type": "return", "reason": "no_reason", "sku": "s1"}
         for body, field in (({"order": order_body()}, "case.type"),
                             ({"case": {"type": "nonsense"}}, "case.type"),
                             ({"case": {"type": "return"}, "order": "o1"}, "order"),
-                            ({"case": {"type": "return"}, "sources": ["x"]}, "sources")):
+                            ({"case": {"type": "return"}, "sources": ["x"]}, "sources"),
+                            # the case and the order go through POST /v1/cases' and /v1/orders' own checks
+                            ({"case": dict(case, photos=list(range(100000))), "order": order_body()}, "case.photos"),
+                            ({"case": dict(case, channel="fax"), "order": order_body()}, "case.channel"),
+                            ({"case": dict(case, qty=9), "order": order_body()}, "case.qty"),
+                            ({"case": dict(case, colour="red"), "order": order_body()}, "case.colour"),
+                            ({"case": case, "order": dict(order_body(), shipping_cents=-1)}, "order.shipping_cents"),
+                            ({"case": case}, "order")):
             with self.subTest(body=body):
-                err = self.assertError(self.s.post("/v1/admin/policies/dry-run", body), 400, "invalid_field")
-                self.assertEqual(err["field"], field)
+                r = self.s.post("/v1/admin/policies/dry-run", body)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json["error"]["field"], field)
 
     # ---- replay ---------------------------------------------------------------------
 
@@ -386,9 +395,9 @@ class AdminTest(ServerTestCase):
 
     def test_replay_since_limits_to_newer_cases(self):
         self.make_order(order_id="o1", delivered_at=T0 - 2 * DAY)
-        old = self.open_case(type="return", order_id="o1")
+        old = self.open_case(type="return", order_id="o1", qty=1)
         self.s.advance(DAY)
-        new = self.open_case(type="return", order_id="o1")
+        new = self.open_case(type="return", order_id="o1", qty=1)
         r = self.s.post("/v1/admin/policies/replay", {"sources": {"returns.lua": "local M = {}\n"
                         "function M.evaluate() return {outcome='review', reason_code='x', message='x: x'} end\n"
                         "return M\n"}, "since": T0 + HOUR})
@@ -418,7 +427,7 @@ class AdminTest(ServerTestCase):
         self.make_order(order_id="o1", delivered_at=T0 - DAY, qty=9)
         outcomes = []
         for i in range(7):
-            outcomes.append(self.open_case(type="return", order_id="o1")["decision"]["outcome"])
+            outcomes.append(self.open_case(type="return", order_id="o1", qty=1)["decision"]["outcome"])
             if i % 2:
                 self.s.advance(60)
         self.assertEqual(outcomes, ["approve"] * 5 + ["review"] * 2)

@@ -58,8 +58,8 @@ class AgentsTest(ServerTestCase):
         self.assertEqual((r.json["queues"], r.json["capacity"], r.json["online"]), ([], 0, False))
 
     def test_an_agent_registered_after_hand_assignments_starts_with_their_load(self):
-        self.make_order()
-        cases = [self.open_case(type="return", order_id="o1")["case_id"] for _ in range(3)]
+        self.make_order(qty=3)
+        cases = [self.open_case(type="return", order_id="o1", qty=1)["case_id"] for _ in range(3)]
         for cid in cases[:2]:  # "a1" is named by a token, not registered yet
             self.act(cid, "assign", agent_id="a1")
         self.act(cases[1], "resolve", resolution="done")
@@ -126,7 +126,8 @@ class AgentsTest(ServerTestCase):
         # t3 comes online: the next case is its
         self.make_agent("t3", queues=["tech_support"], skills=["electronics", "appliances"],
                         capacity=5, online=True)
-        c = self.open_case(type="repair", order_id="e2", reason="quality")
+        self.make_order(order_id="e3", category="electronics", qty=1, buyer_id="b3")
+        c = self.open_case(type="repair", order_id="e3", reason="quality")
         self.assertEqual(c["assignee"], "t3")
 
     def test_no_agent_leaves_the_case_unassigned(self):

@@ -27,7 +27,7 @@ class ReloadUnderLoad(ServerTestCase):
         headers = {"Authorization": "Bearer adm", "Content-Type": "application/json"}
         for i in range(CASES_EACH):
             body = {"type": "return", "order_id": "o%d" % worker, "reason": "quality",
-                    "channel": "app", "description": "case %d" % i}
+                    "channel": "app", "description": "case %d" % i, "qty": 1}
             conn.request("POST", "/v1/cases", json.dumps(body), headers)
             r = conn.getresponse()
             raw = r.read()
@@ -36,7 +36,8 @@ class ReloadUnderLoad(ServerTestCase):
 
     def test_reloads_while_cases_are_opened(self):
         for w in range(WORKERS):
-            self.make_order(order_id="o%d" % w, buyer_id="b%d" % w, qty=1)
+            # a unit of the line per case: one order line, one claim (SPEC section 1)
+            self.make_order(order_id="o%d" % w, buyer_id="b%d" % w, qty=CASES_EACH)
         versions = {self.s.get("/v1/admin/policies")["version"]}
         results = [[] for _ in range(WORKERS)]
         threads = [threading.Thread(target=self.client, args=(w, results[w]))

@@ -32,11 +32,13 @@ class RulesTest(ServerTestCase):
         self.assertIn("2026-11-02", c["decision"]["message"])  # the day the window closed
 
     def test_no_reason_window_follows_the_server_clock(self):
-        self.order(delivered_at=T0, paid_at=T0 - DAY)
+        # two orders alike: one order line, one claim (SPEC section 1)
+        self.order("o1", delivered_at=T0, paid_at=T0 - DAY)
+        self.order("o2", delivered_at=T0, paid_at=T0 - DAY)
         self.s.set_clock(T0 + 7 * DAY)
-        self.assertEqual(self.claim("return")["decision"]["outcome"], "approve")
+        self.assertEqual(self.claim("return", order_id="o1")["decision"]["outcome"], "approve")
         self.s.advance(1)
-        self.assertEqual(self.outcome(self.claim("return")), "reject/window_expired")
+        self.assertEqual(self.outcome(self.claim("return", order_id="o2")), "reject/window_expired")
 
     def test_quality_return_merchant_pays_even_when_opened(self):
         self.order(delivered_at=T0 - 7 * DAY)
@@ -63,20 +65,21 @@ class RulesTest(ServerTestCase):
 
     # --- 15-day exchange ------------------------------------------------
     def test_exchange_window_is_15_days(self):
-        self.order("in", delivered_at=T0 - 15 * DAY, paid_at=T0 - 16 * DAY)
-        self.order("out", delivered_at=T0 - 15 * DAY - 1, paid_at=T0 - 16 * DAY)
         for reason in ("no_reason", "quality"):
-            c = self.claim("exchange", reason, order_id="in")
+            self.order("in-" + reason, delivered_at=T0 - 15 * DAY, paid_at=T0 - 16 * DAY)
+            self.order("out-" + reason, delivered_at=T0 - 15 * DAY - 1, paid_at=T0 - 16 * DAY)
+            c = self.claim("exchange", reason, order_id="in-" + reason)
             self.assertEqual(c["decision"]["outcome"], "approve", reason)
             self.assertEqual(c["refund"]["shipping_paid_by"],
                              "merchant" if reason == "quality" else "buyer")
-            c = self.claim("exchange", reason, order_id="out")
+            c = self.claim("exchange", reason, order_id="out-" + reason)
             self.assertEqual(self.outcome(c), "reject/window_expired", reason)
 
     def test_exchange_of_a_used_item_needs_a_fault(self):
         self.order(delivered_at=T0 - 10 * DAY, paid_at=T0 - 11 * DAY)
         self.assertEqual(self.outcome(self.claim("exchange", "no_reason", opened=True)),
                          "reject/exchange_item_used")
+        # the rejected claim freed the line
         self.assertEqual(self.claim("exchange", "not_as_described", opened=True)["decision"]["outcome"],
                          "approve")
 
@@ -110,6 +113,7 @@ class RulesTest(ServerTestCase):
     def test_opened_liquor_food_personal_care_not_returnable_without_quality_reason(self):
         for cat in ("liquor", "food", "personal_care"):
             self.order("o-" + cat, category=cat, buyer_id="b-" + cat)  # no anti-abuse in the way
+            self.order("u-" + cat, category=cat, buyer_id="b-" + cat)  # a second order: the first one's line is claimed
             c = self.claim("return", "no_reason", order_id="o-" + cat, opened=True)
             self.assertEqual(self.outcome(c), "reject/opened_" + cat)
             self.assertEqual(c["status"], "rejected")
@@ -119,7 +123,7 @@ class RulesTest(ServerTestCase):
             self.assertEqual(c["decision"]["outcome"], "approve", cat)
             self.assertEqual(c["refund"]["shipping_paid_by"], "merchant", cat)
             # unopened: the ordinary 7-day no-reason return
-            c = self.claim("return", "no_reason", order_id="o-" + cat, opened=False)
+            c = self.claim("return", "no_reason", order_id="u-" + cat, opened=False)
             self.assertEqual(c["decision"]["outcome"], "approve", cat)
 
     def test_opened_apparel_is_not_a_category_exception(self):
@@ -134,10 +138,10 @@ class RulesTest(ServerTestCase):
         self.assertEqual(c["refund"]["approved_cents"], 3000 + 500)
 
     def test_perishable_refund_only_without_photos_goes_to_review(self):
-        self.order(category="perishable", price_cents=3000, qty=1)
-        for photos in (None, []):
+        for i, photos in enumerate((None, [])):
+            self.order("o%d" % i, category="perishable", price_cents=3000, qty=1)
             fields = {} if photos is None else {"photos": photos}
-            c = self.claim("refund_only", "quality", **fields)
+            c = self.claim("refund_only", "quality", order_id="o%d" % i, **fields)
             self.assertEqual(self.outcome(c), "review/photos_required")
             self.assertEqual((c["status"], c["stage"]), ("open", "manual_review"))
             self.assertEqual(c["refund"]["approved_cents"], 0)
@@ -161,25 +165,28 @@ class RulesTest(ServerTestCase):
         self.assertEqual(c["stage"], "manual_review")
 
     # --- refund amounts ----------------------------------------------------
-    def approved_after_review(self, reason, qty=None):
+    def approved_after_review(self, reason, qty=None, order=None):
+        """One refund_only on an order of its own (one order line, one claim)."""
+        self.n = getattr(self, "n", 0) + 1
+        self.order("r%d" % self.n, **(order or {}))
         fields = {} if qty is None else {"qty": qty}
-        c = self.claim("refund_only", reason, **fields)  # delivered: manual review
+        c = self.claim("refund_only", reason, order_id="r%d" % self.n, **fields)  # delivered: manual review
         self.assertEqual(c["stage"], "manual_review")
         return self.act(c["case_id"], "approve")["refund"]["approved_cents"]
 
     def test_refund_is_price_times_qty_plus_shipping_when_merchant_at_fault(self):
-        self.order(price_cents=1234, qty=3, shipping_cents=650)
+        line = dict(price_cents=1234, qty=3, shipping_cents=650, buyer_id="b-refunds")
         for reason in MERCHANT_FAULT:
-            self.assertEqual(self.approved_after_review(reason), 1234 * 3 + 650, reason)
-            self.assertEqual(self.approved_after_review(reason, qty=2), 1234 * 2 + 650, reason)
+            self.assertEqual(self.approved_after_review(reason, order=line), 1234 * 3 + 650, reason)
+            self.assertEqual(self.approved_after_review(reason, qty=2, order=line), 1234 * 2 + 650, reason)
         for reason in ("no_reason", "other", "price_drop", "late_delivery", "attitude"):
-            self.assertEqual(self.approved_after_review(reason), 1234 * 3, reason)
+            self.assertEqual(self.approved_after_review(reason, order=line), 1234 * 3, reason)
 
     def test_return_refund_after_inspection_uses_compensation(self):
-        self.order(price_cents=2599, qty=1, shipping_cents=1000)
         amounts = {}
         for reason in ("no_reason", "wrong_item"):
-            c = self.claim("return", reason)
+            self.order("o-" + reason, price_cents=2599, qty=1, shipping_cents=1000)
+            c = self.claim("return", reason, order_id="o-" + reason)
             self.act(c["case_id"], "ship_back", carrier="SF", tracking_no="t")
             self.act(c["case_id"], "receive")
             amounts[reason] = self.act(c["case_id"], "inspect", result="pass")["refund"]["approved_cents"]

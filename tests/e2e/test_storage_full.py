@@ -56,5 +56,51 @@ class StorageFull(ServerTestCase):
             self.assertStatus(bigger.post("/v1/orders", big_order(i)), 201)
 
 
+class FeedAfterRefusedWrites(ServerTestCase):
+    """Refused writes leave no gap in the events feed: seqs are given at
+    commit, so a write that never commits never takes one."""
+    server_kwargs = {"extra_args": ["--map-size", "1", "--map-max", "2"]}
+
+    def test_the_feed_stays_gapless_and_ordered_across_refused_writes(self):
+        for i in range(3):
+            self.assertStatus(self.s.post("/v1/orders", order_body(order_id="o%d" % i)), 201)
+        cid = self.open_case(type="consultation", order_id="o0", reason="other", channel="chat")["case_id"]
+        refused = notes = 0
+        while refused < 3:  # notes as big as a note may be until three are refused
+            r = self.s.post("/v1/cases/%s/actions" % cid, {"action": "note", "body": "n" * 16384})
+            if r.status == 507:
+                self.assertError(r, 507, "storage_full")
+                refused += 1
+            else:
+                self.assertStatus(r, 200)
+                notes += 1
+            self.assertLess(notes, 400, "a 2 MiB map never filled up")
+        self.assertStatus(self.s.post("/v1/orders", order_body(order_id="o9")), 201)
+        self.act(cid, "reply", by="agent", body="small")
+        evs = []
+        after = 0
+        while True:  # as a consumer resumes: small pages from the last seq
+            page = self.s.get("/v1/events?after=%d&limit=3" % after).json
+            evs += page["events"]
+            if not page["events"]:
+                break
+            after = page["next_after"]
+        seqs = [e["seq"] for e in evs]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)), "gaps in the feed")
+        # 3 orders, the case, its notes, the order after, the reply: in commit order
+        self.assertEqual(len(evs), 3 + 1 + notes + 1 + 1, [e["type"] for e in evs])
+        self.assertEqual(evs[3]["type"], "case.created")
+        self.assertEqual([e["order_id"] for e in evs[:3]], ["o0", "o1", "o2"])
+        self.assertEqual(evs[-2]["order_id"], "o9")
+        self.assertEqual(evs[-1]["data"]["action"], "reply")
+        metrics = self.s.get("/metrics", token=None).raw.decode()
+        self.assertIn("\naftersale_events_last_seq %d\n" % len(evs), metrics)
+        self.assertEqual(self.s.stop(), 0)  # a restart counts on from the last seq
+        self.s.start()
+        self.assertStatus(self.s.post("/v1/orders", order_body(order_id="o10")), 201)
+        last = self.s.get("/v1/events?after=%d" % len(evs)).json["events"]
+        self.assertEqual([e["seq"] for e in last], [len(evs) + 1])
+
+
 if __name__ == "__main__":
     main()

@@ -142,6 +142,12 @@ static void handler(http_request *req, void *ud) {
     } else if (strcmp(path, "/inspect") == 0) {
         h->pending--;
         inspect(req);
+    } else if (strcmp(path, "/busy") == 0) { /* a loop turn that takes ms milliseconds */
+        char ms[16];
+        long n = http_query_param(req, "ms", ms, sizeof ms) == 1 ? atol(ms) : 0;
+        struct timespec ts = {n / 1000, (n % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+        answer_text(h, req, "busy");
     } else if (strcmp(path, "/hold") == 0) {
         h->held[h->nheld++] = req;
         if (h->shutdown_on_hold) {

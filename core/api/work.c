@@ -1,0 +1,73 @@
+/* api/work: running the domain's operations for live requests.
+ *
+ * The live decider reads the store as it is now (pending writes included
+ * where a read-modify-write needs them), decides with the active policy set
+ * (and its shadow), assigns from the agents mirror. A change set is written
+ * by case/commit into one batch and the answer goes out once it is durable. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+static int live_customer(void *ud, const char *merchant_id, const char *buyer_id, as_customer *out) {
+    server *s = ud;
+    return customer_read(s->db, merchant_id, buyer_id, clock_now(&s->clock), 0, out);
+}
+
+static int64_t live_complaints(void *ud, const char *merchant_id, const char *sku, int64_t since) {
+    return complaints_count(((server *)ud)->db, merchant_id, sku, since);
+}
+
+/* An agent a token names: if that token is bound to a merchant, only for
+ * that merchant's cases. */
+static int token_agent(void *ud, const char *agent_id, const char *merchant_id) {
+    server *s = ud;
+    for (size_t i = 0; i < s->ntokens; i++)
+        if (s->tokens[i].agent && strcmp(s->tokens[i].agent, agent_id) == 0 &&
+            principal_sees_merchant(&s->tokens[i], merchant_id))
+            return 1;
+    return 0;
+}
+
+void live_decider(server *s, as_decider *d, int64_t now) {
+    s->reads = (as_reads){s, live_customer, live_complaints, token_agent};
+    *d = (as_decider){.policies = s->policies, .shadow = s->shadow, .now = now, .reads = &s->reads,
+                      .agents = &s->agents, .next_case_seq = &s->seqs.next_case};
+}
+
+as_actor actor_of(const principal *who) {
+    as_actor a;
+    memset(&a, 0, sizeof a);
+    if (who == NULL) {
+        strcpy(a.role, "system");
+        return a;
+    }
+    strcpy(a.role, role_name(who->role));
+    const char *id = who->agent ? who->agent : who->merchant;
+    if (id) AS_IDSET(a.id, id);
+    return a;
+}
+
+void changes_into(server *s, store_batch *b, as_decider *d, const as_changes *ch) {
+    commit_ctx cc = {s->db, &s->seqs, &s->agents, d};
+    free(changes_commit(&cc, b, ch, NULL));
+}
+
+void changes_reply(server *s, http_request *req, const principal *who, as_decider *d, as_changes *ch, int status) {
+    commit_ctx cc = {s->db, &s->seqs, &s->agents, d};
+    store_batch *b = store_batch_new(s->db);
+    char *text = changes_commit(&cc, b, ch, NULL);
+    commit_and_reply_text(s, b, req, who, status, text);
+}
+
+int case_load_for(server *s, http_request *req, const principal *who, const char *case_id, int latest,
+                  as_case *out) {
+    int rc = case_load(s->db, case_id, latest, out);
+    if (rc == 0 && !principal_sees_merchant(who, out->merchant_id[0] ? out->merchant_id : NULL)) {
+        case_free(out);
+        rc = STORE_ENOTFOUND;
+    }
+    if (rc == STORE_ENOTFOUND) reply_not_found(req, "case");
+    else if (rc != 0) reply_store_error(req, rc);
+    return rc == 0 ? 0 : -1;
+}

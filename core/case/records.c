@@ -1,0 +1,301 @@
+/* case/records: keys and loads of the domain's data (see records.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "case/codec.h"
+#include "case/records.h"
+#include "util/log.h"
+
+const char *const CASE_INDEX_FIELDS[CASE_INDEX_NFIELDS] = {
+    "status", "type", "queue", "assignee", "buyer_id", "order_id", "merchant_id", "breached", "all",
+};
+
+static void id_key(store_key *k, const char *id) {
+    key_init(k);
+    key_str(k, id);
+}
+
+/* A stored value that does not decode is damage, not absence: logged, EIO. */
+static int undecodable(const char *what, const char *id, const char *err) {
+    log_emit(LOG_ERROR, "stored record does not decode",
+             json_pack("{s:s,s:s,s:s}", "what", what, "id", id, "error", err));
+    return STORE_EIO;
+}
+
+/* The bytes of key: latest (pending writes first) or durable. Calls decode
+ * with them. */
+static int load(store *db, store_db dbi, const store_key *k, int latest,
+                int (*decode)(void *out, const char *text, size_t len, char *err, size_t errlen), void *out,
+                const char *what, const char *id) {
+    char err[256];
+    if (k->overflow) return STORE_ENOTFOUND;
+    if (latest) {
+        char *val;
+        size_t vlen;
+        int rc = store_get_latest(db, dbi, k->buf, k->len, &val, &vlen);
+        if (rc != 0) return rc;
+        rc = decode(out, val, vlen, err, sizeof err);
+        free(val);
+        return rc == 0 ? 0 : undecodable(what, id, err);
+    }
+    store_read *rd;
+    int rc = store_read_begin(db, &rd);
+    if (rc != 0) return rc;
+    const void *val;
+    size_t vlen;
+    rc = store_read_get(rd, dbi, k->buf, k->len, &val, &vlen);
+    if (rc == 0 && decode(out, val, vlen, err, sizeof err) != 0) rc = undecodable(what, id, err);
+    store_read_end(rd);
+    return rc;
+}
+
+static int decode_case(void *out, const char *t, size_t n, char *e, size_t el) { return case_from_json(out, t, n, e, el); }
+static int decode_order(void *out, const char *t, size_t n, char *e, size_t el) { return order_decode(out, t, n, e, el); }
+static int decode_ledger(void *out, const char *t, size_t n, char *e, size_t el) { return ledger_from_json(out, t, n, e, el); }
+
+int case_load(store *db, const char *case_id, int latest, as_case *out) {
+    store_key k;
+    id_key(&k, case_id);
+    case_init(out);
+    return load(db, DB_CASES, &k, latest, decode_case, out, "case", case_id);
+}
+
+int order_load(store *db, const char *order_id, int latest, as_order *out) {
+    store_key k;
+    id_key(&k, order_id);
+    order_init(out);
+    return load(db, DB_ORDERS, &k, latest, decode_order, out, "order", order_id);
+}
+
+int ledger_load(store *db, const char *order_id, as_ledger *out) {
+    store_key k;
+    key_init(&k);
+    key_u8(&k, IDX_LEDGER);
+    key_str(&k, order_id);
+    ledger_init(out);
+    int rc = load(db, DB_INDEX, &k, 1, decode_ledger, out, "claims ledger", order_id);
+    return rc == STORE_ENOTFOUND ? 0 : rc;
+}
+
+int case_read_seq(store_read *rd, uint64_t seq, as_case *out) {
+    as_case_id id;
+    case_id_format(seq, id);
+    store_key k;
+    id_key(&k, id);
+    const void *val;
+    size_t vlen;
+    case_init(out);
+    int rc = store_read_get(rd, DB_CASES, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    char err[256];
+    return case_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("case", id, err);
+}
+
+void case_index_prefix(store_key *k, const char *field, const char *value) {
+    key_init(k);
+    key_u8(k, IDX_CASE);
+    key_str(k, field);
+    key_str(k, value);
+}
+
+const char *case_index_value(const as_case *c, const char *field) {
+    const char *v = NULL;
+    if (!strcmp(field, "all")) return "";
+    if (!strcmp(field, "status")) return case_status_name(c->status);
+    if (!strcmp(field, "type")) return case_type_name(c->type);
+    if (!strcmp(field, "breached")) return c->sla.breached ? "true" : NULL;
+    if (!strcmp(field, "queue")) v = c->queue;
+    else if (!strcmp(field, "assignee")) v = c->assignee;
+    else if (!strcmp(field, "buyer_id")) v = c->buyer_id;
+    else if (!strcmp(field, "order_id")) v = c->order_id;
+    else if (!strcmp(field, "merchant_id")) v = c->merchant_id;
+    return v && v[0] ? v : NULL;
+}
+
+int order_has_cases(store *db, const char *order_id) {
+    store_key prefix;
+    case_index_prefix(&prefix, "order_id", order_id);
+    store_read *rd;
+    store_iter *it;
+    if (prefix.overflow || store_read_begin(db, &rd) != 0) return 0;
+    int found = 0;
+    if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        found = store_iter_next(it, &k, &klen, &v, &vlen) == 1;
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+    return found;
+}
+
+/* ---- customers ---- */
+
+static uint32_t get_u32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void activity_prefix(store_key *k, const char *buyer_id) {
+    key_init(k);
+    key_u8(k, IDX_ACTIVITY);
+    key_str(k, buyer_id);
+}
+
+/* From the buyer's activity records: one per busy second, so a window costs
+ * as many steps as the buyer had busy seconds. */
+static void count_recent(store_read *rd, const char *buyer_id, int64_t since, int64_t *returns, int64_t *cases) {
+    store_key prefix, from;
+    activity_prefix(&prefix, buyer_id);
+    from = prefix;
+    key_u64(&from, (uint64_t)(since < 0 ? 0 : since));
+    store_iter *it;
+    if (from.overflow || store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 0, &it) != 0)
+        return;
+    const void *k, *v;
+    size_t klen, vlen;
+    while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+        if (vlen != 8 || klen != prefix.len + 8) continue;
+        *cases += get_u32(v);
+        *returns += get_u32((const unsigned char *)v + 4);
+    }
+    store_iter_close(it);
+}
+
+/* The same from the buyer's case index, for a case re-decided later
+ * (replay): only the cases opened before it (lower seq) count. Newest first
+ * from the case before, back to the window's start. */
+static void count_before(store_read *rd, const char *buyer_id, int64_t since, uint64_t before_seq, int64_t *returns,
+                         int64_t *cases) {
+    store_key prefix, from;
+    case_index_prefix(&prefix, "buyer_id", buyer_id);
+    from = prefix;
+    key_u64(&from, before_seq - 1);
+    store_iter *it;
+    if (from.overflow || store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 1, &it) != 0)
+        return;
+    const void *k, *v;
+    size_t klen, vlen;
+    while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+        if (vlen < 8) continue;
+        if ((int64_t)key_get_u64(v) < since) break; /* seq order is creation order */
+        *cases += 1;
+        *returns += vlen - 8 == 6 && memcmp((const char *)v + 8, "return", 6) == 0;
+    }
+    store_iter_close(it);
+}
+
+int customer_read(store *db, const char *merchant_id, const char *buyer_id, int64_t now, uint64_t before_seq,
+                  as_customer *out) {
+    memset(out, 0, sizeof *out);
+    out->lifetime_spend_cents = AS_NONE;
+    if (buyer_id == NULL) return -1;
+    store_read *rd;
+    if (store_read_begin(db, &rd) != 0) return -1;
+    int64_t since = now - CUSTOMER_WINDOW;
+    if (before_seq) count_before(rd, buyer_id, since, before_seq, &out->returns_30d, &out->cases_30d);
+    else count_recent(rd, buyer_id, since, &out->returns_30d, &out->cases_30d);
+    store_key k;
+    key_init(&k);
+    key_u8(&k, IDX_PROFILE);
+    key_str(&k, merchant_id ? merchant_id : "");
+    key_str(&k, buyer_id);
+    const void *val;
+    size_t vlen;
+    if (!k.overflow && store_read_get(rd, DB_INDEX, k.buf, k.len, &val, &vlen) == 0) {
+        json_t *p = json_loadb(val, vlen, 0, NULL);
+        const char *tier = json_string_value(json_object_get(p, "tier"));
+        if (tier) snprintf(out->tier, sizeof out->tier, "%s", tier);
+        json_t *spend = json_object_get(p, "lifetime_spend_cents");
+        if (json_is_integer(spend)) out->lifetime_spend_cents = json_integer_value(spend);
+        json_decref(p);
+    }
+    store_read_end(rd);
+    return 0;
+}
+
+/* ---- complaints ---- */
+
+void complaints_key(store_key *k, const char *merchant_id, const char *sku) {
+    key_init(k);
+    key_u8(k, IDX_COMPLAINTS);
+    key_str(k, sku ? "sku" : "merchant");
+    key_str(k, merchant_id);
+    if (sku) key_str(k, sku);
+}
+
+int64_t complaints_count(store *db, const char *merchant_id, const char *sku, int64_t since) {
+    store_key k;
+    complaints_key(&k, merchant_id, sku);
+    char *val;
+    size_t vlen;
+    if (k.overflow || store_get_latest(db, DB_INDEX, k.buf, k.len, &val, &vlen) != 0) return 0;
+    int64_t n = 0;
+    for (size_t off = 0; off + 8 <= vlen; off += 8)
+        n += (int64_t)key_get_u64(val + off) > since; /* exactly 24 h old: out */
+    free(val);
+    return n;
+}
+
+/* ---- agents ---- */
+
+int64_t agent_open_cases(store *db, const char *agent_id) {
+    store_key prefix;
+    case_index_prefix(&prefix, "assignee", agent_id);
+    store_read *rd;
+    store_iter *it;
+    if (prefix.overflow || store_read_begin(db, &rd) != 0) return 0;
+    int64_t n = 0;
+    if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
+            as_case c;
+            if (case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8), &c) == 0) {
+                n += case_status_active(c.status);
+                case_free(&c);
+            }
+        }
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+    return n;
+}
+
+static int agent_decode_into(as_agents *d, const char *text, size_t len) {
+    as_agent a;
+    char err[128];
+    if (agent_from_json(&a, text, len, err, sizeof err) != 0) return -1;
+    if (agents_put(d, &a) != 0) {
+        agent_free(&a);
+        return -1;
+    }
+    return 0;
+}
+
+int agents_read_all(store *db, as_agents *out) {
+    agents_init(out);
+    store_read *rd;
+    if (store_read_begin(db, &rd) != 0) return -1;
+    store_iter *it;
+    int rc = store_iter_open(rd, DB_AGENTS, NULL, 0, NULL, 0, 0, &it);
+    if (rc == 0) {
+        const void *k, *v;
+        size_t klen, vlen;
+        while (rc == 0 && store_iter_next(it, &k, &klen, &v, &vlen) == 1) rc = agent_decode_into(out, v, vlen);
+        store_iter_close(it);
+    }
+    store_read_end(rd);
+    /* batches still pending changed some agents already: their load counts too */
+    for (size_t i = 0; rc == 0 && i < out->n; i++) {
+        store_key k;
+        id_key(&k, out->list[i].agent_id);
+        char *val;
+        size_t vlen;
+        if (store_get_latest(db, DB_AGENTS, k.buf, k.len, &val, &vlen) != 0) continue;
+        rc = agent_decode_into(out, val, vlen);
+        free(val);
+    }
+    if (rc != 0) agents_free(out);
+    return rc == 0 ? 0 : -1;
+}

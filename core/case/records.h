@@ -1,0 +1,66 @@
+/* case/records: how the domain's data lives in the store, and how the
+ * operations' reads find it.
+ *
+ * Documents: cases (DB_CASES, case_id -> case JSON), orders (DB_ORDERS),
+ * agents (DB_AGENTS). The timeline (DB_TIMELINE, case_id | seq) and the feed
+ * (DB_EVENTS, seq). Everything else is a typed prefix in DB_INDEX:
+ *   'c' | field | value | case_seq   case indexes (value: created_at be64 | type);
+ *                                   field "all" with value "" lists every case
+ *   'd' | buyer | created_at         a buyer's case counts in that second
+ *                                   (cases be32, returns be32): ctx.customer
+ *   'p' | merchant | buyer           what that merchant asserted of the buyer
+ *                                   (tier, lifetime spend)
+ *   'l' | order_id                   the order's claims ledger (case/claims.h)
+ *   'k' | scope | merchant | sku?    recent complaint times (spike alerts)
+ *   'a' | alert_id                   alerts, newest last
+ * Keys are built here and nowhere else. */
+#ifndef AS_CASE_RECORDS_H
+#define AS_CASE_RECORDS_H
+
+#include "case/agents.h"
+#include "case/claims.h"
+#include "case/domain.h"
+#include "case/model.h"
+#include "store/keys.h"
+#include "store/store.h"
+
+#define IDX_CASE 'c'
+#define IDX_ACTIVITY 'd'
+#define IDX_PROFILE 'p'
+#define IDX_LEDGER 'l'
+#define IDX_COMPLAINTS 'k'
+#define IDX_ALERT 'a'
+
+#define CUSTOMER_WINDOW (30 * 86400)
+
+/* Loads (latest: pending writes included, else durable data only). 0,
+ * STORE_ENOTFOUND, or another store error; a stored value that does not
+ * decode is STORE_EIO (logged). */
+int case_load(store *db, const char *case_id, int latest, as_case *out);
+int order_load(store *db, const char *order_id, int latest, as_order *out);
+/* The order's ledger, pending writes included; an empty ledger if none. */
+int ledger_load(store *db, const char *order_id, as_ledger *out);
+/* The case with that number as of the read transaction. */
+int case_read_seq(store_read *rd, uint64_t seq, as_case *out);
+
+/* 'c' | field | value: the prefix of the cases with that value of field. */
+void case_index_prefix(store_key *k, const char *field, const char *value);
+/* The value a case has for an index field, or NULL (not indexed there). */
+const char *case_index_value(const as_case *c, const char *field);
+extern const char *const CASE_INDEX_FIELDS[];
+#define CASE_INDEX_NFIELDS 9
+/* 1 if the order has a case (committed). */
+int order_has_cases(store *db, const char *order_id);
+
+/* Reads for the live server (as_reads callbacks use them). */
+int customer_read(store *db, const char *merchant_id, const char *buyer_id, int64_t now, uint64_t before_seq,
+                  as_customer *out);
+int64_t complaints_count(store *db, const char *merchant_id, const char *sku, int64_t since);
+/* The key of a merchant's (sku NULL) or a sku's recent complaint times. */
+void complaints_key(store_key *k, const char *merchant_id, const char *sku);
+/* Cases assigned to agent_id that are still active (committed data). */
+int64_t agent_open_cases(store *db, const char *agent_id);
+/* Every stored agent, with the pending batches' changes. */
+int agents_read_all(store *db, as_agents *out);
+
+#endif
