@@ -23,9 +23,10 @@ const FORMS = {
     { name: 'amount_cents', label: 'Amount, replacing the policy\'s refund (optional)', kind: 'cents',
       only: ['refund_only', 'price_protection'] }],
   reject: [{ name: 'reason', label: 'Note for the decision (optional)', kind: 'text' }],
+  cancel: [{ name: 'reason', label: 'Why (optional)', kind: 'text' }],
   ship_back: [{ name: 'carrier', label: 'Carrier', kind: 'text', required: true },
     { name: 'tracking_no', label: 'Tracking number', kind: 'text', required: true }],
-  receive: [],
+  receive: [{ name: 'notes', label: 'Notes (optional)', kind: 'text' }],
   inspect: [{ name: 'result', label: 'Result', kind: 'select', options: ['pass', 'fail'], required: true },
     { name: 'notes', label: 'Notes (optional)', kind: 'text' },
     { name: 'amount_cents', label: 'Amount on pass, replacing the policy\'s refund (optional)', kind: 'cents',
@@ -33,9 +34,9 @@ const FORMS = {
   refund: [{ name: 'amount_cents', label: 'Amount', kind: 'cents', required: true, remaining: true }],
   ship_to_customer: [{ name: 'carrier', label: 'Carrier', kind: 'text', required: true },
     { name: 'tracking_no', label: 'Tracking number', kind: 'text', required: true }],
-  repair_done: [],
+  repair_done: [{ name: 'notes', label: 'Notes (optional)', kind: 'text' }],
   resolve: [{ name: 'resolution', label: 'Resolution', kind: 'text', required: true }],
-  close: [],
+  close: [{ name: 'reason', label: 'Why (optional)', kind: 'text' }],
 };
 
 // "12.50" -> 1250; null when empty; NaN when not an amount.
@@ -45,6 +46,19 @@ function parseCents(text) {
   const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(t);
   if (!m) return NaN;
   return Number(m[1]) * 100 + Number((m[2] || '').padEnd(2, '0'));
+}
+
+// Every page of a case's timeline (the server answers it in pages: next_after).
+export async function timelineAll(id, maxPages = 20) {
+  const events = [];
+  let after = 0;
+  for (let page = 0; page < maxPages; page++) {
+    const r = await get('/v1/cases/' + encodeURIComponent(id) + '/timeline', { after: after || null, limit: 500 });
+    events.push(...r.events);
+    if (r.next_after === null || r.next_after === undefined) return { case_id: id, events, complete: true };
+    after = r.next_after;
+  }
+  return { case_id: id, events, complete: false };
 }
 
 export function renderCase(main, params) {
@@ -230,7 +244,7 @@ export function renderCase(main, params) {
   async function loadTimeline() {
     let tl;
     try {
-      tl = await get('/v1/cases/' + encodeURIComponent(id) + '/timeline');
+      tl = await timelineAll(id);
     } catch (e) {
       clear(timeline, h('h2', 'Timeline'), errorBox(e));
       return;
@@ -241,7 +255,8 @@ export function renderCase(main, params) {
     if (key === v.timelineKey) return; // keeps the records a reader opened
     v.timelineKey = key;
     clear(timeline, h('h2', 'Timeline ', h('span.muted', `(${tl.events.length} entries)`)),
-      h('ol.events', tl.events.map(timelineEntry)));
+      h('ol.events', tl.events.map(timelineEntry)),
+      tl.complete ? null : h('p.muted', 'Only the first entries are shown; the case has more.'));
   }
 
   async function loadOrder() {

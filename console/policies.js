@@ -226,8 +226,9 @@ export function renderPolicies(main) {
       clear(result);
       try {
         const c = await get('/v1/cases/' + encodeURIComponent(caseId.value.trim()));
-        const keep = ['type', 'reason', 'sku', 'qty', 'opened', 'photos', 'channel', 'buyer_id', 'merchant_id',
-          'created_at', 'description'];
+        // the members a dry-run's case takes (the server names them in its 400)
+        const keep = ['type', 'order_id', 'buyer_id', 'merchant_id', 'sku', 'qty', 'reason', 'description',
+          'channel', 'opened', 'photos'];
         caseJson.value = JSON.stringify(Object.fromEntries(keep.filter((k) => c[k] !== null && c[k] !== undefined)
           .map((k) => [k, c[k]])), null, 2);
         if (c.order_id) {
@@ -241,8 +242,11 @@ export function renderPolicies(main) {
     const loadOrder = async () => {
       try {
         const o = await get('/v1/orders/' + encodeURIComponent(orderId.value.trim()));
-        delete o.case_ids;
-        orderJson.value = JSON.stringify(o, null, 2);
+        // an order as POST /v1/orders takes it (tracking, prices, case ids are the server's)
+        const keep = ['order_id', 'buyer_id', 'merchant_id', 'paid_at', 'delivered_at', 'shipping_cents', 'items',
+          'buyer'];
+        orderJson.value = JSON.stringify(Object.fromEntries(keep.filter((k) => o[k] !== undefined)
+          .map((k) => [k, o[k]])), null, 2);
       } catch (e) {
         clear(result, errorBox(e));
       }

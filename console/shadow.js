@@ -34,7 +34,8 @@ export async function shadowAgreement(shadow, sample = 40) {
     .filter((c) => DECIDED_TYPES.includes(c.type) && c.created_at >= shadow.loaded_at)
     .slice(0, sample);
   const rows = await mapLimit(cases, 4, async (c) => {
-    const tl = await get('/v1/cases/' + encodeURIComponent(c.case_id) + '/timeline');
+    // the decisions are a case's first entries: one page is enough
+    const tl = await get('/v1/cases/' + encodeURIComponent(c.case_id) + '/timeline', { limit: 100 });
     const active = tl.events.find((e) => e.type === 'decision' && isEvaluate(e.data));
     const sh = tl.events.find((e) => (e.type === 'shadow.decision' || e.type === 'shadow.error') &&
       e.data.policy_version === shadow.version);

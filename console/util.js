@@ -199,6 +199,9 @@ export function errorBox(err) {
   if (Array.isArray(d.allowed)) {
     extra.push(h('div', 'allowed now: ', d.allowed.length ? d.allowed.join(', ') : 'nothing'));
   }
+  if (Array.isArray(d.claimed_by)) {
+    extra.push(h('div', 'claimed by: ', d.claimed_by.map((id, i) => [i ? ', ' : '', caseLink(id)])));
+  }
   if (d.file) extra.push(h('div', 'at ', h('code', d.file + (d.line ? ':' + d.line : ''))));
   if (d.remaining_cents !== undefined) extra.push(h('div', 'remaining: ', cents(d.remaining_cents)));
   if (d.max_cents !== undefined) extra.push(h('div', 'at most: ', cents(d.max_cents)));

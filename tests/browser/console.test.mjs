@@ -397,7 +397,7 @@ describe('console', () => {
   // The pieces that wait for endpoints other teams are building, against the
   // shapes docs/console.md names, with those endpoints answered in the
   // browser (page.route): when the server has them, this is what shows.
-  test('the waiting pieces work against the shapes they expect (endpoints answered in the browser)', async () => {
+  test('the waiting pieces (and a paged timeline) work against the shapes they expect, answered in the browser', async () => {
     const page = await open('adm');
     const active = await srv.ok('GET', '/v1/admin/policies');
     const older = { version: 'f'.repeat(64), loaded_at: T0 - 86400, active: false,
@@ -441,6 +441,20 @@ describe('console', () => {
     await goto(page, '#/dashboard');
     await page.waitForSelector('.kpi-series .chart[data-metric="sla"] canvas');
     assert.equal(await page.$('.kpi-series [data-unavailable]'), null);
+
+    // A timeline the server answers in two pages shows whole.
+    const full = (await srv.ok('GET', `/v1/cases/${ids.vip}/timeline?limit=500`)).events;
+    await page.route('**/timeline?*', async (r) => {
+      const url = new URL(r.request().url());
+      if (url.searchParams.get('after')) return r.continue();
+      const res = await r.fetch();
+      const body = await res.json();
+      body.events = body.events.slice(0, 2);
+      body.next_after = body.events[1].seq;
+      return r.fulfill({ response: res, json: body });
+    });
+    await openCase(page, ids.vip);
+    await page.waitForFunction((n) => document.querySelectorAll('.timeline li.event').length === n, full.length);
     await page.close();
 
     // The agent's next case.
