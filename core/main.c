@@ -3,7 +3,7 @@
  *   aftersaled [--listen HOST:PORT] [--data DIR] [--policies DIR] [--tokens FILE]
  *              [--clock manual] [--max-body BYTES] [--map-size MiB] [--map-max MiB]
  *              [--idle-timeout MS] [--request-timeout MS] [--max-connections N]
- *              [--max-pending-writes N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
+ *              [--max-pending-writes N] [--policy-error-alert N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
  *              [--quiet]
  *   aftersaled policy test DIR
  */
@@ -32,6 +32,8 @@ static void usage(FILE *out) {
             "  --request-timeout MS a request must arrive whole within this, else 408 (default 15000)\n"
             "  --max-connections N  connections beyond this get 503 (default 10000)\n"
             "  --max-pending-writes N  writes waiting for the disk before more get 503 (default 20000)\n"
+            "  --policy-error-alert N  failures of one policy function of one merchant within an hour\n"
+            "                       that raise a policy_errors alert (default 20; 0: never)\n"
             "  --webhook URL        also push the events feed to http://HOST[:PORT]/PATH (POST, in order)\n"
             "  --webhook-secret S   sign each push: X-Aftersale-Signature: sha256=HMAC-SHA256(S, body)\n"
             "  --webhook-secret-file F  the same secret read from file F (trailing newlines dropped),\n"
@@ -115,6 +117,8 @@ static int parse_flags(int argc, char **argv, server_config *cfg) {
         else if (!strcmp(f, "--request-timeout")) ok = parse_count(v, &cfg->request_timeout_ms) == 0;
         else if (!strcmp(f, "--max-connections")) ok = parse_count(v, &cfg->max_connections) == 0;
         else if (!strcmp(f, "--max-pending-writes")) ok = parse_count(v, &cfg->max_pending_writes) == 0;
+        else if (!strcmp(f, "--policy-error-alert"))
+            ok = !strcmp(v, "0") ? (cfg->policy_error_alert = 0, 1) : parse_count(v, &cfg->policy_error_alert) == 0;
         else if (!strcmp(f, "--webhook")) cfg->webhook_url = v;
         else if (!strcmp(f, "--webhook-secret")) cfg->webhook_secret = v;
         else if (!strcmp(f, "--webhook-secret-file")) {

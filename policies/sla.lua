@@ -68,8 +68,12 @@ function M.working_day_seconds(calendar)
     return total
 end
 
+-- One working day of the calendar, worked out once when the module loads
+-- (a call to targets then costs a multiplication, not a parse of the hours).
+local WORKING_DAY = M.working_day_seconds(M.calendar)
+
 function M.working_days(n)
-    return n * M.working_day_seconds(M.calendar)
+    return n * WORKING_DAY
 end
 
 function M.targets(case, ctx)

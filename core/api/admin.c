@@ -304,6 +304,19 @@ static char *dry_run_answer(const as_changes *ch, policy_set *set, const as_case
     emit_array_end(e);
     emit_object_end(e);
     emit_kstr(e, "policy_version", policy_set_version(set));
+    /* what failed, on its own: a broken override the floor answered for must
+     * not pass for a clean run */
+    emit_key(e, "errors");
+    emit_array(e);
+    for (size_t i = 0; i < ch->nnotes; i++)
+        if (!strcmp(ch->notes[i].type, "policy.error")) {
+            textbuf data = {0};
+            tb_printf(&data, "{%s}", ch->notes[i].members ? ch->notes[i].members : "");
+            if (data.failed) emit_null(e);
+            else e->ops->raw(e, data.buf, data.len);
+            tb_free(&data);
+        }
+    emit_array_end(e);
     emit_key(e, "notes");
     emit_array(e);
     for (size_t i = 0; i < ch->nnotes; i++) {

@@ -97,6 +97,7 @@ void server_config_defaults(server_config *cfg) {
     cfg->policies_dir = "./policies";
     cfg->max_body = 1 << 20;
     cfg->max_pending_writes = 20000;
+    cfg->policy_error_alert = 20;
     cfg->map_size = (size_t)256 << 20;
     cfg->map_max = (size_t)64 << 30;
 }

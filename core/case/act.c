@@ -47,8 +47,13 @@ static void settle_decision(act_ctx *ax, as_outcome outcome, const char *code) {
 }
 
 static int claimed_error(act_ctx *ax) {
+    const as_item *item = order_item(ax->o, ax->c->sku);
+    if (item == NULL) /* the order was replaced without the case's line: nothing to measure against */
+        return as_fail(ax->err, AS_EINVAL, "sku",
+                       "sku: %s is no longer on order %s, so no money can be approved for it", ax->c->sku,
+                       ax->o->order_id);
     claim_room room;
-    claims_room(ax->l, ax->o, order_item(ax->o, ax->c->sku), ax->c->case_id, &room);
+    claims_room(ax->l, ax->o, item, ax->c->case_id, &room);
     size_t len = 0;
     ax->err->holders[0] = '\0';
     for (size_t i = 0; i < room.nholders; i++)

@@ -83,6 +83,16 @@ typedef struct {
     int (*agent_known)(void *ud, const char *agent_id, const char *merchant_id);
 } as_reads;
 
+/* Where policy failures are counted (metrics, and the operator's alert
+ * rate): failed() answers 1 when this failure makes its module, function
+ * and merchant cross the alert rate, so the change raises a policy_errors
+ * alert. May be NULL (dry-run, replay: their failures are reported, not
+ * counted). */
+typedef struct {
+    void *ud;
+    int (*failed)(void *ud, const char *module, const char *fn, const char *merchant, int64_t now);
+} as_policy_monitor;
+
 typedef struct {
     policy_set *policies;  /* decides */
     policy_set *shadow;    /* evaluated beside, recorded, never enforced; may be NULL */
@@ -90,6 +100,7 @@ typedef struct {
     const as_reads *reads;
     as_agents *agents;     /* whom to assign; NULL: nobody (dry-run, replay) */
     uint64_t *next_case_seq; /* numbers the cases a change opens by itself */
+    const as_policy_monitor *monitor;
 } as_decider;
 
 /* ---- change sets ---- */
@@ -243,10 +254,12 @@ int price_input_parse(int64_t *price_cents, int64_t *at, const json_t *in, as_er
 
 /* Creates or replaces an order (old NULL: new). What the server learned
  * since (tracking, prices, delivery, a stall reported) is kept; an order with
- * cases keeps its merchant (has_cases). The change set holds the order
- * before and after and the feed event. */
-int order_put(const as_decider *d, as_order *in, const as_order *old, int has_cases, as_changes *out,
-              as_error *err);
+ * cases keeps its merchant (has_cases), and a line its claims hold keeps its
+ * sku, at least the quantity they hold and its price (ledger: the order's
+ * claims, may be NULL). The change set holds the order before and after and
+ * the feed event. */
+int order_put(const as_decider *d, as_order *in, const as_order *old, int has_cases, const as_ledger *ledger,
+              as_changes *out, as_error *err);
 /* A logistics update: a delivery scan sets delivered_at (never back in time). */
 int order_track(const as_decider *d, const as_order *o, const scan_input *si, as_changes *out, as_error *err);
 /* The current price of a line (for price protection): the one with the latest `at` wins. */

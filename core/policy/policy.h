@@ -142,6 +142,7 @@ typedef enum { PF_STRING = 1, PF_INTEGER, PF_BOOLEAN, PF_STRINGS, PF_ANY } polic
 typedef struct {
     const char *name;
     policy_ftype type;
+    const char *const *values; /* PF_STRING of a closed set: its names (NULL-terminated), or NULL */
 } policy_field;
 
 #define POLICY_FIELDS_MAX 8
@@ -158,6 +159,11 @@ typedef struct {
     int nil;                          /* the function returned nil */
     policy_fval f[POLICY_FIELDS_MAX]; /* in schema order */
     char *output;                     /* the whole result as JSON text, for the record */
+    /* The merchant's override failed (raised, looped, broke a cap, or answered
+     * something of the wrong shape) and the floor answered instead: why. The
+     * caller records it as a policy error: a floor that answers for a broken
+     * override is never silent. NULL otherwise. */
+    char *override_error;
 } policy_result;
 
 /* An argument: a view (view >= 0), else the string str (or nil). */
@@ -168,8 +174,11 @@ typedef struct {
 
 /* Calls module.fn(args..., ctx) for merchant, with the floor as
  * policy_call. The result must be nil or a table whose fields are all in
- * schema, each of its type; anything else is an error naming the field. 0,
- * or -1 with err (out is then empty). */
+ * schema, each of its type (and a closed set's value); anything else is an
+ * error naming the field. A merchant override's result is checked the same
+ * way before the floor judges it: one of the wrong shape goes to the floor as
+ * nil, and out->override_error says why. 0, or -1 with err (out is then
+ * empty). */
 int policy_call_views(policy_set *ps, const char *merchant_id, const char *module, const char *fn,
                       const policy_arg *args, int nargs, const policy_field *schema, int nfields,
                       const policy_ctx *ctx, policy_result *out, char *err, size_t errlen);
