@@ -105,6 +105,8 @@ function renderDryRun(r) {
     h('p', 'SLA: first response ', when(r.sla.first_response_due), ', resolution ', when(r.sla.resolution_due),
       r.sla.business ? ' (working hours)' : ''),
     r.compensation ? h('p', 'goodwill ', cents(r.compensation.coupon_cents), ' (', r.compensation.reason, ')') : null,
+    (r.errors || []).length ? h('div.error.policy-errors', h('strong', `${r.errors.length} policy error(s): `),
+      r.errors.map((e) => h('div', h('code', `${e.module}.${e.function}`), ': ', e.error))) : null,
     details(`notes (${r.notes.length})`, jsonBlock(r.notes)));
 }
 
