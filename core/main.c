@@ -3,7 +3,7 @@
  *   aftersaled [--listen HOST:PORT] [--data DIR] [--policies DIR] [--tokens FILE]
  *              [--clock manual] [--max-body BYTES] [--map-size MiB] [--map-max MiB]
  *              [--idle-timeout MS] [--request-timeout MS] [--max-connections N]
- *              [--max-pending-writes N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
+ *              [--max-pending-writes N] [--policy-error-alert N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
  *              [--quiet]
  *   aftersaled policy test DIR
  */
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/server.h"
+#include "cli/cli.h"
 #include "policy/policy.h"
 
 static void usage(FILE *out) {
@@ -32,13 +33,16 @@ static void usage(FILE *out) {
             "  --request-timeout MS a request must arrive whole within this, else 408 (default 15000)\n"
             "  --max-connections N  connections beyond this get 503 (default 10000)\n"
             "  --max-pending-writes N  writes waiting for the disk before more get 503 (default 20000)\n"
+            "  --policy-error-alert N  failures of one policy function of one merchant within an hour\n"
+            "                       that raise a policy_errors alert (default 20; 0: never)\n"
             "  --webhook URL        also push the events feed to http://HOST[:PORT]/PATH (POST, in order)\n"
             "  --webhook-secret S   sign each push: X-Aftersale-Signature: sha256=HMAC-SHA256(S, body)\n"
             "  --webhook-secret-file F  the same secret read from file F (trailing newlines dropped),\n"
             "                       so it is not on the command line where ps shows it\n"
             "  --quiet              no access log lines\n"
             "  --help               this text\n\n"
-            "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n");
+            "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n"
+            "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n");
 }
 
 static int parse_listen(const char *arg, server_config *cfg) {
@@ -115,6 +119,8 @@ static int parse_flags(int argc, char **argv, server_config *cfg) {
         else if (!strcmp(f, "--request-timeout")) ok = parse_count(v, &cfg->request_timeout_ms) == 0;
         else if (!strcmp(f, "--max-connections")) ok = parse_count(v, &cfg->max_connections) == 0;
         else if (!strcmp(f, "--max-pending-writes")) ok = parse_count(v, &cfg->max_pending_writes) == 0;
+        else if (!strcmp(f, "--policy-error-alert"))
+            ok = !strcmp(v, "0") ? (cfg->policy_error_alert = 0, 1) : parse_count(v, &cfg->policy_error_alert) == 0;
         else if (!strcmp(f, "--webhook")) cfg->webhook_url = v;
         else if (!strcmp(f, "--webhook-secret")) cfg->webhook_secret = v;
         else if (!strcmp(f, "--webhook-secret-file")) {
@@ -145,6 +151,7 @@ static int policy_test(const char *dir) {
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "policy")) {
         if (argc == 4 && !strcmp(argv[2], "test")) return policy_test(argv[3]);
+        if (argc >= 3) return cli_policy(argc - 2, argv + 2);
         usage(stderr);
         return 2;
     }

@@ -10,6 +10,12 @@ cd "$AS_ROOT" || exit 1
 # node-llhttp's C sources, compiled by CMake).
 AS_DEPS=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev liblmdb-dev
          libjansson-dev libcmocka-dev node-llhttp libssl-dev libjemalloc-dev python3 curl)
+# What only the tests need (scripts/test adds them): Debian's Chromium for the
+# console's browser test (driven by playwright-core, which never downloads a
+# browser), a font for its screenshots, and jsonschema for checking the API's
+# answers against docs/openapi.json.
+# shellcheck disable=SC2034  # used by scripts/test
+AS_TEST_DEPS=(chromium fonts-dejavu-core python3-jsonschema)
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -35,8 +41,13 @@ ensure_deps() {
         log "no dpkg: install by hand: ${AS_DEPS[*]} $*"
         return 0
     fi
+    local wanted=("${AS_DEPS[@]}" "$@")
+    # The build copies the console's chart library out of node_modules (npm
+    # ci). A machine with another Node.js (e.g. NodeSource's, whose nodejs
+    # package brings npm and conflicts with Debian's npm) keeps it.
+    command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
     local missing=()
-    mapfile -t missing < <(missing_packages "${AS_DEPS[@]}" "$@")
+    mapfile -t missing < <(missing_packages "${wanted[@]}")
     ((${#missing[@]} == 0)) && return 0
     log "installing missing packages: ${missing[*]}"
     local sudo=()
@@ -49,6 +60,22 @@ ensure_deps() {
         apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# ensure_node_modules: `npm ci` when node_modules does not match the
+# committed package-lock.json (a stamp keeps the lock's hash), so a prepared
+# machine never reaches the registry. --ignore-scripts: none of the packages
+# needs an install script, and playwright-core must never fetch a browser.
+ensure_node_modules() {
+    local want have=""
+    want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+    [[ -f node_modules/.as-lock.sha256 ]] && have="$(cat node_modules/.as-lock.sha256)"
+    [[ "$want" == "$have" ]] && return 0
+    [[ "${AS_SKIP_DEPS:-0}" == 1 && -d node_modules ]] && return 0
+    command -v npm >/dev/null 2>&1 || die "npm is missing: install nodejs and npm"
+    log "installing the npm packages of package-lock.json (npm ci)"
+    npm ci --ignore-scripts --no-audit --no-fund >&2 || die "npm ci failed"
+    printf '%s\n' "$want" >node_modules/.as-lock.sha256
+}
+
 # build [--sanitize]: configure and build everything into build/ (or
 # build-san/ with ASan+UBSan). Prints the build directory on stdout.
 # shellcheck disable=SC2120  # the argument is optional
@@ -58,6 +85,7 @@ build() {
         dir=build-san
         sanitize=ON
     fi
+    ensure_node_modules
     local out
     if ! out="$(cmake -S "$AS_ROOT" -B "$AS_ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DAS_SANITIZE="$sanitize" 2>&1)"; then

@@ -275,81 +275,6 @@ static void reply_member_error(http_request *req, as_error *err, const char *mem
     reply_error(req, err);
 }
 
-/* The dry-run's answer: the decisions, the case as it would be, and the
- * timeline notes (decisions with their inputs). */
-static char *dry_run_answer(const as_changes *ch, policy_set *set, const as_case *c) {
-    textbuf tb = {0};
-    jsonw w;
-    jsonw_init(&w, &tb);
-    emitter *e = jsonw_emitter(&w);
-    emit_object(e);
-    if (c->decision.outcome != OUT_NONE) {
-        emit_key(e, "eligibility");
-        emit_object(e);
-        emit_kstr(e, "outcome", outcome_name(c->decision.outcome));
-        emit_kstr(e, "reason_code", c->decision.reason_code);
-        emit_kstr(e, "message", c->decision.message);
-        emit_kstr(e, "module", c->decision.module);
-        emit_kstr(e, "policy_version", c->decision.policy_version);
-        emit_object_end(e);
-    }
-    if (c->refund.approved_cents > 0) {
-        emit_key(e, "refund");
-        emit_object(e);
-        emit_kint(e, "amount_cents", c->refund.approved_cents);
-        emit_object_end(e);
-    }
-    emit_key(e, "routing");
-    emit_object(e);
-    emit_kstr(e, "queue", c->queue);
-    emit_kint(e, "priority", c->priority);
-    emit_key(e, "skills");
-    emit_array(e);
-    for (size_t i = 0; i < c->nskills; i++) emit_str(e, c->skills[i]);
-    emit_array_end(e);
-    emit_object_end(e);
-    emit_kstr(e, "policy_version", policy_set_version(set));
-    emit_key(e, "notes");
-    emit_array(e);
-    for (size_t i = 0; i < ch->nnotes; i++) {
-        const as_note *n = &ch->notes[i];
-        emit_object(e);
-        emit_kstr(e, "type", n->type);
-        emit_key(e, "data");
-        textbuf data = {0};
-        tb_printf(&data, "{%s", n->members ? n->members : "");
-        if (n->inputs_ref >= 0 && ch->notes[n->inputs_ref].members)
-            tb_printf(&data, "%s\"inputs\":{%s}", n->members && n->members[0] ? "," : "",
-                      ch->notes[n->inputs_ref].members);
-        tb_append(&data, "}", 1);
-        if (data.failed) emit_null(e);
-        else e->ops->raw(e, data.buf, data.len);
-        tb_free(&data);
-        emit_object_end(e);
-    }
-    emit_array_end(e);
-    emit_object_end(e);
-    /* sla, compensation and the case as they would be: from the case's own text */
-    char *text = tb_take(&tb, NULL);
-    size_t clen;
-    char *case_text = case_to_json(c, &clen);
-    json_t *out = text ? json_loads(text, 0, NULL) : NULL;
-    json_t *kase = case_text ? json_loads(case_text, 0, NULL) : NULL;
-    free(text);
-    free(case_text);
-    if (out == NULL || kase == NULL) {
-        json_decref(out);
-        json_decref(kase);
-        return NULL;
-    }
-    json_object_set(out, "sla", json_object_get(kase, "sla"));
-    json_object_set(out, "compensation", json_object_get(kase, "compensation"));
-    json_object_set_new(out, "case", kase);
-    char *answer = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(out);
-    return answer;
-}
-
 /* The dry-run body's case as POST /v1/cases would take it: the order given
  * names it, and a channel may be left out (web). */
 static json_t *dry_case_body(const json_t *in_case, const as_order *order) {
@@ -396,7 +321,7 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
             if (err.code == AS_EINVAL) reply_member_error(req, &err, "case");
             else reply_error(req, &err);
         } else {
-            char *answer = dry_run_answer(&ch, set, ch.after);
+            char *answer = case_preview(&ch, policy_set_version(set));
             if (answer) http_respond(req, 200, "application/json", answer, strlen(answer));
             else http_respond_error(req, 503, "unavailable", "out of memory", NULL);
             free(answer);

@@ -20,6 +20,7 @@
 #include "store/keys.h"
 #include "store/store.h"
 #include "time/clock.h"
+#include "util/textbuf.h"
 #include "webhook/webhook.h"
 
 typedef enum { ROLE_ADMIN, ROLE_AGENT, ROLE_SERVICE } api_role;
@@ -30,6 +31,21 @@ typedef struct {
     char *merchant; /* NULL: all merchants */
     char *agent;    /* NULL: not an agent identity */
 } principal;
+
+/* policy_errors.c: failures by module, function and merchant. */
+#define POLICY_ERRORS_MAX 512
+typedef struct {
+    char module[24], function[32];
+    as_id merchant; /* "" for the platform's own cases */
+    uint64_t total;
+    int64_t window_start, alerted_window;
+    uint32_t window_count;
+} policy_error_count;
+typedef struct {
+    policy_error_count keys[POLICY_ERRORS_MAX];
+    size_t n;
+    uint64_t overflow;
+} policy_errors;
 
 typedef struct server server;
 typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
@@ -62,6 +78,8 @@ struct server {
     uint64_t mirrors_epoch; /* the store epoch the mirrors were last rebuilt for */
     as_seqs seqs; /* next_event: alert ids only; feed seqs are the store's (store_batch_put_seq) */
     as_reads reads; /* what live decisions read (work.c) */
+    as_policy_monitor monitor; /* where live decisions count policy failures */
+    policy_errors policy_errors;
     api_metrics metrics;
     uv_signal_t sigterm, sigint;
     int stopping;
@@ -123,6 +141,11 @@ int idem_replay(server *s, http_request *req, const principal *who);
  * dropped before it was submitted): the agents mirror may hold its load
  * changes and is rebuilt, once per store epoch for failed commits. */
 void mirrors_repair(server *s, int dropped);
+
+/* ---- policy_errors.c ---- */
+/* as_policy_monitor.failed for the live decider (ud: the server). */
+int policy_errors_failed(void *ud, const char *module, const char *fn, const char *merchant, int64_t now);
+void policy_errors_metrics(const server *s, textbuf *tb);
 
 /* ---- work.c: running domain operations for requests ---- */
 /* The decider of live work: the active set and its shadow, the clock (or

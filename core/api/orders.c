@@ -109,12 +109,18 @@ void h_order_put(server *s, http_request *req, const route_params *p, const prin
         live_decider(s, &d, clock_now(&s->clock));
         as_changes ch;
         int exists = rc == 0;
-        if (order_put(&d, &o, exists ? &old : NULL, exists && order_has_cases(s->db, o.order_id), &ch, &err) != 0) {
+        as_ledger ledger;
+        ledger_init(&ledger);
+        if (exists && (rc = ledger_load(s->db, o.order_id, &ledger)) != 0) {
+            reply_store_error(req, rc);
+        } else if (order_put(&d, &o, exists ? &old : NULL, exists && order_has_cases(s->db, o.order_id), &ledger, &ch,
+                             &err) != 0) {
             reply_error(req, &err);
         } else {
             commit_order(s, req, who, &d, &ch, exists ? 200 : 201);
             changes_free(&ch);
         }
+        ledger_free(&ledger);
     }
     order_free(&o);
     order_free(&old);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/console.h"
 #include "api/timers.h"
 #include "case/migrate.h"
 #include "util/log.h"
@@ -32,6 +33,11 @@ typedef struct {
 static const route_def routes[] = {
     {"GET", "/healthz", "GET /healthz", h_healthz, R_PUBLIC},
     {"GET", "/metrics", "GET /metrics", h_metrics, R_PUBLIC},
+    {"GET", "/openapi.json", "GET /openapi.json", h_openapi, R_PUBLIC},
+    {"GET", "/console", "GET /console", h_console_root, R_PUBLIC},
+    {"GET", "/console/", "GET /console/", h_console_file, R_PUBLIC},
+    {"GET", "/console/{file}", "GET /console/{file}", h_console_file, R_PUBLIC},
+    {"GET", "/v1/me", "GET /v1/me", h_me, R_ANY},
     {"POST", "/v1/orders", "POST /v1/orders", h_order_put, R_ANY},
     {"GET", "/v1/orders/{id}", "GET /v1/orders/{id}", h_order_get, R_ANY},
     {"POST", "/v1/orders/{id}/tracking", "POST /v1/orders/{id}/tracking", h_order_tracking, R_ANY},
@@ -40,6 +46,7 @@ static const route_def routes[] = {
     {"GET", "/v1/cases", "GET /v1/cases", h_case_list, R_ANY},
     {"GET", "/v1/cases/{id}", "GET /v1/cases/{id}", h_case_get, R_ANY},
     {"POST", "/v1/cases/{id}/actions", "POST /v1/cases/{id}/actions", h_case_action, R_ANY},
+    {"GET", "/v1/cases/{id}/actions", "GET /v1/cases/{id}/actions", h_case_allowed, R_ANY},
     {"GET", "/v1/cases/{id}/timeline", "GET /v1/cases/{id}/timeline", h_case_timeline, R_ANY},
     {"POST", "/v1/cases/{id}/survey", "POST /v1/cases/{id}/survey", h_case_survey, R_ANY},
     {"GET", "/v1/customers/{buyer_id}/cases", "GET /v1/customers/{buyer_id}/cases", h_customer_cases, R_ANY},
@@ -97,6 +104,7 @@ void server_config_defaults(server_config *cfg) {
     cfg->policies_dir = "./policies";
     cfg->max_body = 1 << 20;
     cfg->max_pending_writes = 20000;
+    cfg->policy_error_alert = 20;
     cfg->map_size = (size_t)256 << 20;
     cfg->map_max = (size_t)64 << 30;
 }

@@ -28,6 +28,7 @@ typedef struct {
     const char *webhook_url;     /* NULL: no webhook */
     const char *webhook_secret;  /* NULL: unsigned */
     int quiet; /* no access log */
+    unsigned policy_error_alert; /* failures of one policy function and merchant per hour that raise an alert; 0: never */
 } server_config;
 
 typedef struct server server;

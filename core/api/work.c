@@ -36,8 +36,9 @@ static int token_agent(void *ud, const char *agent_id, const char *merchant_id) 
 
 void live_decider(server *s, as_decider *d, int64_t now) {
     s->reads = (as_reads){s, live_customer, live_complaints, token_agent, live_window};
+    s->monitor = (as_policy_monitor){s, policy_errors_failed};
     *d = (as_decider){.policies = s->policies, .shadow = s->shadow, .now = now, .reads = &s->reads,
-                      .agents = &s->agents, .next_case_seq = &s->seqs.next_case};
+                      .agents = &s->agents, .next_case_seq = &s->seqs.next_case, .monitor = &s->monitor};
 }
 
 as_actor actor_of(const principal *who) {

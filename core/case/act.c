@@ -47,8 +47,13 @@ static void settle_decision(act_ctx *ax, as_outcome outcome, const char *code) {
 }
 
 static int claimed_error(act_ctx *ax) {
+    const as_item *item = order_item(ax->o, ax->c->sku);
+    if (item == NULL) /* the order was replaced without the case's line: nothing to measure against */
+        return as_fail(ax->err, AS_EINVAL, "sku",
+                       "sku: %s is no longer on order %s, so no money can be approved for it", ax->c->sku,
+                       ax->o->order_id);
     claim_room room;
-    claims_room(ax->l, ax->o, order_item(ax->o, ax->c->sku), ax->c->case_id, &room);
+    claims_room(ax->l, ax->o, item, ax->c->case_id, &room);
     size_t len = 0;
     ax->err->holders[0] = '\0';
     for (size_t i = 0; i < room.nholders; i++)
@@ -345,18 +350,10 @@ int case_act(const as_decider *d, const as_case *c, const as_order *order, const
                        case_stage_name(c->stage));
     }
     if (action_input_require(in, err) != 0) return -1;
-    out->before = malloc(sizeof *out->before);
-    out->after = malloc(sizeof *out->after);
-    out->ledger = calloc(1, sizeof *out->ledger);
-    if (out->before == NULL || out->after == NULL || out->ledger == NULL || case_copy(out->before, c) != 0) {
-        free(out->before);
-        out->before = NULL;
-        changes_free(out);
-        return as_fail(err, AS_ENOMEM, NULL, "out of memory");
-    }
-    if (case_copy(out->after, c) != 0 || ledger_copy(out->ledger, ledger ? ledger : &none) != 0) {
-        free(out->after);
-        out->after = NULL;
+    if (changes_begin_update(out, c) != 0) return as_fail(err, AS_ENOMEM, NULL, "out of memory");
+    if ((out->ledger = malloc(sizeof *out->ledger)) == NULL || ledger_copy(out->ledger, ledger ? ledger : &none) != 0) {
+        free(out->ledger);
+        out->ledger = NULL;
         changes_free(out);
         return as_fail(err, AS_ENOMEM, NULL, "out of memory");
     }

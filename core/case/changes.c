@@ -54,6 +54,22 @@ void changes_free(as_changes *ch) {
     changes_init(ch);
 }
 
+int changes_begin_update(as_changes *ch, const as_case *c) {
+    changes_init(ch);
+    as_case *before = malloc(sizeof *before), *after = malloc(sizeof *after);
+    if (before && after && case_copy(before, c) == 0) {
+        if (case_copy(after, c) == 0) {
+            ch->before = before;
+            ch->after = after;
+            return 0;
+        }
+        case_free(before);
+    }
+    free(before);
+    free(after);
+    return -1;
+}
+
 /* Grows an array of n elements of size sz by one; the new element zeroed. */
 static void *grow(void **arr, size_t *n, size_t sz) {
     void *p = realloc(*arr, (*n + 1) * sz);

@@ -113,6 +113,17 @@ int claims_hold(as_ledger *l, const as_order *o, const as_case *c) {
     return 0;
 }
 
+/* The line's money a claim of goods may commit: what the line has left, and
+ * no more than its own goods are worth (price x its qty). What a refund asks
+ * beyond that is shipping, which has its own share; booked on the line it
+ * would let each case refund the order's shipping again and leave a later
+ * case of the same line without the money of its goods. */
+static int64_t goods_cap(const claim_room *room, const as_item *item, const as_case *c) {
+    int64_t qty = c->qty == AS_NONE ? item->qty : c->qty;
+    int64_t goods = item->price_cents * qty;
+    return goods < room->line_cents ? goods : room->line_cents;
+}
+
 int64_t claims_max_approval(const as_ledger *l, const as_order *o, const as_case *c) {
     const as_item *item = order_item(o, c->sku);
     if (item == NULL) return 0;
@@ -127,18 +138,19 @@ int64_t claims_max_approval(const as_ledger *l, const as_order *o, const as_case
         return allowance < room.line_cents ? allowance : room.line_cents;
     }
     if (c->type == CASE_PRICE_PROTECTION) return room.line_cents; /* a drop seen elsewhere: a person judges */
-    int64_t max = room.line_cents;
+    int64_t max = goods_cap(&room, item, c);
     if (c->refund.shipping_paid_by == PAYER_MERCHANT) max += room.ship_cents;
     return max;
 }
 
 int claims_approve(as_ledger *l, const as_order *o, const as_case *c, int64_t amount) {
     as_claim *mine = ledger_find(l, c->case_id);
-    if (mine == NULL || amount < 0 || amount > claims_max_approval(l, o, c)) return -1;
     const as_item *item = order_item(o, c->sku);
+    if (mine == NULL || item == NULL || amount < 0 || amount > claims_max_approval(l, o, c)) return -1;
     claim_room room;
     claims_room(l, o, item, c->case_id, &room);
-    mine->line_cents = amount < room.line_cents ? amount : room.line_cents;
+    int64_t line = c->type == CASE_PRICE_PROTECTION ? room.line_cents : goods_cap(&room, item, c);
+    mine->line_cents = amount < line ? amount : line;
     mine->ship_cents = amount - mine->line_cents;
     return 0;
 }

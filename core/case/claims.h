@@ -76,14 +76,16 @@ void claims_room(const as_ledger *l, const as_order *o, const as_item *item, con
  * in the ledger). Price protection holds no goods: -1 when another price
  * protection of the line is still running. */
 int claims_hold(as_ledger *l, const as_order *o, const as_case *c);
-/* The most the case may have approved: its line's money left plus, if the
- * merchant pays shipping, the shipping left. For price protection never
+/* The most the case may have approved: the money of its goods (price x its
+ * qty) that its line has left plus, if the merchant pays shipping, the
+ * shipping left. For price protection never
  * shipping, and with a current price recorded at most the drop (paid price -
  * current price) x qty, less what price protection of the line already took. */
 int64_t claims_max_approval(const as_ledger *l, const as_order *o, const as_case *c);
 /* Commits `amount` to the case (at most claims_max_approval: the caller caps
- * first); the line takes it first, shipping the rest. 0, or -1 when the case
- * holds no entry or the amount does not fit. */
+ * first); the line takes it first, up to the case's goods, shipping the rest.
+ * 0, or -1 when the case holds no entry, its line is not on the order, or the
+ * amount does not fit. */
 int claims_approve(as_ledger *l, const as_order *o, const as_case *c, int64_t amount);
 /* A refund paid. */
 void claims_refunded(as_ledger *l, const char *case_id, int64_t amount);

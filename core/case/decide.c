@@ -13,21 +13,30 @@
 
 #include "case/internal.h"
 
-const policy_field SCHEMA_EVALUATE[4] = {
-    {"outcome", PF_STRING}, {"reason_code", PF_STRING}, {"message", PF_STRING}, {"shipping_paid_by", PF_STRING}};
-const policy_field SCHEMA_REFUND[2] = {{"amount_cents", PF_INTEGER}, {"breakdown", PF_ANY}};
-const policy_field SCHEMA_COMPENSATE[2] = {{"coupon_cents", PF_INTEGER}, {"reason", PF_STRING}};
-const policy_field SCHEMA_ROUTE[3] = {{"queue", PF_STRING}, {"priority", PF_INTEGER}, {"skills", PF_STRINGS}};
+static const char *const OUTCOMES[] = {"approve", "reject", "review", NULL};
+static const char *const PAYERS[] = {"buyer", "merchant", NULL};
+
+const policy_field SCHEMA_EVALUATE[4] = {{"outcome", PF_STRING, OUTCOMES},
+                                         {"reason_code", PF_STRING, NULL},
+                                         {"message", PF_STRING, NULL},
+                                         {"shipping_paid_by", PF_STRING, PAYERS}};
+const policy_field SCHEMA_REFUND[2] = {{"amount_cents", PF_INTEGER, NULL}, {"breakdown", PF_ANY, NULL}};
+const policy_field SCHEMA_COMPENSATE[2] = {{"coupon_cents", PF_INTEGER, NULL}, {"reason", PF_STRING, NULL}};
+const policy_field SCHEMA_ROUTE[3] = {{"queue", PF_STRING, NULL}, {"priority", PF_INTEGER, NULL}, {"skills", PF_STRINGS, NULL}};
 const policy_field SCHEMA_TARGETS[3] = {
-    {"first_response", PF_INTEGER}, {"resolution", PF_INTEGER}, {"business", PF_BOOLEAN}};
-const policy_field SCHEMA_ON_BREACH[4] = {
-    {"escalate", PF_BOOLEAN}, {"queue", PF_STRING}, {"priority", PF_INTEGER}, {"next_after", PF_INTEGER}};
-const policy_field SCHEMA_WARNINGS[1] = {{"percents", PF_ANY}};
-const policy_field SCHEMA_ESCALATE[4] = {
-    {"priority", PF_INTEGER}, {"queue", PF_STRING}, {"alert_merchant", PF_BOOLEAN}, {"next_after", PF_INTEGER}};
-const policy_field SCHEMA_PLAN[2] = {{"send_after", PF_INTEGER}, {"questions", PF_ANY}};
-const policy_field SCHEMA_ON_ANSWER[3] = {{"followup", PF_BOOLEAN}, {"queue", PF_STRING}, {"reason", PF_STRING}};
-const policy_field SCHEMA_RELATIONSHIP[2] = {{"send_after", PF_INTEGER}, {"questions", PF_ANY}};
+    {"first_response", PF_INTEGER, NULL}, {"resolution", PF_INTEGER, NULL}, {"business", PF_BOOLEAN, NULL}};
+const policy_field SCHEMA_ON_BREACH[4] = {{"escalate", PF_BOOLEAN, NULL},
+                                          {"queue", PF_STRING, NULL},
+                                          {"priority", PF_INTEGER, NULL},
+                                          {"next_after", PF_INTEGER, NULL}};
+const policy_field SCHEMA_WARNINGS[1] = {{"percents", PF_ANY, NULL}};
+const policy_field SCHEMA_ESCALATE[4] = {{"priority", PF_INTEGER, NULL},
+                                         {"queue", PF_STRING, NULL},
+                                         {"alert_merchant", PF_BOOLEAN, NULL},
+                                         {"next_after", PF_INTEGER, NULL}};
+const policy_field SCHEMA_PLAN[2] = {{"send_after", PF_INTEGER, NULL}, {"questions", PF_ANY, NULL}};
+const policy_field SCHEMA_ON_ANSWER[3] = {{"followup", PF_BOOLEAN, NULL}, {"queue", PF_STRING, NULL}, {"reason", PF_STRING, NULL}};
+const policy_field SCHEMA_RELATIONSHIP[2] = {{"send_after", PF_INTEGER, NULL}, {"questions", PF_ANY, NULL}};
 
 static const char *const ARG_NAMES[] = {"case", "order", "answer", "step", "buyer", "kind"};
 
@@ -212,6 +221,7 @@ static void record(decide_req *q, const char *type, const char *module, const ch
     emit_kstr(e, "module", module);
     emit_kstr(e, "function", fn);
     emit_kstr(e, "policy_version", version);
+    if (error) emit_kstr(e, "merchant_id", q->merchant);
     emit_key(e, "args");
     emit_array(e);
     for (int i = 0; i < nargs; i++) emit_str(e, ARG_NAMES[args[i]]);
@@ -222,14 +232,59 @@ static void record(decide_req *q, const char *type, const char *module, const ch
     }
     if (error) emit_kstr(e, "error", error);
     if (logs && json_array_size(logs) > 0) {
-        char *text = json_dumps(logs, JSON_COMPACT);
+        /* through the writer, line by line: a log line may hold any byte
+         * (NUL included), which Jansson's own text would keep as \u0000 */
+        size_t i;
+        json_t *line;
         emit_key(e, "logs");
-        if (text) e->ops->raw(e, text, strlen(text));
-        else emit_null(e);
-        free(text);
+        emit_array(e);
+        json_array_foreach(logs, i, line) {
+            if (json_is_string(line)) e->ops->string(e, json_string_value(line), json_string_length(line));
+            else emit_null(e);
+        }
+        emit_array_end(e);
     }
     int n = note_from(q->ch, type, q->who, q->d->now, &m);
     if (n >= 0) q->ch->notes[n].inputs_ref = inputs;
+}
+
+/* A policy failed: counted where the operator watches (metrics, the alert
+ * rate), and past the rate an alert rides with the change. */
+static void count_failure(decide_req *q, const char *module, const char *fn) {
+    const as_policy_monitor *m = q->d->monitor;
+    if (m == NULL || !m->failed(m->ud, module, fn, q->merchant, q->d->now)) return;
+    members_w mw;
+    emitter *e = mw_begin(&mw);
+    emit_kstr(e, "module", module);
+    emit_kstr(e, "function", fn);
+    emit_kstr(e, "merchant_id", q->merchant);
+    changes_alert(q->ch, "policy_errors", q->d->now, mw_take(&mw),
+                  "policy_errors: %s.%s of merchant %s fails past the alert rate", module, fn,
+                  q->merchant ? q->merchant : "(platform)");
+}
+
+/* The merchant's override failed and the floor answered: a policy.error of
+ * its own, before the floor's decision, so a broken override is never a
+ * silent floor. */
+static void record_override_failure(decide_req *q, const char *module, const char *fn, const decide_arg *args,
+                                    int nargs, const char *error, const char *kind) {
+    int inputs = inputs_note(q, kind);
+    members_w m;
+    emitter *e = mw_begin(&m);
+    emit_kstr(e, "module", module);
+    emit_kstr(e, "function", fn);
+    emit_kstr(e, "policy_version", policy_set_version(q->d->policies));
+    emit_kstr(e, "merchant_id", q->merchant);
+    emit_kstr(e, "stage", "override");
+    emit_kstr(e, "error", error);
+    emit_kstr(e, "then", "the floor answered");
+    emit_key(e, "args");
+    emit_array(e);
+    for (int i = 0; i < nargs; i++) emit_str(e, ARG_NAMES[args[i]]);
+    emit_array_end(e);
+    int n = note_from(q->ch, "policy.error", q->who, q->d->now, &m);
+    if (n >= 0) q->ch->notes[n].inputs_ref = inputs;
+    count_failure(q, module, fn);
 }
 
 static int call_on(decide_req *q, int shadow, const char *module, const char *fn, const decide_arg *args,
@@ -248,6 +303,10 @@ static int call_on(decide_req *q, int shadow, const char *module, const char *fn
     if (rc == 0)
         rc = policy_call_views(ps, q->merchant, module, fn, pargs, nargs, schema, nfields, &ctx, out, err,
                                sizeof err);
+    if (rc == 0 && !shadow && out->override_error)
+        record_override_failure(q, module, fn, args, nargs, out->override_error, kind);
+    else if (rc != 0 && !shadow)
+        count_failure(q, module, fn);
     const char *type = shadow ? (rc == 0 ? "shadow.decision" : "shadow.error") : (rc == 0 ? "decision" : "policy.error");
     record(q, type, module, fn, policy_set_version(ps), args, nargs, rc == 0 ? out->output : NULL,
            rc == 0 ? NULL : err, logs, kind);
@@ -279,8 +338,10 @@ void decide_answer_error(decide_req *q, const char *module, const char *fn, cons
     emit_kstr(e, "module", module);
     emit_kstr(e, "function", fn);
     emit_kstr(e, "policy_version", policy_set_version(q->d->policies));
+    emit_kstr(e, "merchant_id", q->merchant);
     emit_kstr(e, "error", msg);
     note_from(q->ch, "policy.error", q->who, q->d->now, &m);
+    count_failure(q, module, fn);
 }
 
 int decide_has(decide_req *q, const char *module, const char *fn) {

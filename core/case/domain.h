@@ -97,6 +97,16 @@ typedef struct {
                   as_window_count *out);
 } as_reads;
 
+/* Where policy failures are counted (metrics, and the operator's alert
+ * rate): failed() answers 1 when this failure makes its module, function
+ * and merchant cross the alert rate, so the change raises a policy_errors
+ * alert. May be NULL (dry-run, replay: their failures are reported, not
+ * counted). */
+typedef struct {
+    void *ud;
+    int (*failed)(void *ud, const char *module, const char *fn, const char *merchant, int64_t now);
+} as_policy_monitor;
+
 typedef struct {
     policy_set *policies;  /* decides */
     policy_set *shadow;    /* evaluated beside, recorded, never enforced; may be NULL */
@@ -104,6 +114,7 @@ typedef struct {
     const as_reads *reads;
     as_agents *agents;     /* whom to assign; NULL: nobody (dry-run, replay) */
     uint64_t *next_case_seq; /* numbers the cases a change opens by itself */
+    const as_policy_monitor *monitor;
 } as_decider;
 
 /* ---- change sets ---- */
@@ -174,6 +185,9 @@ struct as_changes {
 
 void changes_init(as_changes *ch);
 void changes_free(as_changes *ch);
+/* Starts the change of an existing case: before and after are copies of c.
+ * 0, or -1 when out of memory (ch is then empty). */
+int changes_begin_update(as_changes *ch, const as_case *c);
 /* Appends a timeline entry (members stolen, NULL means none); its index. */
 int changes_note(as_changes *ch, const char *type, const as_actor *who, int64_t at, char *members);
 int changes_event(as_changes *ch, const char *type, int64_t at, char *members, as_event_case with_case);
@@ -279,6 +293,11 @@ int case_fire_timer(const as_decider *d, const as_case *c, timer_kind kind, int6
 int64_t order_stall_due(const as_decider *d, const as_order *o);
 int order_report_stall(const as_decider *d, const as_order *o, as_changes *out);
 
+/* What the opening in ch would do, as JSON text (malloc'd, NULL when out of
+ * memory): {eligibility?, refund?, routing, sla, compensation, case, errors,
+ * notes: [{type, data}] (each decision with its inputs), policy_version}. */
+char *case_preview(const as_changes *ch, const char *policy_version);
+
 /* ---- relationship surveys (nps.c) ---- */
 typedef struct {
     int64_t nps;             /* 0..10 */
@@ -318,10 +337,12 @@ int price_input_parse(int64_t *price_cents, int64_t *at, const json_t *in, as_er
 
 /* Creates or replaces an order (old NULL: new). What the server learned
  * since (tracking, prices, delivery, a stall reported) is kept; an order with
- * cases keeps its merchant (has_cases). The change set holds the order
- * before and after and the feed event. */
-int order_put(const as_decider *d, as_order *in, const as_order *old, int has_cases, as_changes *out,
-              as_error *err);
+ * cases keeps its merchant (has_cases), and a line its claims hold keeps its
+ * sku, at least the quantity they hold and its price (ledger: the order's
+ * claims, may be NULL). The change set holds the order before and after and
+ * the feed event. */
+int order_put(const as_decider *d, as_order *in, const as_order *old, int has_cases, const as_ledger *ledger,
+              as_changes *out, as_error *err);
 /* A logistics update: a delivery scan sets delivered_at (never back in time). */
 int order_track(const as_decider *d, const as_order *o, const scan_input *si, as_changes *out, as_error *err);
 /* The current price of a line (for price protection): the one with the latest `at` wins. */

@@ -226,7 +226,7 @@ static void open_common(decide_req *q, as_case *c, as_ledger *l, const as_order 
         if (c->decision.outcome == OUT_REJECT) claims_settle(l, c);
     }
     case_initial_state(c->type, c->decision.outcome, &c->status, &c->stage);
-    if (c->decision.outcome == OUT_REJECT && c->decision.module[0] == 'c') c->stage = STG_ALREADY_CLAIMED;
+    if (c->decision.outcome == OUT_REJECT && strcmp(c->decision.module, "core") == 0) c->stage = STG_ALREADY_CLAIMED;
     if (c->status == ST_REJECTED) c->resolved_at = d->now;
     step_route(q, c);
     step_sla(q, c);

@@ -226,10 +226,33 @@ static void order_event(as_changes *out, const char *type, int64_t now) {
     event_from(out, type, now, &m, EV_CASE_NONE);
 }
 
-int order_put(const as_decider *d, as_order *in, const as_order *old, int has_cases, as_changes *out,
-              as_error *err) {
+/* A replace may not take from a line what its claims hold: the goods they
+ * hold or were refunded, and the price their money was computed from. */
+static int check_claimed_lines(const as_order *in, const as_order *old, const as_ledger *l, as_error *err) {
+    for (size_t i = 0; l && i < l->n; i++) {
+        const as_claim *c = &l->claims[i];
+        const as_item *was = order_item(old, c->sku), *now = order_item(in, c->sku);
+        if (was == NULL) continue;
+        int64_t held = 0;
+        for (size_t j = 0; j < l->n; j++)
+            if (!strcmp(l->claims[j].sku, c->sku) && (l->claims[j].active || l->claims[j].refunded_cents > 0))
+                held += l->claims[j].qty;
+        if (now == NULL)
+            return as_fail(err, AS_EINVAL, "items", "items: the line of sku %s cannot go: case %s claims it", c->sku,
+                           c->case_id);
+        if (now->qty < held || now->price_cents != was->price_cents)
+            return as_fail(err, AS_EINVAL, "items",
+                           "items: the line of sku %s keeps its price (%lld) and at least the %lld its claims hold "
+                           "(case %s)", c->sku, (long long)was->price_cents, (long long)held, c->case_id);
+    }
+    return 0;
+}
+
+int order_put(const as_decider *d, as_order *in, const as_order *old, int has_cases, const as_ledger *ledger,
+              as_changes *out, as_error *err) {
     if (old && has_cases && strcmp(in->merchant_id, old->merchant_id) != 0)
         return as_fail(err, AS_EINVAL, "merchant_id", "merchant_id: cannot change: the order has cases");
+    if (old && check_claimed_lines(in, old, ledger, err) != 0) return -1;
     if (begin_order_change(old, out, err) != 0) return -1;
     as_order *o = out->order;
     *o = *in; /* take the input's members */

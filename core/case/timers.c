@@ -120,6 +120,7 @@ static void fire_breach(decide_req *q, as_case *c, sla_kind kind) {
     const char *name = sla_kind_name(kind);
     policy_result r;
     int ok = decide_call(q, "sla", "on_breach", args, 2, name, SCHEMA_ON_BREACH, NFIELDS(SCHEMA_ON_BREACH), &r) == 0;
+    int escalated = 0;
     c->sla.breached |= 1u << kind;
     members_w m;
     emitter *e = mw_begin(&m);
@@ -141,7 +142,7 @@ static void fire_breach(decide_req *q, as_case *c, sla_kind kind) {
         }
         if (r.f[BR_NEXT_AFTER].present && r.f[BR_NEXT_AFTER].i > 0 && c->sla.next_escalation_at == AS_NONE)
             c->sla.next_escalation_at = later(q->d->now, r.f[BR_NEXT_AFTER].i);
-        if (started) record_escalation(q, c, 1, name, 0);
+        escalated = started;
     }
     if (ok) policy_result_free(&r);
     e = mw_begin(&m);
@@ -151,6 +152,7 @@ static void fire_breach(decide_req *q, as_case *c, sla_kind kind) {
     e = mw_begin(&m);
     emit_kstr(e, "kind", name);
     event_from(q->ch, "sla.breached", q->d->now, &m, EV_CASE_NONE);
+    if (escalated) record_escalation(q, c, 1, name, 0); /* level 1, after the breach it follows */
 }
 
 /* The ladder's next level: sla.escalate(case, step) says what it does (a
@@ -252,21 +254,7 @@ static void fire_auto_close(decide_req *q, as_case *c) {
 int case_fire_timer(const as_decider *d0, const as_case *c, timer_kind kind, int64_t due, as_changes *out) {
     as_decider d = *d0;
     d.now = due > c->updated_at ? due : c->updated_at;
-    changes_init(out);
-    out->before = malloc(sizeof *out->before);
-    out->after = malloc(sizeof *out->after);
-    if (out->before == NULL || out->after == NULL || case_copy(out->before, c) != 0) {
-        free(out->before);
-        out->before = NULL;
-        changes_free(out);
-        return -1;
-    }
-    if (case_copy(out->after, c) != 0) {
-        free(out->after);
-        out->after = NULL;
-        changes_free(out);
-        return -1;
-    }
+    if (changes_begin_update(out, c) != 0) return -1;
     as_case *k = out->after;
     decide_req q;
     decide_begin(&q, &d, out, NULL, k, NULL);
@@ -328,20 +316,7 @@ int case_answer_survey(const as_decider *d, const as_case *c, const as_order *or
         err->no_actions = 1;
         return as_fail(err, AS_ETRANSITION, NULL, "the case has no open survey (it is not resolved, or was answered)");
     }
-    out->before = malloc(sizeof *out->before);
-    out->after = malloc(sizeof *out->after);
-    if (out->before == NULL || out->after == NULL || case_copy(out->before, c) != 0) {
-        free(out->before);
-        out->before = NULL;
-        changes_free(out);
-        return as_fail(err, AS_ENOMEM, NULL, "out of memory");
-    }
-    if (case_copy(out->after, c) != 0) {
-        free(out->after);
-        out->after = NULL;
-        changes_free(out);
-        return as_fail(err, AS_ENOMEM, NULL, "out of memory");
-    }
+    if (changes_begin_update(out, c) != 0) return as_fail(err, AS_ENOMEM, NULL, "out of memory");
     as_case *k = out->after;
     k->survey.csat = sa->csat;
     k->survey.nps = sa->nps;

@@ -1,9 +1,12 @@
 /* policy/call: resolving and calling policy functions for a merchant.
  *
- * Resolution reads fields raw (no __index), so policy_has and policy_call
- * always agree: a merchant's module wins for the fields it defines itself,
- * the default module answers the rest. When an override answered a call, the
- * platform floor (floor.<module>_<fn>) gets the last word. */
+ * Where a name resolves is decided without running policy code (raw reads of
+ * the default modules, and what a merchant's module was found to define at
+ * load), so policy_has and policy_call always agree: a merchant's module wins
+ * for the fields it defines itself, the default module answers the rest.
+ * Resolving to an override makes a new instance of it and pushes its field. When an override answered, the
+ * platform floor (floor.<module>_<fn>) gets the last word, on copies of the
+ * inputs and of the answer. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,17 +27,10 @@ static int raw_field(lua_State *L, int idx, const char *key) {
     return lua_rawget(L, idx < 0 ? idx - 1 : idx);
 }
 
-/* A field of the default module (merchant NULL) or of the merchant's one. */
-static int module_field(lua_State *L, policy_set *ps, const char *merchant, const char *module,
-                        const char *name) {
+/* A field of a default module. */
+static int module_field(lua_State *L, policy_set *ps, const char *module, const char *name) {
     luaL_checkstack(L, 4, "resolve");
-    if (merchant) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
-        raw_field(L, -1, merchant);
-        lua_remove(L, -2);
-    } else {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
-    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->defaults_ref);
     raw_field(L, -1, module);
     lua_remove(L, -2);
     int t = raw_field(L, -1, name);
@@ -42,18 +38,54 @@ static int module_field(lua_State *L, policy_set *ps, const char *merchant, cons
     return t;
 }
 
+/* Protected: the field args[4] of a new instance of merchant args[2]'s
+ * module args[3] (args[1]: the set). */
+static int instance_field(lua_State *L) {
+    merchant_instance(L, lua_touserdata(L, 1), lua_tostring(L, 2), lua_tostring(L, 3));
+    raw_field(L, -1, lua_tostring(L, 4));
+    return 1;
+}
+
+static int raise_upvalue(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    return lua_error(L);
+}
+
+/* Pushes merchant's module.name from a new instance of the module. Making
+ * the instance is the override's own work, on the call's budget: if its top
+ * level fails, what is pushed is a function that raises that error, so the
+ * call fails where the override would have (and meets the floor). */
+static void push_override(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                          const char *name) {
+    luaL_checkstack(L, 6, "resolve");
+    lua_pushcfunction(L, instance_field);
+    lua_pushlightuserdata(L, ps);
+    lua_pushstring(L, merchant);
+    lua_pushstring(L, module);
+    lua_pushstring(L, name);
+    if (lua_pcall(L, 4, 1, 0) != LUA_OK) lua_pushcclosure(L, raise_upvalue, 1);
+}
+
+/* Where module.name resolves for merchant, without running policy code:
+ * 2 (the override defines it), 1 (the default module does) or 0. */
+static int resolve_kind(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
+                        const char *name, int want_fn) {
+    if (merchant_id) {
+        int t = merchant_defines(L, ps, merchant_id, module, name);
+        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNONE && t != LUA_TNIL) return 2;
+    }
+    int t = module_field(L, ps, module, name);
+    lua_pop(L, 1);
+    return (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) ? 1 : 0;
+}
+
 int policy_resolve(lua_State *L, policy_set *ps, const char *merchant_id, const char *module,
                    const char *name, int want_fn) {
-    if (merchant_id) {
-        int t = module_field(L, ps, merchant_id, module, name);
-        if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 2;
-        lua_pop(L, 1);
-    }
-    int t = module_field(L, ps, NULL, module, name);
-    if (want_fn ? t == LUA_TFUNCTION : t != LUA_TNIL) return 1;
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    return 0;
+    int how = resolve_kind(L, ps, merchant_id, module, name, want_fn);
+    if (how == 2) push_override(L, ps, merchant_id, module, name);
+    else if (how == 1) module_field(L, ps, module, name);
+    else lua_pushnil(L);
+    return how;
 }
 
 /* The error on top, as a log line of the call: "merchant returns.evaluate failed: ...". */
@@ -61,6 +93,16 @@ static void log_override_error(lua_State *L, policy_set *ps, const char *module,
     const policy_ctx *c = ps->cur;
     if (c == NULL || c->log == NULL) return;
     const char *msg = lua_tostring(L, -1);
+    const sandbox *sb = &ps->sb;
+    char why[200];
+    if (sb->exhausted == SB_TIME) msg = "time limit exceeded";
+    else if (sb->mem_refused && (sb->exhausted || (msg && strstr(msg, "not enough memory"))))
+        msg = "memory cap exceeded";
+    else if (sb->exhausted) {
+        snprintf(why, sizeof why, "instruction budget exceeded%s%s", sb->what ? " in " : "",
+                 sb->what ? sb->what : "");
+        msg = why;
+    }
     char line[600];
     int n = snprintf(line, sizeof line, "merchant %s.%s failed, the floor answered: %s", module, fn,
                      msg ? msg : "(error object is not a string)");
@@ -75,14 +117,42 @@ static void log_override_error(lua_State *L, policy_set *ps, const char *module,
     if (v != NULL) json_array_append_new(c->log, v);
 }
 
+/* The result on top, converted to JSON and back: a fresh plain table (no
+ * metatable, no table the override keeps), exactly what the host would
+ * store. The conversion is charged to the run. Raises if the value is not
+ * one JSON can hold. */
+static void copy_through_json(lua_State *L, policy_set *ps, const char *module, const char *fn) {
+    char cerr[200];
+    luajson_work w;
+    json_t *j = luajson_to_json_work(L, -1, &w, cerr, sizeof cerr);
+    policy_charge_conversion(L, &w);
+    if (j == NULL) luaL_error(L, "%s.%s returned a value JSON cannot hold: %s", module, fn, cerr);
+    json_decref(ps->tmp_json);
+    ps->tmp_json = j; /* freed by run_req if the push below raises */
+    lua_pop(L, 1);
+    luajson_push(L, j);
+    json_decref(j);
+    ps->tmp_json = NULL;
+}
+
+/* Protected, on the override's budget: calls the override (below its
+ * arguments) and leaves a copy of its result through JSON. Upvalues: the
+ * policy set, the module and function names. */
+int policy_override_then_copy(lua_State *L) {
+    lua_call(L, lua_gettop(L) - 1, 1);
+    copy_through_json(L, lua_touserdata(L, lua_upvalueindex(1)), lua_tostring(L, lua_upvalueindex(2)),
+                      lua_tostring(L, lua_upvalueindex(3)));
+    return 1;
+}
+
 void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char *fn, int nargs,
                    int override, json_t *const *jargs) {
     int base = lua_gettop(L) - nargs;
-    luaL_checkstack(L, nargs + 4, "policy call");
+    luaL_checkstack(L, nargs + 6, "policy call");
     if (override) {
         lua_pushfstring(L, "%s_%s", module, fn);
         const char *floor_fn = lua_tostring(L, -1);
-        if (module_field(L, ps, NULL, "floor", floor_fn) != LUA_TFUNCTION) {
+        if (module_field(L, ps, "floor", floor_fn) != LUA_TFUNCTION) {
             lua_pop(L, 2);
             override = 0;
         } else {
@@ -96,22 +166,36 @@ void policy_invoke(lua_State *L, policy_set *ps, const char *module, const char 
     /* floor, f, args... -> floor, args', f, args... -> floor, result, args'.
      * args' are new tables from the JSON inputs (the ctx is shared, it is
      * read-only): an override that changes its arguments must not change
-     * what the floor judges by. */
+     * what the floor judges by. Nor can its result: the floor gets a copy
+     * through JSON, so no metamethod or table of the override's runs or
+     * changes while the floor reads it. */
     lua_insert(L, base);
     for (int i = 0; i < nargs - 1; i++) luajson_push(L, jargs[i]);
     lua_pushvalue(L, base + 1 + nargs); /* the ctx */
     lua_rotate(L, base + 1, nargs);
-    /* An override that fails (raises, loops, breaks the memory cap) gave no
-     * answer: the floor gets nil and answers the default's, on a budget of its
-     * own, and the error goes to the call's logs. */
-    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+    lua_pushlightuserdata(L, ps);
+    lua_pushstring(L, module);
+    lua_pushstring(L, fn);
+    lua_pushcclosure(L, policy_override_then_copy, 3);
+    lua_insert(L, base + 1 + nargs); /* below f */
+    /* An override that fails (raises, loops, breaks the memory cap, answers
+     * what JSON cannot hold) gave no answer: the floor gets nil and answers
+     * the default's, on a budget of its own, and the error goes to the
+     * call's logs. */
+    if (lua_pcall(L, nargs + 1, 1, 0) != LUA_OK) {
         log_override_error(L, ps, module, fn);
         lua_pop(L, 1);
         lua_pushnil(L);
         sandbox_budget_renew(&ps->sb);
+    } else {
+        sandbox_budget_reset(&ps->sb); /* what the override spent is not the floor's */
     }
     lua_insert(L, base + 1);
     lua_call(L, nargs + 1, 1);
+}
+
+void policy_charge_conversion(lua_State *L, const luajson_work *w) {
+    sandbox_charge(L, w->values + w->bytes / ALLOC_BYTES_PER_UNIT, "converting to JSON");
 }
 
 static void elapsed_add(policy_set *ps, const struct timespec *t0) {
@@ -144,7 +228,9 @@ static int call_body(lua_State *L) {
     for (int i = 0; i < r->nargs; i++) luajson_push(L, r->args[i]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
     policy_invoke(L, r->ps, r->module, r->name, r->nargs + 1, how == 2, r->args);
-    r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
+    luajson_work w;
+    r->result = luajson_to_json_work(L, -1, &w, r->cerr, sizeof r->cerr);
+    policy_charge_conversion(L, &w);
     return 0;
 }
 
@@ -157,7 +243,9 @@ static int value_body(lua_State *L) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
         lua_call(L, 1, 1);
     }
-    r->result = luajson_to_json(L, -1, r->cerr, sizeof r->cerr);
+    luajson_work w;
+    r->result = luajson_to_json_work(L, -1, &w, r->cerr, sizeof r->cerr);
+    policy_charge_conversion(L, &w);
     return 0;
 }
 
@@ -226,13 +314,13 @@ int policy_value(policy_set *ps, const char *merchant_id, const char *module, co
 
 static int has_body(lua_State *L) {
     call_req *r = lua_touserdata(L, 1);
-    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 1) != 0;
+    r->found = resolve_kind(L, r->ps, r->merchant, r->module, r->name, 1) != 0;
     return 0;
 }
 
 static int override_body(lua_State *L) {
     call_req *r = lua_touserdata(L, 1);
-    r->found = policy_resolve(L, r->ps, r->merchant, r->module, r->name, 0) == 2;
+    r->found = resolve_kind(L, r->ps, r->merchant, r->module, r->name, 0) == 2;
     return 0;
 }
 

@@ -3,7 +3,9 @@
  * A load builds everything in a fresh state and only hands the set out when
  * every file compiled, every module's top level returned a table and the
  * calendar is valid; on any error the state is closed and nothing is kept,
- * so the server's old set keeps serving (Redis functionsCreateWithLibraryCtx). */
+ * so the server's old set keeps serving (Redis functionsCreateWithLibraryCtx).
+ * A merchant's file is compiled once and run once here, to check it; each
+ * call that uses it runs a new instance (merchant_instance). */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "policy/fileset.h"
 #include "policy/luajson.h"
 #include "policy/policy_impl.h"
+#include "policy/view.h"
 
 #define MERCHANTS_PREFIX "merchants/"
 
@@ -47,10 +50,12 @@ static void load_default(lua_State *L, policy_set *ps, const char *name) {
     lua_remove(L, -2);              /* defaults */
 }
 
-/* require(name): the set's default module `name`. */
+/* require(name): a read-only view of the set's default module `name`
+ * (view.h): no policy can change a module for another call or merchant. */
 static int l_require(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     load_default(L, lua_touserdata(L, lua_upvalueindex(1)), name);
+    view_push(L, -1);
     return 1;
 }
 
@@ -72,16 +77,19 @@ static int new_ref(lua_State *L) {
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* Compiles every file as text (never bytecode) under its own env. Defaults go
- * to pending[name]; merchant chunks to the list at index mlist. */
+/* Compiles every file as text (never bytecode). A default gets its own env
+ * and goes to pending[name]; a merchant's chunk (which gets an env per
+ * instance) to the list at index mlist as {merchant, module, chunk, file}. */
 static void compile_all(lua_State *L, policy_set *ps, const pfiles *fs, int mlist) {
     char merchant[256], module[256], chunkname[1100];
     for (size_t i = 0; i < fs->n; i++) {
         const pfile *f = &fs->v[i];
         split_name(f->name, merchant, module, sizeof module);
         snprintf(chunkname, sizeof chunkname, "@%s", f->name);
+        sandbox_budget_reset(&ps->sb); /* each compile's allocations on a budget of their own */
         if (luaL_loadbufferx(L, f->text, f->len, chunkname, "t") != LUA_OK) lua_error(L);
-        sandbox_push_module_env(&ps->sb);
+        if (merchant[0] == '\0') sandbox_push_module_env(&ps->sb);
+        else sandbox_push_instance_env(&ps->sb); /* never the real globals */
         if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1);
         if (merchant[0] == '\0') {
             lua_rawgeti(L, LUA_REGISTRYINDEX, ps->pending_ref);
@@ -103,7 +111,68 @@ static void compile_all(lua_State *L, policy_set *ps, const pfiles *fs, int mlis
     }
 }
 
-/* Runs each merchant chunk: merchants[id][name] = its module. */
+/* A merchant's module: the entry {chunk, fields, file} at index e (fields:
+ * {name = lua type} of what its module table defines) run as a fresh
+ * instance: its top level runs again in a new env, sealed after it, and the
+ * module table it returns is pushed. Nothing of an instance outlives the
+ * call that made it: a merchant's code keeps no state from call to call,
+ * holds no memory between calls, and cannot reach another instance. */
+static void instantiate(lua_State *L, policy_set *ps, int e) {
+    e = lua_absindex(L, e);
+    luaL_checkstack(L, 4, "merchant module");
+    sandbox_push_instance_env(&ps->sb);
+    lua_rawgeti(L, e, 1);
+    lua_pushvalue(L, -2);
+    if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1);
+    lua_call(L, 0, 1); /* env, module */
+    if (!lua_istable(L, -1)) {
+        lua_rawgeti(L, e, 3);
+        lua_pushfstring(L, "%s: module must return a table", lua_tostring(L, -1));
+        lua_error(L);
+    }
+    sandbox_seal_env(&ps->sb, -2);
+    lua_remove(L, -2);
+}
+
+/* Pushes merchants[merchant][module] (an entry) and returns 1, or nothing and 0. */
+static int merchant_entry(lua_State *L, policy_set *ps, const char *merchant, const char *module) {
+    luaL_checkstack(L, 3, "merchant module");
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
+    if (lua_getfield(L, -1, merchant) == LUA_TTABLE && lua_getfield(L, -1, module) == LUA_TTABLE) {
+        lua_replace(L, top + 1);
+        lua_settop(L, top + 1);
+        return 1;
+    }
+    lua_settop(L, top);
+    return 0;
+}
+
+int merchant_instance(lua_State *L, policy_set *ps, const char *merchant, const char *module) {
+    if (!merchant_entry(L, ps, merchant, module)) {
+        lua_pushnil(L);
+        return 0;
+    }
+    instantiate(L, ps, -1);
+    lua_remove(L, -2);
+    return 1;
+}
+
+int merchant_defines(lua_State *L, policy_set *ps, const char *merchant, const char *module,
+                     const char *name) {
+    if (!merchant_entry(L, ps, merchant, module)) return LUA_TNONE;
+    if (name == NULL) {
+        lua_pop(L, 1);
+        return LUA_TTABLE; /* the module itself */
+    }
+    lua_rawgeti(L, -1, 2);
+    int t = lua_getfield(L, -1, name) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : LUA_TNONE;
+    lua_pop(L, 3);
+    return t;
+}
+
+/* Runs each merchant chunk once, as its first instance would run, to check
+ * it and note what it defines: merchants[id][name] = {chunk, fields, file}. */
 static void run_merchants(lua_State *L, policy_set *ps, int mlist) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->merchants_ref);
     int merchants = lua_gettop(L);
@@ -118,17 +187,31 @@ static void run_merchants(lua_State *L, policy_set *ps, int mlist) {
             lua_pushvalue(L, -2);
             lua_rawset(L, merchants);
         }
-        sandbox_budget_reset(&ps->sb);
+        lua_createtable(L, 3, 0); /* the entry */
+        int entry = lua_gettop(L);
         lua_rawgeti(L, e, 3);
-        lua_call(L, 0, 1);
-        if (!lua_istable(L, -1)) {
-            lua_rawgeti(L, e, 4);
-            lua_pushfstring(L, "%s: module must return a table", lua_tostring(L, -1));
-            lua_error(L);
+        lua_rawseti(L, entry, 1);
+        lua_newtable(L);
+        lua_rawseti(L, entry, 2);
+        lua_rawgeti(L, e, 4);
+        lua_rawseti(L, entry, 3);
+        sandbox_budget_reset(&ps->sb);
+        instantiate(L, ps, entry);
+        lua_rawgeti(L, entry, 2);
+        lua_pushnil(L);
+        while (lua_next(L, -3) != 0) { /* fields[name] = its type */
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                lua_pushinteger(L, lua_type(L, -1));
+                lua_pushvalue(L, -3);
+                lua_insert(L, -2);
+                lua_rawset(L, -5);
+            }
+            lua_pop(L, 1);
         }
+        lua_pop(L, 2); /* fields, instance */
         lua_rawgeti(L, e, 2);
         lua_insert(L, -2);
-        lua_rawset(L, -3);
+        lua_rawset(L, -3); /* merchants[id][name] = entry */
         lua_settop(L, e - 1);
     }
     lua_pop(L, 1);
@@ -205,7 +288,9 @@ static int load_body(lua_State *L) {
     run_merchants(L, ps, mlist);
     luaL_unref(L, LUA_REGISTRYINDEX, ps->pending_ref);
     ps->pending_ref = LUA_NOREF;
+    sandbox_budget_reset(&ps->sb);
     build_calendar(L, ps);
+    sandbox_budget_reset(&ps->sb);
     sandbox_seal(&ps->sb);
     ctx_end(ps);
     return 0;
@@ -302,6 +387,7 @@ const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *e
 
 void policy_set_free(policy_set *ps) {
     if (ps == NULL) return;
+    ctx_end(ps);
     sandbox_close(&ps->sb);
     calendar_free(ps->cal);
     for (size_t i = 0; i < ps->ncals; i++) calendar_free(ps->cals[i]);

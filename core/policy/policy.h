@@ -9,23 +9,28 @@
  * Sandbox (allow-list): base functions without dofile/loadfile/load/
  * collectgarbage/print (ctx.log is the way to log), string, table, math, utf8,
  * and os.time/os.date/os.clock only. No io, debug, package. `require(name)`
- * returns the platform default module `name` of this set (merchant files can
- * build on the default they override); nothing outside the set is reachable.
- * Globals are read-only while policies run, so no state is shared between
- * calls through globals.
+ * returns a read-only view of the platform default module `name` of this set
+ * (merchant files can build on the default they override, never change it);
+ * nothing outside the set is reachable. Globals are read-only while policies
+ * run, and a merchant's module is a new instance in each call, so no state is
+ * shared between calls or merchants.
  *
- * Budgets: every call runs under lua_pcall with a traceback handler, an
- * instruction budget (a count hook that keeps failing once exhausted, so a
- * script's own pcall cannot swallow it) and a memory cap (a lua_Alloc that
- * refuses past the cap). A failure, a runaway loop or a breach returns an error
- * string; the state stays usable.
+ * Budgets: every call runs under lua_pcall with a traceback handler and is
+ * metered in units: VM instructions (a count hook that keeps failing once
+ * exhausted, so a script's own pcall or xpcall handler cannot outlive it)
+ * plus the work done in C for the script (allocation, pattern matching,
+ * sorting, ctx lookups, JSON conversion); a CPU-time limit derived from the
+ * budget; and a memory cap (a lua_Alloc that refuses past the cap). A
+ * failure, a runaway loop or a breach returns an error string; the state
+ * stays usable. docs/policy-host.md has the numbers.
  *
  * Merchant overrides and the floor: for policy_call(ps, merchant, "returns",
  * "evaluate", ...) the merchant's returns.lua wins if it exists and defines the
  * function. When a merchant override answered and floor.lua defines
  * `<module>_<function>` (e.g. floor.returns_evaluate), the host calls
- * floor.returns_evaluate(result, args...) and uses what it returns: the
- * platform's floor can only be raised by a merchant, never lowered.
+ * floor.returns_evaluate(result, args...) on copies of the answer and the
+ * inputs and uses what it returns: the platform's floor can only be raised
+ * by a merchant, never lowered.
  *
  * A policy set is used from the loop thread only. Loading one (policy_set_load)
  * touches nothing shared, so it may run on a worker thread; the server swaps
@@ -46,7 +51,7 @@ typedef struct policy_set policy_set;
 
 typedef struct {
     const char *dir;          /* policies directory */
-    uint64_t instr_budget;    /* VM instructions per call, default 1,000,000 */
+    uint64_t instr_budget;    /* units per call (VM instructions + C work), default 1,000,000 */
     size_t mem_cap;           /* bytes the state may hold, default 32 MiB */
     /* Optional candidate sources that replace or add files of dir, e.g.
      * {"returns.lua": "...", "merchants/m1/returns.lua": "..."} (dry-run,
@@ -85,7 +90,9 @@ int policy_has(const policy_set *ps, const char *merchant_id, const char *module
  * are converted to Lua tables; the first return value comes back as JSON in
  * *result (new reference; JSON null if the function returned nil). Returns 0,
  * or -1 with the error (with traceback, or "instruction budget exceeded",
- * "memory cap exceeded", "no such function returns.evaluate") in err. */
+ * "time limit exceeded", "memory cap exceeded", "no such function
+ * returns.evaluate", "returns.evaluate returned a value JSON cannot hold")
+ * in err. */
 int policy_call(policy_set *ps, const char *merchant_id, const char *module,
                 const char *fn, json_t *const *args, int nargs, const policy_ctx *ctx,
                 json_t **result, char *err, size_t errlen);
@@ -142,6 +149,7 @@ typedef enum { PF_STRING = 1, PF_INTEGER, PF_BOOLEAN, PF_STRINGS, PF_ANY } polic
 typedef struct {
     const char *name;
     policy_ftype type;
+    const char *const *values; /* PF_STRING of a closed set: its names (NULL-terminated), or NULL */
 } policy_field;
 
 #define POLICY_FIELDS_MAX 8
@@ -158,6 +166,11 @@ typedef struct {
     int nil;                          /* the function returned nil */
     policy_fval f[POLICY_FIELDS_MAX]; /* in schema order */
     char *output;                     /* the whole result as JSON text, for the record */
+    /* The merchant's override failed (raised, looped, broke a cap, or answered
+     * something of the wrong shape) and the floor answered instead: why. The
+     * caller records it as a policy error: a floor that answers for a broken
+     * override is never silent. NULL otherwise. */
+    char *override_error;
 } policy_result;
 
 /* An argument: a view (view >= 0), else the string str (or nil). */
@@ -168,8 +181,11 @@ typedef struct {
 
 /* Calls module.fn(args..., ctx) for merchant, with the floor as
  * policy_call. The result must be nil or a table whose fields are all in
- * schema, each of its type; anything else is an error naming the field. 0,
- * or -1 with err (out is then empty). */
+ * schema, each of its type (and a closed set's value); anything else is an
+ * error naming the field. A merchant override's result is checked the same
+ * way before the floor judges it: one of the wrong shape goes to the floor as
+ * nil, and out->override_error says why. 0, or -1 with err (out is then
+ * empty). */
 int policy_call_views(policy_set *ps, const char *merchant_id, const char *module, const char *fn,
                       const policy_arg *args, int nargs, const policy_field *schema, int nfields,
                       const policy_ctx *ctx, policy_result *out, char *err, size_t errlen);

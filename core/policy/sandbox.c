@@ -4,7 +4,12 @@
  * string, table, math, utf8 and os, and policies see only the names copied
  * into the base table below, through read-only proxies (so one call cannot
  * change string.format for the next). Everything else (load, dofile, io,
- * debug, package, string.dump, os.execute ...) is never reachable. */
+ * debug, package, string.dump, os.execute ...) is never reachable. The
+ * functions whose work the meter must see are replaced (safelib.c,
+ * pattern.c).
+ *
+ * The meter (see sandbox.h) lives here: the allocator, the count hook, the
+ * charges from C and the message handler. */
 #include "policy/sandbox.h"
 
 #include <lauxlib.h>
@@ -12,9 +17,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "policy/safelib.h"
 
 #define HOOK_EVERY 1000
 #define SETUP_BUDGET 10000000u
+/* An instruction that takes this long on average is not a VM instruction's
+ * work (a compare of two long strings, a scan in next): the hook then fires
+ * on every instruction, so the time limit is checked between each. */
+#define SLOW_NS_PER_INSTRUCTION 1000
+/* The allocator converts bytes to units every this many bytes. */
+#define ALLOC_SETTLE_BYTES 65536
+/* Some single instructions scan a whole object without allocating: a == b
+ * on two long strings, next() past a long run of empty slots, utf8.len,
+ * a string coerced to a number. Only objects of BIG_OBJECT bytes and more
+ * can make that slow, so the state counts the bytes it holds in them, and
+ * the hook fires often enough that one period scans at most PERIOD_SCAN
+ * bytes even if every instruction scans all of them: the time limit is
+ * then checked before it can be overshot by much. A state without big
+ * objects keeps the period of HOOK_EVERY instructions. */
+#define BIG_OBJECT 65536
+#define PERIOD_SCAN ((uint64_t)32 << 20)
 
 static const char *const BASE_NAMES[] = {
     "assert", "error",  "ipairs",   "next",     "pairs",  "pcall",  "rawequal", "rawget",
@@ -22,70 +46,199 @@ static const char *const BASE_NAMES[] = {
     "_VERSION", NULL};
 static const char *const OS_NAMES[] = {"time", "date", "clock", NULL};
 
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+uint64_t sandbox_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The time limit counts the CPU time of the thread, so a run the OS set
+ * aside for a while (a loaded machine) is not failed for it. Reading that
+ * clock is a system call, so the wall clock (CPU time never runs ahead of
+ * it) says when it is worth reading: not before FIRST_LOOK_NS (no ordinary
+ * call lasts that long), and then not before the limit could be reached. At
+ * the first look, the time before it counts as CPU time, up to
+ * FIRST_LOOK_MAX_NS (what one hook period can take; beyond that the thread
+ * was set aside). */
+#define FIRST_LOOK_NS 2000000u
+#define FIRST_LOOK_MAX_NS 20000000u
+
+static int over_time(sandbox *sb, uint64_t t) {
+    if (t < sb->check_at_ns) return 0;
+    uint64_t cpu = sandbox_cpu_ns();
+    if (sb->cpu_start_ns == 0) {
+        uint64_t before = t - sb->start_ns;
+        sb->cpu_start_ns = cpu - (before < FIRST_LOOK_MAX_NS ? before : FIRST_LOOK_MAX_NS);
+    }
+    uint64_t used = cpu - sb->cpu_start_ns;
+    if (used >= sb->limit_ns) return 1;
+    sb->check_at_ns = t + (sb->limit_ns - used);
+    return 0;
+}
+
+sandbox *sandbox_of(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void sb_hook(lua_State *L, lua_Debug *ar);
+
+/* The hook fires after n more instructions. */
+static void arm(sandbox *sb, int n) {
+    sb->count = n;
+    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, n);
+}
+
+/* Moves counted allocation bytes into spent. */
+static void settle(sandbox *sb) {
+    sb->spent += sb->alloc_bytes / ALLOC_BYTES_PER_UNIT;
+    sb->alloc_bytes %= ALLOC_BYTES_PER_UNIT;
+}
+
+/* The budget is broken: from now on the hook fails on every instruction. */
+static void exhaust(sandbox *sb, int how, const char *what) {
+    if (sb->exhausted) return;
+    sb->exhausted = how;
+    sb->what = what;
+    arm(sb, 1);
+}
+
+/* Instructions between two hook firings: HOOK_EVERY, fewer while big
+ * objects are held, never more than the budget has left. */
+static int period(const sandbox *sb) {
+    uint64_t n = HOOK_EVERY;
+    if (sb->big_bytes > 0 && PERIOD_SCAN / sb->big_bytes < n) n = PERIOD_SCAN / sb->big_bytes;
+    if (sb->budget > sb->spent && sb->budget - sb->spent < n) n = sb->budget - sb->spent;
+    return n < 1 ? 1 : (int)n;
+}
+
 /* Counts bytes and refuses growth past the cap. Shrinking and freeing always
- * succeed, as Lua requires of an allocator. */
+ * succeed, as Lua requires of an allocator. In a run, growth is charged; when
+ * that spends the budget the hook is armed for the very next instruction (an
+ * allocator cannot raise). A refusal makes Lua run a full collection before
+ * it gives up: that work, over the whole heap, is charged too. */
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     sandbox *sb = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
         free(ptr);
         sb->used -= old;
+        if (old >= BIG_OBJECT) sb->big_bytes -= old;
         return NULL;
     }
     if (nsize > old && nsize - old > sb->cap - sb->used) {
         sb->mem_refused = 1;
+        if (sb->in_run) {
+            sb->alloc_bytes += sb->used;
+            settle(sb);
+            if (sb->spent > sb->budget && sb->count != 1) arm(sb, 1);
+        }
         return NULL;
     }
     void *p = realloc(ptr, nsize);
     if (p == NULL) return nsize <= old ? ptr : NULL;
     sb->used = sb->used - old + nsize;
+    if (old >= BIG_OBJECT) sb->big_bytes -= old;
+    if (nsize >= BIG_OBJECT) sb->big_bytes += nsize;
+    if (sb->in_run && nsize > old) {
+        sb->alloc_bytes += nsize - old;
+        if (sb->alloc_bytes >= ALLOC_SETTLE_BYTES) settle(sb);
+        if (sb->spent > sb->budget) {
+            if (sb->count != 1) arm(sb, 1);
+        } else if (nsize >= BIG_OBJECT && period(sb) < sb->count) {
+            arm(sb, period(sb)); /* a big object now: the current period is too long */
+        }
+    }
     return p;
 }
 
-/* The count hook. Once the budget is spent it re-arms itself to fire on every
- * instruction and fails each time, so the error reaches the outermost frame
- * even through a script's pcall (Redis luaMaskCountHook does the same). */
+/* The count hook: counts the instructions since the last firing, the
+ * allocations, and the time. Once a budget is broken it fails on every
+ * instruction, so the error reaches the outermost frame even through a
+ * script's pcall (Redis luaMaskCountHook does the same). Lua runs a hook
+ * with hooks off: an error raised here reaches message handlers that run
+ * unhooked, which is why xpcall's handler is guarded (safelib.c). */
 static void sb_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    void *ud;
-    lua_getallocf(L, &ud);
-    sandbox *sb = ud;
-    if (!sb->exhausted && ++sb->ticks <= sb->max_ticks) return;
+    sandbox *sb = sandbox_of(L);
     if (!sb->exhausted) {
-        sb->exhausted = 1;
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+        sb->spent += (uint64_t)sb->count;
+        settle(sb);
+        uint64_t t = now_ns();
+        if (sb->spent >= sb->budget) {
+            exhaust(sb, SB_INSTRUCTIONS, NULL);
+        } else if (over_time(sb, t)) {
+            exhaust(sb, SB_TIME, NULL);
+        } else {
+            int slow = t - sb->last_ns > (uint64_t)sb->count * SLOW_NS_PER_INSTRUCTION;
+            int n = slow ? 1 : period(sb);
+            sb->last_ns = t;
+            if (n != sb->count) arm(sb, n);
+            return;
+        }
     }
-    lua_pushliteral(L, "instruction budget exceeded");
+    if (sb->exhausted == SB_TIME) lua_pushliteral(L, "time limit exceeded");
+    else lua_pushliteral(L, "instruction budget exceeded");
     lua_error(L);
+}
+
+void sandbox_charge(lua_State *L, uint64_t units, const char *what) {
+    sandbox *sb = sandbox_of(L);
+    if (!sb->in_run) return;
+    sb->spent = units > UINT64_MAX - sb->spent ? UINT64_MAX : sb->spent + units;
+    settle(sb);
+    if (!sb->exhausted && sb->spent < sb->budget) return;
+    exhaust(sb, SB_INSTRUCTIONS, what);
+    if (sb->exhausted == SB_TIME) luaL_error(L, "time limit exceeded");
+    luaL_error(L, "instruction budget exceeded");
+}
+
+uint64_t sandbox_spent(sandbox *sb) {
+    return sb->spent + sb->alloc_bytes / ALLOC_BYTES_PER_UNIT;
 }
 
 static void budget_start(sandbox *sb, uint64_t budget) {
     if (budget == 0) budget = 1;
-    sb->count = budget < HOOK_EVERY ? (int)budget : HOOK_EVERY;
-    sb->max_ticks = budget / (uint64_t)sb->count;
-    sb->ticks = 0;
-    sb->exhausted = 0;
-    sb->mem_refused = 0;
-    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, sb->count);
+    sb->budget = budget;
+    sb->spent = 0;
+    sb->alloc_bytes = 0;
+    sb->exhausted = SB_OK;
+    sb->what = NULL;
+    sb->start_ns = sb->last_ns = now_ns();
+    sb->check_at_ns = sb->start_ns + FIRST_LOOK_NS;
+    sb->cpu_start_ns = 0;
+    sb->limit_ns = budget > UINT64_MAX / SANDBOX_NS_PER_UNIT ? UINT64_MAX
+                                                            : budget * SANDBOX_NS_PER_UNIT;
+    if (sb->limit_ns < SANDBOX_MIN_TIME_NS) sb->limit_ns = SANDBOX_MIN_TIME_NS;
+    if (sb->time_cap_ns && sb->limit_ns > sb->time_cap_ns) sb->limit_ns = sb->time_cap_ns;
+    arm(sb, period(sb));
 }
 
 void sandbox_budget_reset(sandbox *sb) {
-    sb->ticks = 0;
+    budget_start(sb, sb->budget);
 }
 
 void sandbox_budget_renew(sandbox *sb) {
-    sb->ticks = 0;
-    sb->exhausted = 0;
-    sb->mem_refused = 0;
-    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, sb->count);
     lua_gc(sb->L, LUA_GCCOLLECT);
+    budget_start(sb, sb->budget);
+    sb->mem_refused = 0;
 }
 
-/* The error object as text; a __tostring object is asked for its text. */
+/* The error object as text. A __tostring object is asked for its text while
+ * the budget holds (its metamethod is then hooked); once it is broken the
+ * error is the budget's own string anyway. */
 static const char *error_text(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
     if (msg != NULL) return msg;
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    if (!sandbox_of(L)->exhausted && luaL_callmeta(L, 1, "__tostring") &&
+        lua_type(L, -1) == LUA_TSTRING)
         return lua_tostring(L, -1);
     return lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
 }
@@ -105,13 +258,18 @@ static void format_error(sandbox *sb, int st, int exhausted, int refused, char *
                          size_t errlen) {
     lua_State *L = sb->L;
     const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    static const char budget_msg[] = "instruction budget exceeded";
-    if (exhausted) {
-        const char *tb = msg ? strstr(msg, "\nstack traceback:") : NULL;
-        snprintf(err, errlen, "%s%s", budget_msg, tb ? tb : "");
-    } else if (refused && (st == LUA_ERRMEM || st == LUA_ERRERR ||
+    const char *tb = msg ? strstr(msg, "\nstack traceback:") : NULL;
+    if (exhausted == SB_TIME) {
+        snprintf(err, errlen, "time limit exceeded (%llu ms)%s",
+                 (unsigned long long)(sb->limit_ns / 1000000u), tb ? tb : "");
+    } else if (refused && (exhausted || st == LUA_ERRMEM || st == LUA_ERRERR ||
                            (msg && strstr(msg, "not enough memory")))) {
+        /* a refusal is charged the collection it causes: often what spent
+         * the budget, but the memory is the cause */
         snprintf(err, errlen, "memory cap exceeded");
+    } else if (exhausted) {
+        snprintf(err, errlen, "instruction budget exceeded%s%s%s", sb->what ? " in " : "",
+                 sb->what ? sb->what : "", tb ? tb : "");
     } else {
         snprintf(err, errlen, "%s", msg ? msg : "(error object is not a string)");
     }
@@ -128,15 +286,21 @@ int sandbox_run(sandbox *sb, int nargs, int nres, uint64_t budget, int traceback
     }
     lua_pushcfunction(L, traceback ? msgh_traceback : msgh_plain);
     lua_insert(L, fn);
+    sb->mem_refused = 0;
     budget_start(sb, budget);
+    sb->in_run = 1;
     int st = lua_pcall(L, nargs, nres, fn);
+    sb->in_run = 0;
+    settle(sb);
     int exhausted = sb->exhausted, refused = sb->mem_refused;
     lua_sethook(L, NULL, 0, 0);
-    sb->exhausted = 0;
-    if (st == LUA_OK) {
+    if (st == LUA_OK && !exhausted) {
         lua_remove(L, fn);
         return 0;
     }
+    /* A run can break its budget and still return: after a tail call into a
+     * C function (return xpcall(...)) no instruction runs again. It failed. */
+    if (st == LUA_OK) lua_pushnil(L);
     format_error(sb, st, exhausted, refused, err, errlen);
     lua_settop(L, fn - 1);
     if (refused) lua_gc(L, LUA_GCCOLLECT);
@@ -168,124 +332,13 @@ static void make_readonly(lua_State *L) {
     lua_remove(L, -2);
 }
 
-/* rawset that respects protection. The library proxies and the sealed module
- * environments are empty tables read through __index: a raw write would land
- * in them and outlive the call (rawset(_ENV, "x", 1) a global after all,
- * rawset(string, "format", f) a new string.format for every later call).
- * A table whose metatable is protected (__metatable set) is refused. */
-static int sb_rawset(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checkany(L, 2);
-    luaL_checkany(L, 3);
-    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
-        return luaL_error(L, "rawset on a protected table is not allowed");
-    lua_settop(L, 3);
-    lua_rawset(L, 1);
-    return 1;
-}
-
-/* Lua's pattern matcher runs in C, where the instruction budget cannot stop
- * it, and it backtracks. Its worst case is bounded from the pattern before
- * it runs: each * + - quantifier, each %b and each back-reference (%1..%9)
- * can multiply the work by the subject's length, each ? by two, and a
- * search not anchored with ^ (gmatch never is) tries every start. A call
- * whose bound passes PATTERN_WORK steps is refused before it runs
- * (string.rep("a", 3000):find(".-.-.-.-b") held the loop thread for hours).
- * The bound is a worst case: an anchored pattern with a few quantifiers on a
- * text of a few KB passes, a long text with many quantifiers does not. */
-#define PATTERN_WORK 1e9
-
-typedef struct {
-    int by_length; /* factors of (subject length + 1) */
-    int by_two;    /* factors of 2 */
-} pattern_cost;
-
-static pattern_cost pattern_cost_of(const char *p, size_t plen) {
-    pattern_cost c = {0, 0};
-    for (size_t i = 0; i < plen; i++) {
-        if (p[i] == '%') {
-            i++; /* the escaped character */
-            if (i < plen && (p[i] == 'b' || (p[i] >= '1' && p[i] <= '9'))) c.by_length++;
-            if (i < plen && p[i] == 'b') i += 2; /* its two delimiters */
-        } else if (p[i] == '[') {
-            i++;
-            if (i < plen && p[i] == '^') i++;
-            for (i++; i < plen && p[i] != ']'; i++) /* the first one may be ']' itself */
-                if (p[i] == '%') i++;
-        } else if (i > 0 && (p[i] == '*' || p[i] == '+' || p[i] == '-')) {
-            c.by_length++;
-        } else if (i > 0 && p[i] == '?') {
-            c.by_two++;
-        }
-    }
-    return c;
-}
-
-/* Upvalues: the library function, then its kind (PG_FIND has a plain flag,
- * PG_GMATCH ignores ^). */
-enum { PG_FIND, PG_MATCH, PG_GMATCH, PG_GSUB };
-
-static int sb_pattern_guard(lua_State *L) {
-    size_t n, plen;
-    const char *subject = lua_tolstring(L, 1, &n);
-    const char *pattern = lua_tolstring(L, 2, &plen);
-    int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
-    int plain = kind == PG_FIND && lua_toboolean(L, 4);
-    if (subject != NULL && pattern != NULL && !plain) {
-        int anchored = kind != PG_GMATCH && plen > 0 && pattern[0] == '^';
-        size_t skip = plen > 0 && pattern[0] == '^' ? 1 : 0;
-        pattern_cost c = pattern_cost_of(pattern + skip, plen - skip);
-        int power = c.by_length + !anchored;
-        double work = 1;
-        for (int k = 0; k < power && work <= PATTERN_WORK; k++) work *= (double)n + 1;
-        for (int k = 0; k < c.by_two && work <= PATTERN_WORK; k++) work *= 2;
-        if (work > PATTERN_WORK)
-            return luaL_error(L, "pattern too costly for a subject of %d bytes (%d quantifiers%s): "
-                              "anchor it, use fewer quantifiers or a shorter subject",
-                              (int)n, c.by_length + c.by_two, anchored ? "" : ", unanchored");
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-/* Replaces the pattern functions of the string library on top of the stack. */
-static void guard_patterns(lua_State *L) {
-    static const char *const names[] = {[PG_FIND] = "find", [PG_MATCH] = "match", [PG_GMATCH] = "gmatch",
-                                        [PG_GSUB] = "gsub"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        lua_getfield(L, -1, names[i]);
-        lua_pushinteger(L, (lua_Integer)i); /* the kind */
-        lua_pushcclosure(L, sb_pattern_guard, 2);
-        lua_setfield(L, -2, names[i]);
-    }
-}
-
-/* setmetatable without __gc: a finalizer would run outside any call's
- * budget, at a collection or when the set is freed. */
-static int sb_setmetatable(lua_State *L) {
-    int t = lua_type(L, 2);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
-    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
-        return luaL_error(L, "cannot change a protected metatable");
-    if (t == LUA_TTABLE) {
-        lua_pushliteral(L, "__gc");
-        if (lua_rawget(L, 2) != LUA_TNIL)
-            return luaL_error(L, "__gc metamethods are not allowed in policies");
-        lua_pop(L, 1);
-    }
-    lua_settop(L, 2);
-    lua_setmetatable(L, 1);
-    return 1;
-}
-
-/* Opens library `name` and sets base[name] to a read-only proxy of it
- * (only `keep` names when given). Leaves the real library on the stack. */
+/* Opens library `name`, lets `guard` replace what it must in the real table,
+ * and sets base[name] to a read-only proxy of it (only `keep` names when
+ * given). Leaves the real library on the stack. */
 static void add_lib(lua_State *L, int base, const char *name, lua_CFunction open,
-                    const char *const *keep) {
+                    void (*guard)(lua_State *L, int lib), const char *const *keep) {
     luaL_requiref(L, name, open, 0);
+    if (guard) guard(L, lua_gettop(L));
     if (keep) {
         lua_newtable(L);
         for (int i = 0; keep[i]; i++) {
@@ -316,23 +369,16 @@ static int setup_body(lua_State *L) {
         lua_setfield(L, base, BASE_NAMES[i]);
     }
     lua_pop(L, 1);
-    lua_pushcfunction(L, sb_setmetatable);
-    lua_setfield(L, base, "setmetatable");
-    lua_pushcfunction(L, sb_rawset);
-    lua_setfield(L, base, "rawset");
+    safelib_base(L, base);
     lua_pushlightuserdata(L, a->require_ud);
     lua_pushcclosure(L, a->require_fn, 1);
     lua_setfield(L, base, "require");
-    add_lib(L, base, LUA_STRLIBNAME, luaopen_string, NULL);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump"); /* string.dump: bytecode is never loaded here */
-    guard_patterns(L);
-    lua_pop(L, 1);
-    add_lib(L, base, LUA_TABLIBNAME, luaopen_table, NULL);
-    add_lib(L, base, LUA_MATHLIBNAME, luaopen_math, NULL);
-    add_lib(L, base, LUA_UTF8LIBNAME, luaopen_utf8, NULL);
-    add_lib(L, base, LUA_OSLIBNAME, luaopen_os, OS_NAMES);
-    lua_pop(L, 4);
+    add_lib(L, base, LUA_STRLIBNAME, luaopen_string, safelib_string, NULL);
+    add_lib(L, base, LUA_TABLIBNAME, luaopen_table, safelib_table, NULL);
+    add_lib(L, base, LUA_MATHLIBNAME, luaopen_math, NULL, NULL);
+    add_lib(L, base, LUA_UTF8LIBNAME, luaopen_utf8, NULL, NULL);
+    add_lib(L, base, LUA_OSLIBNAME, luaopen_os, safelib_os, OS_NAMES);
+    lua_pop(L, 5);
     /* ("x"):upper() goes through the string metatable: point it at the proxy
      * and hide it, so the real library is unreachable from strings too. */
     lua_pushliteral(L, "");
@@ -402,6 +448,12 @@ void sandbox_push_module_env(sandbox *sb) {
     lua_pop(L, 1);
 }
 
+void sandbox_push_instance_env(sandbox *sb) {
+    sandbox_push_base(sb);
+    push_env_over(sb->L, -1);
+    lua_remove(sb->L, -2);
+}
+
 void sandbox_push_writable_env(sandbox *sb, int fallback) {
     push_env_over(sb->L, fallback);
 }
@@ -432,6 +484,11 @@ static void seal_env(lua_State *L, int env) {
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, env);
     lua_pop(L, 2);
+}
+
+void sandbox_seal_env(sandbox *sb, int idx) {
+    luaL_checkstack(sb->L, 8, "sealing globals");
+    seal_env(sb->L, lua_absindex(sb->L, idx));
 }
 
 void sandbox_seal(sandbox *sb) {

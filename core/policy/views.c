@@ -331,6 +331,16 @@ static void read_field(lua_State *L, const char *module, const char *fn, const p
     case PF_STRING:
         if (t != LUA_TSTRING || (out->s = dup_lua_string(L, -1)) == NULL)
             field_error(L, module, fn, f->name, "a string");
+        if (f->values) { /* a closed set: one of its names */
+            const char *const *v = f->values;
+            while (*v && strcmp(*v, out->s) != 0) v++;
+            if (*v == NULL) {
+                char want[200] = "one of";
+                for (v = f->values; *v; v++)
+                    snprintf(want + strlen(want), sizeof want - strlen(want), " %s", *v);
+                field_error(L, module, fn, f->name, want);
+            }
+        }
         break;
     case PF_INTEGER: {
         int ok = 0;
@@ -432,11 +442,13 @@ static void push_args(lua_State *L, const vcall_req *r) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ps->ctx_ref);
 }
 
-/* The override's error, as a log line of the call. */
+/* The override's error (on top): kept for the caller's policy.error record,
+ * and a log line of the call. */
 static void log_override_failure(lua_State *L, policy_set *ps, const vcall_req *r) {
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object is not a string)";
+    if (r->out->override_error == NULL) r->out->override_error = strdup(msg);
     const policy_ctx *c = ps->cur;
     if (c == NULL || c->log == NULL) return;
-    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object is not a string)";
     char line[600];
     snprintf(line, sizeof line, "merchant %s.%s failed, the floor answered: %s", r->module, r->fn, msg);
     textbuf tb = {0}; /* through the writer: a cut or bad byte stays valid UTF-8 */
@@ -446,10 +458,40 @@ static void log_override_failure(lua_State *L, policy_set *ps, const vcall_req *
     if (v != NULL) json_array_append_new(c->log, v);
 }
 
+/* Protected: reads the result at 1 against the request's schema (upvalue),
+ * into a scratch result freed by the caller; raises on a wrong shape. */
+static int check_result(lua_State *L) {
+    vcall_req *r = lua_touserdata(L, lua_upvalueindex(1));
+    policy_result *scratch = lua_touserdata(L, lua_upvalueindex(2));
+    lua_settop(L, 1);
+    read_result(L, r->module, r->fn, r->schema, r->nfields, scratch);
+    return 0;
+}
+
+/* The override's answer on top, checked as the server would check it: one
+ * of the wrong shape is replaced by nil (the floor then answers the
+ * default's) and recorded as the override's failure. */
+static void check_override_answer(lua_State *L, vcall_req *r) {
+    policy_result scratch;
+    memset(&scratch, 0, sizeof scratch);
+    lua_pushlightuserdata(L, r);
+    lua_pushlightuserdata(L, &scratch);
+    lua_pushcclosure(L, check_result, 2);
+    lua_pushvalue(L, -2);
+    int st = lua_pcall(L, 1, 0, 0);
+    policy_result_free(&scratch);
+    if (st == LUA_OK) return;
+    log_override_failure(L, r->ps, r);
+    lua_pop(L, 2); /* the message and the answer */
+    lua_pushnil(L);
+}
+
 /* f, args..., ctx on the stack above base: the override answers, then the
- * floor judges its answer on the same read-only arguments. An override that
- * fails (raises, loops, breaks the memory cap) gave no answer: the floor gets
- * nil and answers the default's, on a budget of its own. */
+ * floor judges a copy of its answer (through JSON: no table or metamethod of
+ * the override's runs while the floor reads it) on the same read-only
+ * arguments, on a budget of its own. An override that fails (raises, loops,
+ * breaks the memory cap, answers something of the wrong shape) gave no
+ * answer: the floor gets nil and answers the default's. */
 static void call_with_floor(lua_State *L, vcall_req *r, int base) {
     char floor_fn[80];
     snprintf(floor_fn, sizeof floor_fn, "%s_%s", r->module, r->fn);
@@ -460,11 +502,19 @@ static void call_with_floor(lua_State *L, vcall_req *r, int base) {
         return;
     }
     lua_insert(L, base); /* floor, f, args... */
-    if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+    lua_pushlightuserdata(L, r->ps);
+    lua_pushstring(L, r->module);
+    lua_pushstring(L, r->fn);
+    lua_pushcclosure(L, policy_override_then_copy, 3);
+    lua_insert(L, base + 1); /* floor, call-and-copy, f, args... */
+    if (lua_pcall(L, n + 1, 1, 0) != LUA_OK) {
         log_override_failure(L, r->ps, r);
         lua_pop(L, 1);
         lua_pushnil(L);
         sandbox_budget_renew(&r->ps->sb);
+    } else {
+        sandbox_budget_reset(&r->ps->sb); /* what the override spent is not the floor's */
+        check_override_answer(L, r);
     }
     push_args(L, r); /* floor, result, args..., ctx */
     lua_call(L, n + 1, 1);
@@ -499,6 +549,7 @@ void policy_result_free(policy_result *r) {
         free(r->f[i].list);
     }
     free(r->output);
+    free(r->override_error);
     memset(r, 0, sizeof *r);
 }
 

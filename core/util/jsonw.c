@@ -150,8 +150,10 @@ void jsonw_quote(textbuf *tb, const char *s, size_t len) {
             continue;
         }
         tb_append(tb, run, (size_t)(p - run)); /* the clean run before this byte */
-        if (c >= 0x80) {
-            tb_append(tb, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that starts no character */
+        if (c >= 0x80 || c == 0) {
+            /* U+FFFD for a byte that starts no character, and for NUL: Jansson
+             * (and so every reader of stored text) refuses \u0000 */
+            tb_append(tb, "\xEF\xBF\xBD", 3);
         } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             tb_append(tb, esc, 2);

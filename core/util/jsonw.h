@@ -2,9 +2,10 @@
  *
  * Writes compact JSON into a textbuf as the emitter calls arrive: commas and
  * colons are placed by the writer, strings are escaped, and bytes that are not
- * valid UTF-8 are replaced by U+FFFD, so whatever a policy or a client handed
- * in, the text stored is always valid JSON that Jansson reads back (raw values
- * are our own encoders' output, spliced as they are: see emit.h). Nesting is
+ * valid UTF-8 (and NUL, which Jansson refuses as \u0000) are replaced by
+ * U+FFFD, so whatever a policy or a client handed in, the text stored is
+ * always valid JSON that Jansson reads back (raw values are our own encoders'
+ * output, spliced as they are: see emit.h). Nesting is
  * bounded (JSONW_MAX_DEPTH); a deeper document fails the writer like an
  * allocation failure does (textbuf.failed). */
 #ifndef AS_UTIL_JSONW_H

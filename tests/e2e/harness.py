@@ -12,7 +12,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -34,6 +36,26 @@ TOKENS = [
     {"token": "ag2", "role": "agent", "merchant": "m2", "agent": "a2"},
     {"token": "svc", "role": "service"},
 ]
+
+
+# ctest sets AS_ANSWERS_DIR: every answer a test gets through Server.request is
+# appended there (a JSON line), and ctest's openapi.answers checks them all
+# against docs/openapi.json once the e2e tests are done (openapi_check.py).
+ANSWERS_DIR = os.environ.get("AS_ANSWERS_DIR")
+_answers_lock = threading.Lock()
+
+
+def record_answer(method, path, response):
+    if not ANSWERS_DIR:
+        return
+    big = len(response.raw) > 65536  # (a full-disk test's huge orders): its status and type only
+    line = json.dumps({"test": os.path.basename(sys.argv[0]), "method": method, "path": path,
+                       "status": response.status, "content_type": response.headers.get("content-type"),
+                       "body": None if big else response.raw.decode("utf-8", "replace")})
+    with _answers_lock:
+        os.makedirs(ANSWERS_DIR, exist_ok=True)
+        with open(os.path.join(ANSWERS_DIR, "%d.jsonl" % os.getpid()), "a") as f:
+            f.write(line + "\n")
 
 
 def free_port():
@@ -153,7 +175,9 @@ class Server:
             h.update(headers or {})
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()
-            return Response(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+            response = Response(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+            record_answer(method, path, response)
+            return response
         finally:
             conn.close()
 

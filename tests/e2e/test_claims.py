@@ -158,6 +158,24 @@ class ClaimsTest(ServerTestCase):
         self.pay_out(b)
         self.assertEqual(self.refunded_total(), PAID)
 
+    def test_a_replace_cannot_take_a_claimed_line_away(self):
+        self.make_order(qty=3, items=[{"sku": "s1", "category": "apparel", "price_cents": PRICE, "qty": 3},
+                                      {"sku": "s2", "category": "apparel", "price_cents": 100, "qty": 1}])
+        ret = self.open_case(type="return", order_id="o1", sku="s1", qty=2)
+        def replace(items):
+            body = {"order_id": "o1", "buyer_id": "b1", "merchant_id": "m1", "paid_at": T0 - 3 * DAY,
+                    "delivered_at": T0 - 2 * DAY, "shipping_cents": SHIPPING, "items": items}
+            return self.s.post("/v1/orders", body)
+        s2 = {"sku": "s2", "category": "apparel", "price_cents": 100, "qty": 1}
+        for items in ([s2],  # the claimed line dropped
+                      [{"sku": "s1", "category": "apparel", "price_cents": PRICE, "qty": 1}, s2],  # below the 2 held
+                      [{"sku": "s1", "category": "apparel", "price_cents": 1, "qty": 3}, s2]):  # its price changed
+            err = self.assertError(replace(items), 400, "invalid_field")
+            self.assertEqual(err["field"], "items")
+            self.assertIn(ret["case_id"], err["message"])
+        # an unclaimed line may go, and the claimed one may keep what its claims hold
+        self.assertStatus(replace([{"sku": "s1", "category": "apparel", "price_cents": PRICE, "qty": 2}]), 200)
+
     def test_ledger_survives_a_restart(self):
         self.make_order(delivered_at=None)
         first = self.open_case(type="refund_only", order_id="o1", reason="not_received")

@@ -124,6 +124,12 @@ def check_order_pii(t, col, r):
     return (phone == "13812345678") == admin or "phone %s for %s" % (phone, col_name(col))
 
 
+def check_me(t, col, r):
+    want = {"role": ROLE[col], "merchant_id": BINDING[col],
+            "agent_id": "agent-" + col if ROLE[col] == "agent" else None}
+    return r.json == want or "me: %r" % r.json
+
+
 def check_replay(t, col, r):
     ids = {d["case_id"] for d in r.json["diffs"]}
     want = {t.ids["ret1"]} if BINDING.get(col) else {t.ids["ret1"], t.ids["ret2"]}
@@ -137,6 +143,16 @@ ROWS = [
      "200  200  200  200  200  200  200  200  200  200"),
     ("GET", "/metrics", fixed("/metrics"),
      "200  200  200  200  200  200  200  200  200  200"),
+    ("GET", "/openapi.json", fixed("/openapi.json"),
+     "200  200  200  200  200  200  200  200  200  200"),
+    ("GET", "/console", fixed("/console"),
+     "301  301  301  301  301  301  301  301  301  301"),
+    ("GET", "/console/", fixed("/console/"),
+     "200  200  200  200  200  200  200  200  200  200"),
+    ("GET", "/console/{file}", fixed("/console/app.js"),
+     "200  200  200  200  200  200  200  200  200  200"),
+    ("GET", "/v1/me", fixed("/v1/me"),
+     "200  200  200  200  200  200  200  200  401  401", check_me),
     ("POST", "/v1/orders", new_order,
      "201  201  403  403  403  201  403  201  401  401"),
     ("GET", "/v1/orders/{id}", fixed("/v1/orders/o1"),
@@ -152,6 +168,8 @@ ROWS = [
     ("GET", "/v1/cases/{id}", fixed("/v1/cases/{case1}"),
      "200  200  200  404  200  200  404  200  401  401"),
     ("POST", "/v1/cases/{id}/actions", note_on_fresh_case,
+     "200  200  200  404  200  200  404  200  401  401"),
+    ("GET", "/v1/cases/{id}/actions", fixed("/v1/cases/{case1}/actions"),
      "200  200  200  404  200  200  404  200  401  401"),
     ("GET", "/v1/cases/{id}/timeline", fixed("/v1/cases/{case1}/timeline"),
      "200  200  200  404  200  200  404  200  401  401"),

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -127,10 +128,12 @@ static void override_that_loops_or_hogs_memory_gets_the_floor_too(void **state) 
     pdir *d = *state;
     pdir_write(d, "merchants/m4/returns.lua", "return {evaluate = function() while true do end end}\n");
     pdir_write(d, "merchants/m5/returns.lua",
-               "return {evaluate = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end end}\n");
+               "return {evaluate = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(1 << 20) .. i end end}\n");
     pdir_load_ok(d);
     const char *merchants[] = {"m4", "m5"};
-    const char *why[] = {"instruction budget exceeded", "memory"};
+    /* allocating is charged too (8 bytes a unit): 8 MiB of it spends the
+     * budget before the 32 MiB cap is reached */
+    const char *why[] = {"instruction budget exceeded", "exceeded"};
     for (int i = 0; i < 2; i++) {
         json_t *logs = json_array();
         json_t *r = evaluate_logged(d, merchants[i], 3, logs);
@@ -257,13 +260,106 @@ static void ctx_binds_now_days_customer_and_log(void **state) {
     json_array_clear(log);
     assert_int_equal(pdir_call0(d, NULL, "c", "spam", &ctx, &r), 0);
     json_decref(r);
-    assert_int_equal(json_array_size(log), 100);
+    assert_int_equal(json_array_size(log), 101); /* 100 lines and what was dropped */
+    assert_string_equal(json_string_value(json_array_get(log, 99)), "100");
+    assert_non_null(strstr(json_string_value(json_array_get(log, 100)), "400 more lines"));
     assert_int_equal(pdir_call0(d, NULL, "c", "poke", &ctx, &r), -1);
     assert_non_null(strstr(d->err, "ctx is read-only"));
     policy_ctx bare = {.now = 5};
     assert_int_equal(pdir_call0(d, NULL, "c", "spam", &bare, &r), 0); /* no log array: dropped */
     json_decref(r);
     json_decref(log);
+}
+
+/* ctx.log had no limit: 100 lines of 8 MB made one case create take 30 s and
+ * stored them on the timeline (a call cannot make an 8 MB string any more:
+ * allocating is charged; 1 MB lines show the same). A line is cut at 1024
+ * bytes (on a character boundary, with a marker), a call keeps 16 KiB, and
+ * one last line counts what was dropped. */
+static void ctx_log_cuts_lines_and_counts_what_it_drops(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "c.lua",
+               "return {big = function(ctx)\n"
+               "  local s = string.rep('x', 1 << 20)\n"
+               "  for i = 1, 100 do ctx.log(s) end\n"
+               "end,\n"
+               "utf8 = function(ctx) ctx.log(string.rep('a', 1023) .. '\\u{4e2d}' .. 'tail') end,\n"
+               "small = function(ctx) for i = 1, 3 do ctx.log('line ' .. i) end end}\n");
+    pdir_load_ok(d);
+    json_t *log = json_array(), *r = NULL;
+    policy_ctx ctx = {.now = 0, .log = log};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(pdir_call0(d, NULL, "c", "big", &ctx, &r), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+    json_decref(r);
+    assert_int_equal(json_array_size(log), 17); /* 16 lines of 1 KiB, then the count */
+    size_t kept = 0;
+    for (size_t i = 0; i < 16; i++) {
+        const char *line = json_string_value(json_array_get(log, i));
+        assert_non_null(strstr(line, "[ctx.log: cut, 1024 of 1048576 bytes kept]"));
+        kept += strspn(line, "x");
+    }
+    assert_int_equal(kept, 16384);
+    assert_string_equal(json_string_value(json_array_get(log, 16)),
+                        "[ctx.log: 84 more lines (88080384 bytes) dropped; a call keeps at most 100 "
+                        "lines and 16384 bytes]");
+    json_array_clear(log);
+    assert_int_equal(pdir_call0(d, NULL, "c", "utf8", &ctx, &r), 0); /* the cut never splits a character */
+    assert_int_equal(strspn(json_string_value(json_array_get(log, 0)), "a"), 1023);
+    assert_non_null(strstr(json_string_value(json_array_get(log, 0)), "a [ctx.log: cut, 1023 of 1030"));
+    json_array_clear(log);
+    assert_int_equal(pdir_call0(d, NULL, "c", "small", &ctx, &r), 0); /* each call starts afresh */
+    assert_int_equal(json_array_size(log), 3);
+    json_decref(log);
+}
+
+/* ctx.customer is a store read the meter cannot see: each lookup is charged
+ * and the records of one call are kept for it, so asking again is free. */
+static void ctx_customer_lookups_are_charged_and_kept_per_call(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "c.lua",
+               "return {again = function(ctx)\n"
+               "  local a = ctx.customer('b1') a.returns_30d = 0\n"
+               "  for i = 1, 50 do a = ctx.customer('b1') end\n"
+               "  return a.returns_30d\n"
+               "end,\n"
+               "many = function(ctx) for i = 1, 1e6 do ctx.customer('b' .. i) end end}\n");
+    pdir_load_ok(d);
+    int asked = 0;
+    policy_ctx ctx = {.now = 0, .customer = customer_cb, .ud = &asked};
+    json_t *r = NULL;
+    assert_int_equal(pdir_call0(d, NULL, "c", "again", &ctx, &r), 0);
+    assert_int_equal(json_integer_value(r), 6); /* a new table each time */
+    assert_int_equal(asked, 1);
+    json_decref(r);
+    assert_int_equal(pdir_call0(d, NULL, "c", "again", &ctx, &r), 0);
+    assert_int_equal(asked, 2); /* the next call asks the store again */
+    json_decref(r);
+    asked = 0;
+    assert_int_equal(pdir_call0(d, NULL, "c", "many", &ctx, &r), -1);
+    assert_non_null(strstr(d->err, "instruction budget exceeded in ctx.customer"));
+    assert_true(asked <= 100); /* 10,000 units each */
+}
+
+/* A result over the conversion limits is a policy error, like a budget. */
+static void oversized_results_are_policy_errors(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "c.lua",
+               "return {dag = function() local t = {1} for i = 1, 26 do t = {t, t} end return t end,\n"
+               "        text = function() local s = string.rep('x', 1 << 20) return {s, s, s} end}\n");
+    pdir_load_ok(d);
+    json_t *r = NULL;
+    policy_stats before, after;
+    policy_get_stats(d->ps, &before);
+    assert_int_equal(pdir_call0(d, NULL, "c", "dag", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "c.dag returned a value JSON cannot hold: too large for JSON: "
+                                   "more than 20000 values"));
+    assert_int_equal(pdir_call0(d, NULL, "c", "text", NULL, &r), -1);
+    assert_non_null(strstr(d->err, "bytes of text"));
+    policy_get_stats(d->ps, &after);
+    assert_int_equal(after.errors - before.errors, 2);
 }
 
 /* module.fn(a, b, ctx) for merchant (NULL: the platform); the integer result. */
@@ -424,6 +520,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(merchant_calendar_overrides_the_default_once_built, setup, teardown),
         cmocka_unit_test_setup_teardown(ctx_business_time_follows_the_merchant_calendar, setup, teardown),
         cmocka_unit_test_setup_teardown(stats_count_calls_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctx_log_cuts_lines_and_counts_what_it_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctx_customer_lookups_are_charged_and_kept_per_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_results_are_policy_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

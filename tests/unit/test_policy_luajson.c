@@ -5,12 +5,20 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "policy/luajson.h"
+#include "policy/view.h"
+
+/* Protected wrapper: luajson_push raises on input past its limits. */
+static int push_deep_fn(lua_State *L) {
+    luajson_push(L, lua_touserdata(L, 1));
+    return 1;
+}
 
 static int setup(void **state) {
     lua_State *L = luaL_newstate();
@@ -103,6 +111,98 @@ static void cycles_and_deep_nesting_are_errors(void **state) {
     expect_json(L, "(function() local s = {1} return {a = s, b = s} end)()", "{\"a\":[1],\"b\":[1]}");
 }
 
+/* A result built as t = {t, t} N times is 2^(N+1) values once written out:
+ * N = 21 was 2.5 s and 830 MB, N = 26 never answered. Repeated tables count
+ * each time, so the conversion stops at the value limit, at once. */
+static void shared_tables_count_each_time_they_appear(void **state) {
+    lua_State *L = *state;
+    expect_json(L, "(function() local t = {1} for i = 1, 3 do t = {t, t} end return t end)()",
+                "[[[[1],[1]],[[1],[1]]],[[[1],[1]],[[1],[1]]]]");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_refused(L, "(function() local t = {1} for i = 1, 26 do t = {t, t} end return t end)()",
+                   "more than 20000 values");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+}
+
+static void wide_and_long_values_are_refused(void **state) {
+    lua_State *L = *state;
+    expect_refused(L, "(function() local t = {} for i = 1, 30000 do t['k' .. i] = i end return t end)()",
+                   "more than 20000 values");
+    expect_refused(L, "(function() local t = {} for i = 1, 30000 do t[i] = i end return t end)()",
+                   "more than 20000 values");
+    expect_refused(L, "{string.rep('x', 1 << 20), string.rep('y', 1 << 20), 'z'}", "bytes of text");
+    expect_refused(L, "{[string.rep('k', 3 << 20)] = 1}", "bytes of text");
+    char err[256];
+    luajson_work w;
+    assert_int_equal(luaL_dostring(L, "return {a = 'xy', b = {1, 2}}"), LUA_OK);
+    json_t *j = luajson_to_json_work(L, -1, &w, err, sizeof err);
+    assert_non_null(j);
+    assert_int_equal(w.values, 5); /* two tables, a string, two numbers */
+    assert_int_equal(w.bytes, 4);  /* "a", "b", "xy" */
+    json_decref(j);
+    lua_settop(L, 0);
+}
+
+/* Pushes j in protected mode; the error, or NULL. */
+static const char *push_error(lua_State *L, json_t *j) {
+    lua_pushcfunction(L, push_deep_fn);
+    lua_pushlightuserdata(L, j);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        lua_settop(L, 0);
+        return NULL;
+    }
+    return lua_tostring(L, -1);
+}
+
+static void json_to_lua_has_the_same_limits(void **state) {
+    lua_State *L = *state;
+    json_t *wide = json_array();
+    for (int i = 0; i < 20001; i++) json_array_append_new(wide, json_integer(i));
+    const char *e = push_error(L, wide);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "more than 20000 values"));
+    lua_settop(L, 0);
+    json_decref(wide);
+    char *big = malloc((2u << 20) + 2);
+    memset(big, 'x', (2u << 20) + 1);
+    big[(2u << 20) + 1] = '\0';
+    json_t *longstr = json_pack("{s:s}", "description", big);
+    e = push_error(L, longstr);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "bytes of text"));
+    lua_settop(L, 0);
+    json_decref(longstr);
+    free(big);
+}
+
+/* A read-only module view converts as the table it shows. */
+static int push_view_fn(lua_State *L) {
+    view_push(L, 1);
+    return 1;
+}
+
+static void views_convert_as_their_target(void **state) {
+    lua_State *L = *state;
+    assert_int_equal(luaL_dostring(L, "return {hours = {{'09:00', '12:00'}}, offset = 1}"), LUA_OK);
+    lua_pushcfunction(L, push_view_fn);
+    lua_insert(L, 1);
+    assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_OK);
+    lua_getfield(L, 1, "hours"); /* a view too, read through the first */
+    char err[256];
+    json_t *whole = luajson_to_json(L, 1, err, sizeof err);
+    json_t *hours = luajson_to_json(L, 2, err, sizeof err);
+    char *a = json_dumps(whole, JSON_COMPACT | JSON_SORT_KEYS), *b = json_dumps(hours, JSON_COMPACT);
+    assert_string_equal(a, "{\"hours\":[[\"09:00\",\"12:00\"]],\"offset\":1}");
+    assert_string_equal(b, "[[\"09:00\",\"12:00\"]]");
+    free(a);
+    free(b);
+    json_decref(whole);
+    json_decref(hours);
+    lua_settop(L, 0);
+}
+
 /* Pushes j, then runs `return function(v) return CHECK end` on it. */
 static int check_pushed(lua_State *L, const char *json, const char *check) {
     json_error_t jerr;
@@ -132,11 +232,6 @@ static void json_values_become_lua_values(void **state) {
     assert_true(check_pushed(L, "[1, null, 3]", "v[1] == 1 and v[2] == nil and v[3] == 3"));
 }
 
-/* Protected wrapper: luajson_push raises on too deep input. */
-static int push_deep(lua_State *L) {
-    luajson_push(L, lua_touserdata(L, 1));
-    return 1;
-}
 
 static void deep_json_raises_a_lua_error(void **state) {
     lua_State *L = *state;
@@ -146,7 +241,7 @@ static void deep_json_raises_a_lua_error(void **state) {
         json_array_append_new(outer, j);
         j = outer;
     }
-    lua_pushcfunction(L, push_deep);
+    lua_pushcfunction(L, push_deep_fn);
     lua_pushlightuserdata(L, j);
     assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_ERRRUN);
     assert_non_null(strstr(lua_tostring(L, -1), "deeper"));
@@ -181,6 +276,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(json_values_become_lua_values, setup, teardown),
         cmocka_unit_test_setup_teardown(deep_json_raises_a_lua_error, setup, teardown),
         cmocka_unit_test_setup_teardown(round_trip_keeps_a_case, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_tables_count_each_time_they_appear, setup, teardown),
+        cmocka_unit_test_setup_teardown(wide_and_long_values_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(json_to_lua_has_the_same_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(views_convert_as_their_target, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -85,14 +87,18 @@ typedef struct {
     int rc, passed, failed;
 } run_out;
 
-static run_out run(pdir *d, const json_t *sources) {
+static run_out run_budget(pdir *d, const json_t *sources, uint64_t budget) {
     run_out o = {0};
     FILE *f = open_memstream(&o.text, &o.len);
     assert_non_null(f);
-    policy_config cfg = {.dir = d->dir, .sources = sources};
+    policy_config cfg = {.dir = d->dir, .sources = sources, .instr_budget = budget};
     o.rc = policy_run_tests(&cfg, f, &o.passed, &o.failed, d->err, sizeof d->err);
     fclose(f);
     return o;
+}
+
+static run_out run(pdir *d, const json_t *sources) {
+    return run_budget(d, sources, 0);
 }
 
 static void passing_tests_pass(void **state) {
@@ -192,8 +198,109 @@ static void sources_add_tests_and_candidate_files(void **state) {
     free(o.text);
 }
 
+static uint64_t ms_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* A reload runs the candidate's tests first: a test file or a test that
+ * wedged the harness (a looping message handler) held the reload worker for
+ * ever, and every later load answered 503. Now each fails alone, quickly. */
+static void a_wedging_test_fails_alone(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/a_test.lua", "xpcall(error, function() while true do end end)\n");
+    pdir_write(d, "tests/b_test.lua",
+               "test('a handler that loops', function() xpcall(error, function() while true do end end) end)\n"
+               "test('then the next test runs', function() ok(true) end)\n");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_out o = run(d, NULL);
+    assert_true(ms_since(&t0) < 5000);
+    assert_int_equal(o.rc, -1);
+    assert_non_null(strstr(o.text, "not ok - tests/a_test.lua: instruction budget exceeded"));
+    assert_non_null(strstr(o.text, "not ok - tests/b_test.lua: a handler that loops: instruction budget exceeded"));
+    assert_non_null(strstr(o.text, "ok - tests/b_test.lua: then the next test runs\n"));
+    free(o.text);
+}
+
+/* A test file may declare tests in a loop: a run stops after 2000 tests. */
+static void a_run_stops_after_too_many_tests(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/many_test.lua", "for i = 1, 100000 do test('t' .. i, function() end) end\n");
+    run_out o = run(d, NULL);
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.passed, 2000);
+    assert_non_null(strstr(o.text, "not ok - tests: too many tests: a run stops after 2000\n"));
+    free(o.text);
+}
+
+/* Each test gets 50 call budgets, and the whole run 200: a set whose tests
+ * all spin stops after four of them. */
+static void a_run_has_one_budget_for_all_its_tests(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "tests/spin_test.lua",
+               "for i = 1, 10 do test('spin ' .. i, function() while true do end end) end\n");
+    run_out o = run_budget(d, NULL, 100000);
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.failed, 5); /* four tests and the run */
+    assert_non_null(strstr(o.text, "not ok - tests/spin_test.lua: spin 4: instruction budget exceeded"));
+    assert_null(strstr(o.text, "spin 5"));
+    assert_non_null(strstr(o.text, "not ok - tests: the test run's budget is spent"));
+    free(o.text);
+}
+
+/* The harness is as strict as the server: make_ctx's fields are out of
+ * reach, ctx.log has the server's limits, and the floor judges copies of
+ * the inputs and of the override's answer. */
+static void the_harness_holds_to_the_server_rules(void **state) {
+    pdir *d = *state;
+    pdir_write(d, "merchants/m3/returns.lua",
+               "return {evaluate = function(case, order, ctx)\n"
+               "  order.delivered_at = 0 -- the floor must not see this\n"
+               "  return setmetatable({}, {__index = function() return 'approve' end})\n"
+               "end}\n");
+    pdir_write(d, "tests/h_test.lua",
+               "test('ctx fields', function()\n"
+               "  local x = make_ctx{}\n"
+               "  local iter, st = pairs(x)\n"
+               "  ok(st == nil)\n"
+               "  ok(not pcall(function() x.customer = nil end))\n"
+               "  local n = 0 for k in pairs(x) do n = n + 1 end\n"
+               "  eq(n, 6) -- no merchant_id\n"
+               "end)\n"
+               "test('ctx.log limits', function()\n"
+               "  local x = make_ctx{}\n"
+               "  for i = 1, 200 do x.log(string.rep('y', 2000)) end\n"
+               "  local l = ctx_logs(x)\n"
+               "  eq(#l, 17)\n"
+               "  ok(l[1]:find('[ctx.log: cut, 1024 of 2000 bytes kept]', 1, true), l[1])\n"
+               "  ok(l[17]:find('184 more lines', 1, true), l[17])\n"
+               "end)\n"
+               "test('the floor gets copies', function()\n"
+               "  local x = make_ctx{now = 1767225600}\n"
+               "  local r = policy.merchant('m3').returns.evaluate({buyer_id = 'z'},\n"
+               "                                                  {delivered_at = 1767225600 - DAY}, x)\n"
+               "  eq(r, {outcome = 'approve', by = 'floor'})\n"
+               "end)\n"
+               "test('modules are read-only', function()\n"
+               "  ok(not pcall(function() policy.returns.evaluate = nil end))\n"
+               "  ok(type(policy.returns.evaluate) == 'function')\n"
+               "end)\n");
+    run_out o = run(d, NULL);
+    if (o.rc != 0) fprintf(stderr, "%s", o.text);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.passed, 4);
+    free(o.text);
+}
+
 int main(void) {
+    alarm(300); /* a budget that does not hold fails the test instead of hanging it */
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_wedging_test_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_stops_after_too_many_tests, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_has_one_budget_for_all_its_tests, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_harness_holds_to_the_server_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(passing_tests_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(failures_are_counted_and_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_raising_override_reaches_the_floor_in_tests_too, setup, teardown),
