@@ -310,7 +310,7 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
         reply_invalid(req, "order", "is required for a case with an order_id");
     } else {
         dry_reads dr = {s, has_order ? &order : NULL};
-        as_reads reads = {&dr, dry_customer, dry_complaints, NULL, NULL};
+        as_reads reads = {.ud = &dr, .customer = dry_customer, .complaints = dry_complaints};
         uint64_t scratch = s->seqs.next_case;
         as_decider d = {.policies = set, .now = clock_now(&s->clock), .reads = &reads, .next_case_seq = &scratch};
         as_ledger ledger; /* the order as given, with no claims on it yet */
@@ -413,7 +413,7 @@ static int replay_case(server *s, policy_set *cand, const as_case *c, emitter *d
     int has_order = c->order_id[0] && order_load(s->db, c->order_id, 0, &order) == 0;
     if (!has_order) order_init(&order);
     replay_reads rr = {s, c->seq, c->created_at};
-    as_reads reads = {&rr, replay_customer, replay_complaints, NULL, NULL};
+    as_reads reads = {.ud = &rr, .customer = replay_customer, .complaints = replay_complaints};
     uint64_t scratch = c->seq;
     as_decider d = {.policies = cand, .now = c->created_at, .reads = &reads, .next_case_seq = &scratch};
     case_input in;

@@ -151,6 +151,9 @@ void policy_errors_metrics(const server *s, textbuf *tb);
 /* The decider of live work: the active set and its shadow, the clock (or
  * `now`), the store's reads, the agents mirror. */
 void live_decider(server *s, as_decider *d, int64_t now);
+/* 1 if the agent may work the merchant's cases: some token naming it sees
+ * that merchant, or no token names it. */
+int agent_may_work(server *s, const char *agent_id, const char *merchant);
 as_actor actor_of(const principal *who);
 /* Writes a change set and answers `status` with the text answer_of makes
  * from the stored case text (NULL: the case text itself) once durable. */

@@ -41,18 +41,6 @@ static int slot_cmp(const void *a, const void *b) {
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* An agent that tokens name works the cases those tokens may see; an agent
- * no token names works any merchant's (as routing assigns it). */
-static int agent_may_work(server *s, const char *agent_id, const char *merchant) {
-    int named = 0;
-    for (size_t i = 0; i < s->ntokens; i++) {
-        if (s->tokens[i].agent == NULL || strcmp(s->tokens[i].agent, agent_id) != 0) continue;
-        named = 1;
-        if (principal_sees_merchant(&s->tokens[i], merchant)) return 1;
-    }
-    return !named;
-}
-
 static int has_skills(const as_agent *a, const as_case *c) {
     for (size_t i = 0; i < c->nskills; i++) {
         int found = 0;

@@ -34,8 +34,24 @@ static int token_agent(void *ud, const char *agent_id, const char *merchant_id) 
     return 0;
 }
 
+/* An agent that tokens name works the cases those tokens may see; an agent
+ * no token names works any merchant's. Routing and the backlog both ask. */
+int agent_may_work(server *s, const char *agent_id, const char *merchant) {
+    int named = 0;
+    for (size_t i = 0; i < s->ntokens; i++) {
+        if (s->tokens[i].agent == NULL || strcmp(s->tokens[i].agent, agent_id) != 0) continue;
+        named = 1;
+        if (principal_sees_merchant(&s->tokens[i], merchant)) return 1;
+    }
+    return !named;
+}
+
+static int live_agent_may_work(void *ud, const char *agent_id, const char *merchant_id) {
+    return agent_may_work(ud, agent_id, merchant_id);
+}
+
 void live_decider(server *s, as_decider *d, int64_t now) {
-    s->reads = (as_reads){s, live_customer, live_complaints, token_agent, live_window};
+    s->reads = (as_reads){s, live_customer, live_complaints, token_agent, live_window, live_agent_may_work};
     s->monitor = (as_policy_monitor){s, policy_errors_failed};
     *d = (as_decider){.policies = s->policies, .shadow = s->shadow, .now = now, .reads = &s->reads,
                       .agents = &s->agents, .next_case_seq = &s->seqs.next_case, .monitor = &s->monitor};

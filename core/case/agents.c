@@ -100,12 +100,15 @@ static int agent_fits(const as_agent *a, const char *queue, const as_id *skills,
     return 1;
 }
 
-const as_agent *agents_pick(const as_agents *d, const char *queue, const as_id *skills, size_t nskills) {
+const as_agent *agents_pick(const as_agents *d, const char *queue, const as_id *skills, size_t nskills,
+                            agent_filter ok, void *ud) {
     if (d == NULL || queue == NULL || queue[0] == '\0') return NULL;
     const as_agent *best = NULL;
     for (size_t i = 0; i < d->n; i++) { /* in id order: the first of equal loads wins */
         const as_agent *a = &d->list[i];
-        if (agent_fits(a, queue, skills, nskills) && (best == NULL || a->load < best->load)) best = a;
+        if (agent_fits(a, queue, skills, nskills) && (best == NULL || a->load < best->load) &&
+            (ok == NULL || ok(ud, a)))
+            best = a;
     }
     return best;
 }

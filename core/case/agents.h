@@ -38,9 +38,15 @@ int agents_put(as_agents *d, as_agent *a);
 void agent_free(as_agent *a);
 int agent_copy(as_agent *dst, const as_agent *src);
 
+/* May this agent work the case being assigned? (e.g. not when every token
+ * naming it is bound to another merchant) */
+typedef int (*agent_filter)(void *ud, const as_agent *a);
+
 /* The least-loaded online agent of the queue who has every skill and free
- * capacity (ties: lowest agent_id); NULL if none. */
-const as_agent *agents_pick(const as_agents *d, const char *queue, const as_id *skills, size_t nskills);
+ * capacity, and whom ok (if not NULL) accepts (ties: lowest agent_id); NULL
+ * if none. */
+const as_agent *agents_pick(const as_agents *d, const char *queue, const as_id *skills, size_t nskills,
+                            agent_filter ok, void *ud);
 /* 1 if agent serves the queue (lists it). */
 int agent_serves(const as_agent *a, const char *queue);
 

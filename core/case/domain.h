@@ -95,6 +95,9 @@ typedef struct {
      * included; may be NULL (no risk warnings beyond complaints). */
     int (*window)(void *ud, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
                   as_window_count *out);
+    /* May the agent work this merchant's cases (an agent whose every token
+     * is bound to other merchants may not)? May be NULL: anyone may. */
+    int (*agent_may_work)(void *ud, const char *agent_id, const char *merchant_id);
 } as_reads;
 
 /* Where policy failures are counted (metrics, and the operator's alert

@@ -187,9 +187,21 @@ int step_refund_amount(decide_req *q, int64_t *amount) {
     return ok ? 0 : -1;
 }
 
+typedef struct {
+    const as_reads *reads;
+    const char *merchant_id;
+} assign_scope;
+
+static int may_work(void *ud, const as_agent *a) {
+    const assign_scope *sc = ud;
+    return sc->reads->agent_may_work(sc->reads->ud, a->agent_id, sc->merchant_id);
+}
+
 void step_assign(const as_decider *d, as_changes *ch, const as_actor *who, as_case *c, const char *by) {
     if (d->agents == NULL) return;
-    const as_agent *a = agents_pick(d->agents, c->queue, c->skills, c->nskills);
+    assign_scope sc = {d->reads, c->merchant_id};
+    int scoped = d->reads && d->reads->agent_may_work && c->merchant_id[0];
+    const as_agent *a = agents_pick(d->agents, c->queue, c->skills, c->nskills, scoped ? may_work : NULL, &sc);
     const char *now = a ? a->agent_id : "";
     if (strcmp(now, c->assignee) == 0) return;
     members_w m;

@@ -94,19 +94,36 @@ class AgentsTest(ServerTestCase):
         self.assertEqual(self.s.get("/v1/agents").json["agents"], [])
 
     def test_least_loaded_agent_of_the_queue_gets_the_case(self):
-        self.make_agent("a1", queues=["after_sales"], capacity=10)
-        self.make_agent("a2", queues=["after_sales"], capacity=10)
+        # x1 and x2 are named by no token: they work any merchant's cases
+        self.make_agent("x1", queues=["after_sales"], capacity=10)
+        self.make_agent("x2", queues=["after_sales"], capacity=10)
         self.make_agent("q1", queues=["quality"], capacity=10)
         got = [self.new_return()["assignee"] for _ in range(4)]
         # ties go to the lowest id, then the load decides
-        self.assertEqual(got, ["a1", "a2", "a1", "a2"])
-        self.assertEqual(self.loads(), {"a1": 2, "a2": 2, "q1": 0})
-        # resolve one of a2's cases: a2 is now the least loaded
-        cases = self.s.get("/v1/cases?assignee=a2").json["cases"]
+        self.assertEqual(got, ["x1", "x2", "x1", "x2"])
+        self.assertEqual(self.loads(), {"x1": 2, "x2": 2, "q1": 0})
+        # resolve one of x2's cases: x2 is now the least loaded
+        cases = self.s.get("/v1/cases?assignee=x2").json["cases"]
         self.act(cases[0]["case_id"], "resolve", resolution="done")
-        self.assertEqual(self.loads()["a2"], 1)
-        self.assertEqual(self.new_return()["assignee"], "a2")
-        self.assertEqual(self.loads(), {"a1": 2, "a2": 2, "q1": 0})
+        self.assertEqual(self.loads()["x2"], 1)
+        self.assertEqual(self.new_return()["assignee"], "x2")
+        self.assertEqual(self.loads(), {"x1": 2, "x2": 2, "q1": 0})
+
+    def test_routing_never_gives_a_case_to_an_agent_bound_to_another_merchant(self):
+        # a2's only token is bound to m2: however idle, it never gets m1's
+        # cases (it could not even read them); a1 (bound to m1) gets them all
+        self.make_agent("a1", queues=["after_sales"], capacity=10)
+        self.make_agent("a2", queues=["after_sales"], capacity=10)
+        got = [self.new_return()["assignee"] for _ in range(3)]
+        self.assertEqual(got, ["a1", "a1", "a1"])
+        self.assertEqual(self.loads(), {"a1": 3, "a2": 0})
+        # m2's case goes to a2, the least loaded who may work it
+        self.make_order(order_id="om2", buyer_id="bm2", merchant_id="m2")
+        self.assertEqual(self.open_case(type="return", order_id="om2")["assignee"], "a2")
+        # a1 full: m1's next case waits unassigned rather than go to a2
+        r = self.s.post("/v1/agents/a1/availability", {"capacity": 3}, token="adm")
+        self.assertStatus(r, 200)
+        self.assertIsNone(self.new_return()["assignee"])
 
     def test_skills_offline_and_full_agents_are_skipped(self):
         self.make_agent("t1", queues=["tech_support"], skills=[], capacity=5)

@@ -1293,30 +1293,45 @@ static void stalled_parcel_opens_a_logistics_case(void **state) {
 static void agents_pick_least_loaded(void **state) {
     world *w = *state;
     as_id electronics = "electronics", appliances = "appliances", both[2] = {"electronics", "appliances"};
-    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0)->agent_id, "a-after-2");
-    assert_string_equal(agents_pick(&w->agents, "tech_support", &electronics, 1)->agent_id, "a-tech-1");
-    assert_string_equal(agents_pick(&w->agents, "tech_support", &appliances, 1)->agent_id, "a-tech-2");
-    assert_string_equal(agents_pick(&w->agents, "tech_support", NULL, 0)->agent_id, "a-tech-2");
-    assert_null(agents_pick(&w->agents, "tech_support", both, 2));
-    assert_null(agents_pick(&w->agents, "billing", NULL, 0));
-    assert_null(agents_pick(&w->agents, "", NULL, 0));
+    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0, NULL, NULL)->agent_id, "a-after-2");
+    assert_string_equal(agents_pick(&w->agents, "tech_support", &electronics, 1, NULL, NULL)->agent_id, "a-tech-1");
+    assert_string_equal(agents_pick(&w->agents, "tech_support", &appliances, 1, NULL, NULL)->agent_id, "a-tech-2");
+    assert_string_equal(agents_pick(&w->agents, "tech_support", NULL, 0, NULL, NULL)->agent_id, "a-tech-2");
+    assert_null(agents_pick(&w->agents, "tech_support", both, 2, NULL, NULL));
+    assert_null(agents_pick(&w->agents, "billing", NULL, 0, NULL, NULL));
+    assert_null(agents_pick(&w->agents, "", NULL, 0, NULL, NULL));
     /* ties: the lowest id */
     as_agent *a1 = agents_find(&w->agents, "a-after-1"), *a2 = agents_find(&w->agents, "a-after-2");
     int64_t l1 = a1->load, l2 = a2->load;
     a1->load = a2->load = 1;
-    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0)->agent_id, "a-after-1");
+    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0, NULL, NULL)->agent_id, "a-after-1");
     /* full: capacity reached */
     a1->load = a1->capacity;
-    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0)->agent_id, "a-after-2");
+    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0, NULL, NULL)->agent_id, "a-after-2");
     a2->load = a2->capacity;
-    assert_null(agents_pick(&w->agents, "after_sales", NULL, 0)); /* the offline one never */
+    assert_null(agents_pick(&w->agents, "after_sales", NULL, 0, NULL, NULL)); /* the offline one never */
     a1->load = l1;
     a2->load = l2;
     /* going offline takes an agent out */
     as_agent *q = agents_find(&w->agents, "a-quality");
     q->online = 0;
-    assert_null(agents_pick(&w->agents, "quality", NULL, 0));
+    assert_null(agents_pick(&w->agents, "quality", NULL, 0, NULL, NULL));
     q->online = 1;
+}
+
+static int not_after_2(void *ud, const as_agent *a) {
+    (*(int *)ud)++;
+    return strcmp(a->agent_id, "a-after-2") != 0;
+}
+
+/* An agent the caller's filter refuses (say, one bound to another merchant)
+ * is never picked, even as the least loaded. */
+static void agents_pick_skips_whom_the_filter_refuses(void **state) {
+    world *w = *state;
+    int asked = 0;
+    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0, NULL, NULL)->agent_id, "a-after-2");
+    assert_string_equal(agents_pick(&w->agents, "after_sales", NULL, 0, not_after_2, &asked)->agent_id, "a-after-1");
+    assert_true(asked > 0);
 }
 
 int main(void) {
@@ -1343,6 +1358,7 @@ int main(void) {
         cmocka_unit_test(order_put_keeps_what_was_learned),
         cmocka_unit_test(stalled_parcel_opens_a_logistics_case),
         cmocka_unit_test(agents_pick_least_loaded),
+        cmocka_unit_test(agents_pick_skips_whom_the_filter_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
