@@ -9,7 +9,7 @@ cd "$AS_ROOT" || exit 1
 # What the server and its tests need on Debian/Ubuntu (llhttp comes as
 # node-llhttp's C sources, compiled by CMake).
 AS_DEPS=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev liblmdb-dev
-         libjansson-dev libcmocka-dev node-llhttp libssl-dev libjemalloc-dev python3 curl)
+         libjansson-dev libcmocka-dev node-llhttp libssl-dev libjemalloc-dev libzstd-dev python3 curl)
 # What only the tests need (scripts/test adds them): Debian's Chromium for the
 # console's browser test (driven by playwright-core, which never downloads a
 # browser), a font for its screenshots, and jsonschema for checking the API's
