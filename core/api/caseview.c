@@ -218,8 +218,8 @@ void h_case_timeline(server *s, http_request *req, const route_params *p, const 
         const void *k;
         size_t klen;
         while (rc == 0 && !pg.full && (rc = store_iter_next(it, &k, &klen, &val, &vlen)) == 1) {
-            rc = 0;
-            tl_record r = {val, vlen, NULL, 0};
+            tl_record r = {NULL, 0, NULL, 0};
+            if ((rc = store_read_text(rd, val, vlen, &r.text, &r.len)) != 0) break;
             page_record(&pg, &r);
             json_decref(r.inputs);
         }

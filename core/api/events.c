@@ -61,8 +61,14 @@ void h_events(server *s, http_request *req, const route_params *p, const princip
                (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
             rc = 0;
             if (key_get_u64(k) > head) break; /* committed, its batch not yet completed */
-            json_t *ev = json_loadb(v, vlen, 0, NULL);
-            if (ev == NULL) continue;
+            const char *text;
+            size_t len;
+            if ((rc = store_read_text(rd, v, vlen, &text, &len)) != 0) break;
+            json_t *ev = json_loadb(text, len, 0, NULL);
+            if (ev == NULL) {
+                rc = STORE_EIO; /* a damaged record: say so rather than skip it for good */
+                break;
+            }
             if (who->merchant) { /* a bound token reads only its merchant's events */
                 const char *m = json_string_value(json_object_get(ev, "merchant_id"));
                 if (!principal_sees_merchant(who, m)) {

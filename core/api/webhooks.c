@@ -34,11 +34,13 @@ static int next_page(void *ud, uint64_t after, char **body, size_t *len, uint64_
     size_t klen, vlen;
     tb_append(&tb, "{\"events\":[", 11);
     while (rc == 0 && count < WEBHOOK_PAGE && (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
+        const char *text;
+        size_t len;
+        if ((rc = store_read_text(rd, v, vlen, &text, &len)) != 0) break;
         if (count > 0) tb_append(&tb, ",", 1);
-        tb_append(&tb, v, vlen); /* the stored event text as it is */
+        tb_append(&tb, text, len); /* the stored event text as it is */
         *last = key_get_u64(k);
         count++;
-        rc = 0;
     }
     if (it) store_iter_close(it);
     store_read_end(rd);

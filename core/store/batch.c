@@ -5,6 +5,7 @@
  * offset), so a batch of many small writes costs a few allocations. The first
  * error is remembered and makes later calls no-ops (Knot DNS style): the batch
  * then fails alone, without touching the transaction it would have shared. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,23 @@ static int put(MDB_txn *txn, MDB_dbi dbi, store_db db, MDB_val *k, MDB_val *v) {
     return mdb_put(txn, dbi, k, v, 0);
 }
 
+/* Puts v, packed first if db is a history database and packing gains. */
+static int put_value(store_batch *b, MDB_txn *txn, store_db db, MDB_val *k, MDB_val *v, int flags,
+                     size_t *stored) {
+    unsigned char *packed = NULL;
+    size_t plen = 0;
+    if (store_db_packed(db)) {
+        int rc = pack_value(b->s->pack, v->mv_data, v->mv_size, &packed, &plen);
+        if (rc < 0) return ENOMEM;
+    }
+    MDB_val pv = {plen, packed};
+    MDB_val *val = packed ? &pv : v;
+    *stored = val->mv_size;
+    int rc = flags ? mdb_put(txn, b->s->dbi[db], k, val, (unsigned)flags) : put(txn, b->s->dbi[db], db, k, val);
+    free(packed);
+    return rc;
+}
+
 /* The seq after the db's last key in this transaction (1 for an empty db).
  * Its keys are all 8-byte seqs; anything else there is refused. */
 static int seq_first(MDB_txn *txn, MDB_dbi dbi, uint64_t *next) {
@@ -203,6 +221,13 @@ static int seq_first(MDB_txn *txn, MDB_dbi dbi, uint64_t *next) {
     return 0;
 }
 
+/* A sequenced value: head, the seq's digits, tail. */
+static void seq_text(void *dst, const unsigned char *val, size_t hlen, size_t vlen, const char *num, size_t n) {
+    memcpy(dst, val, hlen);
+    memcpy((char *)dst + hlen, num, n);
+    memcpy((char *)dst + hlen + n, val + hlen, vlen - hlen);
+}
+
 /* Writer thread: the next seq of op's db, written as key and into the value
  * between head and tail. MDB_RESERVE lets the value be built in place. The
  * seq is only tentative until the transaction commits: a failed attempt
@@ -219,12 +244,20 @@ static int put_sequenced(store_batch *b, store_op *op, MDB_txn *txn, store_seqs 
     key_init(&key);
     key_u64(&key, seq);
     MDB_val k = {key.len, key.buf}, v = {op->vlen + (size_t)n, NULL};
-    rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND | MDB_RESERVE);
-    if (rc != 0) return rc;
     const unsigned char *val = b->arena + op->voff;
-    memcpy(v.mv_data, val, op->hlen);
-    memcpy((char *)v.mv_data + op->hlen, num, (size_t)n);
-    memcpy((char *)v.mv_data + op->hlen + n, val + op->hlen, op->vlen - op->hlen);
+    if (store_db_packed(op->db)) { /* built aside, then packed */
+        char *text = malloc(v.mv_size);
+        if (text == NULL) return ENOMEM;
+        seq_text(text, val, op->hlen, op->vlen, num, (size_t)n);
+        v.mv_data = text;
+        rc = put_value(b, txn, op->db, &k, &v, MDB_APPEND, &op->stored);
+        free(text);
+    } else { /* built in place */
+        rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND | MDB_RESERVE);
+        if (rc == 0) seq_text(v.mv_data, val, op->hlen, op->vlen, num, (size_t)n);
+        op->stored = v.mv_size;
+    }
+    if (rc != 0) return rc;
     op->seqno = seq;
     return 0;
 }
@@ -244,7 +277,7 @@ int store_batch_apply(store_batch *b, MDB_txn *txn, store_seqs *seqs) {
             if (rc == MDB_NOTFOUND) rc = 0;
         } else {
             MDB_val v = {op->vlen, op->deferred ? (void *)op->text : b->arena + op->voff};
-            rc = put(txn, dbi[op->db], op->db, &k, &v);
+            rc = put_value(b, txn, op->db, &k, &v, 0, &op->stored);
         }
         if (rc != 0) return rc;
     }
@@ -254,7 +287,7 @@ int store_batch_apply(store_batch *b, MDB_txn *txn, store_seqs *seqs) {
 uint64_t store_batch_bytes(const store_batch *b) {
     uint64_t n = 0;
     for (size_t i = 0; i < b->nops; i++)
-        if (!b->ops[i].del) n += b->ops[i].klen + b->ops[i].vlen;
+        if (!b->ops[i].del) n += b->ops[i].klen + b->ops[i].stored;
     return n;
 }
 

@@ -150,6 +150,7 @@ static int init_sync(store *s) {
 
 static void free_store(store *s) {
     overlay_free(s->ov);
+    pack_ctx_free(s->pack);
     store_read_cache_free(s);
     if (s->env) mdb_env_close(s->env);
     pthread_cond_destroy(&s->cv);
@@ -174,7 +175,12 @@ int store_open(store **out, uv_loop_t *loop, const store_config *cfg) {
         free(s);
         return STORE_EIO;
     }
-    int rc = (s->ov = overlay_new()) ? open_env(s, cfg) : STORE_ENOMEM;
+    s->ov = overlay_new();
+    /* the writer packs history values with it (made here, so a commit never
+     * fails for want of it) */
+    s->pack = pack_ctx_new();
+    int rc = s->ov && s->pack ? 0 : STORE_ENOMEM;
+    if (rc == 0) rc = open_env(s, cfg);
     if (rc == 0 && uv_async_init(loop, &s->async, on_async) != 0) rc = STORE_EIO;
     if (rc != 0) {
         free_store(s);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/store_impl.h"
+#include "util/log.h"
 
 struct store_iter {
     store_read *rd;
@@ -34,6 +35,12 @@ static int valid_key(const void *key, size_t klen) {
 
 static int valid_db(store_db db) { return (int)db >= 0 && db < DB__COUNT; }
 
+static void read_free(store_read *rd) {
+    mdb_txn_abort(rd->txn);
+    unpack_buf_free(&rd->unpack);
+    free(rd);
+}
+
 static int read_open_txn(store *s, store_read **out) {
     store_read *rd = s->read_cache;
     if (rd) {
@@ -44,8 +51,7 @@ static int read_open_txn(store *s, store_read **out) {
             *out = rd;
             return 0;
         }
-        mdb_txn_abort(rd->txn);
-        free(rd);
+        read_free(rd);
         return store_err(rc);
     }
     rd = calloc(1, sizeof *rd);
@@ -97,8 +103,7 @@ void store_read_end(store_read *rd) {
         s->read_cache = rd;
         s->read_cached++;
     } else {
-        mdb_txn_abort(rd->txn);
-        free(rd);
+        read_free(rd);
     }
     if (--s->active_reads == 0) pthread_rwlock_unlock(&s->resize);
 }
@@ -107,10 +112,15 @@ void store_read_cache_free(store *s) {
     while (s->read_cache) {
         store_read *rd = s->read_cache;
         s->read_cache = rd->next;
-        mdb_txn_abort(rd->txn);
-        free(rd);
+        read_free(rd);
     }
     s->read_cached = 0;
+}
+
+int store_read_text(store_read *rd, const void *val, size_t vlen, const char **text, size_t *len) {
+    if (unpack_value(&rd->unpack, val, vlen, text, len) == 0) return 0;
+    log_msg(LOG_ERROR, "store: a history value of %zu bytes does not unpack (damaged, or of a newer build)", vlen);
+    return STORE_EIO;
 }
 
 int store_read_get(store_read *rd, store_db db, const void *key, size_t klen, const void **val,
@@ -147,6 +157,8 @@ int store_get_latest(store *s, store_db db, const void *key, size_t klen, char *
     int rc = store_read_begin(s, &rd);
     if (rc != 0) return rc;
     rc = store_read_get(rd, db, key, klen, &v, &n);
+    const char *text = NULL;
+    if (rc == 0 && store_db_packed(db) && (rc = store_read_text(rd, v, n, &text, &n)) == 0) v = text;
     if (rc == 0) {
         if ((*val = copy_value(v, n)) == NULL) rc = STORE_ENOMEM;
         else *vlen = n;

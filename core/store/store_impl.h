@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "store/keys.h"
+#include "store/pack.h"
 #include "store/store.h"
 
 /* One put or delete; key and value bytes live in the batch's arena. */
@@ -31,7 +32,13 @@ typedef struct {
     store_serialize_fn serialize;
     store_release_fn release;
     char *text;
+    /* bytes the put stored (packed or not), set by the writer: statistics */
+    size_t stored;
 } store_op;
+
+/* The history databases, written once and read seldom: their values are
+ * stored packed (store/pack.h); readers go through store_read_text. */
+static inline int store_db_packed(store_db db) { return db == DB_EVENTS || db == DB_TIMELINE; }
 
 /* Ops whose value store_get_latest may see while the batch is pending: a
  * deferred value is serialised later and a sequenced put has no key yet. */
@@ -66,6 +73,7 @@ struct store_read {
     MDB_txn *txn;
     store_iter *iters; /* still open; closed by store_read_end */
     store_read *next;  /* in the cache */
+    unpack_buf unpack; /* history values unpacked by store_read_text */
 };
 
 typedef struct overlay overlay;
@@ -102,6 +110,7 @@ struct store {
     uint64_t hist[8];
 
     /* (writer) */
+    pack_ctx *pack;        /* packs the history databases' values */
     uint64_t failed_epoch; /* batches of this epoch or older fail */
     int failed_err;
     int any_failed;
@@ -141,7 +150,8 @@ int store_batch_materialize(store_batch *b);
 int store_batch_apply(store_batch *b, MDB_txn *txn, store_seqs *seqs);
 /* Loop thread, after b committed: raises the durable seqs it reached. */
 void store_batch_seqs_done(store *s, const store_batch *b);
-/* Key and value bytes of the batch's puts (writer thread, for the statistics). */
+/* Key and value bytes the batch's puts stored, packed values as packed (writer
+ * thread, after the batch applied: for the statistics). */
 uint64_t store_batch_bytes(const store_batch *b);
 
 /* writer.c */

@@ -121,7 +121,10 @@ static void scan_prefix(world *w, store_db db, const store_key *prefix, scan *ou
         assert_true(out->n < 64);
         memcpy(out->keys[out->n], k, klen);
         out->klens[out->n] = klen;
-        out->vals[out->n++] = json_loadb(v, vlen, 0, NULL);
+        const char *text;
+        size_t len;
+        assert_int_equal(store_read_text(rd, v, vlen, &text, &len), 0); /* as readers see it */
+        out->vals[out->n++] = json_loadb(text, len, 0, NULL);
     }
     store_iter_close(it);
     store_read_end(rd);
@@ -138,7 +141,10 @@ static void scan_timeline(world *w, const store_key *prefix, scan *out) {
     const void *k, *v;
     size_t klen, vlen;
     while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
-        for (const char *p = v, *end = p + vlen; p < end;) {
+        const char *text;
+        size_t len;
+        assert_int_equal(store_read_text(rd, v, vlen, &text, &len), 0); /* packed: see store/pack.h */
+        for (const char *p = text, *end = p + len; p < end;) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t n = (size_t)((nl ? nl : end) - p);
             assert_true(out->n < 64);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "store/keys.h"
+#include "store/pack.h"
 #include "test_store_util.h"
 
 static int setup(void **state) {
@@ -635,6 +636,51 @@ static void out_of_order_puts_in_the_appended_databases_keep_every_key(void **st
     store_read_end(rd);
 }
 
+/* The history databases (feed, timelines) are stored packed: the raw value
+ * is a tagged zstd frame far smaller than the text, store_read_text and
+ * store_get_latest give the text back, the statistics count what was stored,
+ * and every other database keeps its values as they were put. */
+static void history_values_are_stored_packed_and_read_as_text(void **state) {
+    store_fixture *f = *state;
+    char text[1200];
+    int n = snprintf(text, sizeof text, "{\"seq\":7,\"type\":\"decision\",\"at\":1793584800,\"actor\":"
+                     "{\"role\":\"admin\"},\"data\":{\"module\":\"returns\",\"function\":\"evaluate\"");
+    while (n < 1000) n += snprintf(text + n, sizeof text - (size_t)n, ",\"k%d\":\"the same words again\"", n);
+    n += snprintf(text + n, sizeof text - (size_t)n, "}}");
+    store_stats before, after;
+    store_get_stats(f->s, &before);
+    assert_int_equal(put_wait(f, DB_TIMELINE, "case1", text), 0);
+    store_get_stats(f->s, &after);
+    assert_int_equal(put_wait(f, DB_CASES, "case1", text), 0);
+
+    store_read *rd;
+    assert_int_equal(store_read_begin(f->s, &rd), 0);
+    const void *v;
+    size_t vlen;
+    assert_int_equal(store_read_get(rd, DB_TIMELINE, "case1", 5, &v, &vlen), 0);
+    assert_true(pack_is_packed(v, vlen));
+    assert_true(vlen * 4 < (size_t)n);
+    /* what was stored is what the statistics count */
+    assert_int_equal(after.bytes_written - before.bytes_written, 5 + vlen);
+    const char *t;
+    size_t tlen;
+    assert_int_equal(store_read_text(rd, v, vlen, &t, &tlen), 0);
+    assert_int_equal(tlen, (size_t)n);
+    assert_memory_equal(t, text, tlen);
+    /* a live database is untouched */
+    assert_int_equal(store_read_get(rd, DB_CASES, "case1", 5, &v, &vlen), 0);
+    assert_int_equal(vlen, (size_t)n);
+    assert_memory_equal(v, text, vlen);
+    store_read_end(rd);
+
+    char *latest;
+    size_t llen;
+    assert_int_equal(store_get_latest(f->s, DB_TIMELINE, "case1", 5, &latest, &llen), 0);
+    assert_int_equal(llen, (size_t)n);
+    assert_string_equal(latest, text);
+    free(latest);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(put_then_get_after_commit, setup, teardown),
@@ -666,6 +712,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(bad_arguments_are_errors_not_crashes, setup, teardown),
         cmocka_unit_test_setup_teardown(out_of_order_puts_in_the_appended_databases_keep_every_key,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(history_values_are_stored_packed_and_read_as_text, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
