@@ -57,6 +57,11 @@ typedef struct {
      * {"returns.lua": "...", "merchants/m1/returns.lua": "..."} (dry-run,
      * replay). NULL for none. */
     const json_t *sources;
+    /* Strict unless set (docs/policies.md, "Strict loading"): file names,
+     * directories and each module's functions are checked against the
+     * contract. Lax is for the host's own unit tests, whose sets are small
+     * modules of any name; the server and the command line never use it. */
+    int lax;
 } policy_config;
 
 /* The read-only context a call sees as `ctx`. */

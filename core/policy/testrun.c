@@ -393,7 +393,7 @@ int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *fail
     runner r = {.out = out, .globals_ref = LUA_NOREF, .take_ref = LUA_NOREF};
     pfiles tests;
     if (policy_set_load(cfg, &r.ps, err, errlen) != 0 ||
-        fileset_gather(cfg->dir, cfg->sources, FILESET_TESTS, &tests, err, errlen) != 0) {
+        fileset_gather(cfg->dir, cfg->sources, FILESET_TESTS, !cfg->lax, &tests, err, errlen) != 0) {
         if (out) fprintf(out, "not ok - load: %s\n0 passed, 1 failed\n", err);
         policy_set_free(r.ps);
         *failed = 1;
