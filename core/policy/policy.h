@@ -117,7 +117,7 @@ int policy_value(policy_set *ps, const char *merchant_id, const char *module,
 const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *err,
                                 size_t errlen);
 
-/* Runs the set's tests: every DIR/tests/NAME.lua, in name order, in the sandbox
+/* Runs the set's tests: every DIR/tests/NAME.lua and DIR/merchants/ID/tests/NAME.lua, in name order, in the sandbox
  * with the set loaded (see docs/policies.md for the harness: test(name, fn),
  * eq(a, b, msg), ok(v, msg), policy.<module>, make_ctx{...}). Writes one line
  * per test to out (may be NULL) and fills counts. Returns 0 if every test
@@ -125,6 +125,28 @@ const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *e
  * policy_config. */
 int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *failed,
                      char *err, size_t errlen);
+
+/* Which tests to run, and what came of them (policy_test_run). */
+typedef struct {
+    const char *only;   /* only this test file, by its name in the set ("tests/x_test.lua",
+                           "merchants/acme/tests/y.lua"); NULL: every file */
+    const char *filter; /* only the tests whose "FILE: NAME" contains this text; NULL: all */
+} policy_test_opts;
+
+#define POLICY_TEST_FAILURES_MAX 100
+typedef struct {
+    int passed, failed;
+    int files;          /* test files run */
+    /* [{file, test, error}] of every failure (at most POLICY_TEST_FAILURES_MAX;
+     * a set that does not load is {file: null, test: "load", error}); owned */
+    json_t *failures;
+} policy_test_result;
+
+/* policy_run_tests with a choice of tests, filling res (free its failures
+ * with json_decref). A file named in opts->only that the set does not have
+ * is an error (-1, err). */
+int policy_test_run(const policy_config *cfg, const policy_test_opts *opts, FILE *out, policy_test_result *res,
+                    char *err, size_t errlen);
 
 /* Per-set statistics for /metrics. */
 typedef struct {
