@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "policy/contract.h"
+#include "policy/policy.h"
 #include "util/digest.h"
 
 static int name_char(char ch, int dots) {
@@ -324,4 +325,37 @@ int fileset_version(const pfiles *fs, char out[65]) {
     if (!ok) return -1;
     for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
     return 0;
+}
+
+static int files_into(json_t *out, const pfiles *fs, char *err, size_t errlen) {
+    for (size_t i = 0; i < fs->n; i++) {
+        json_t *t = json_stringn(fs->v[i].text, fs->v[i].len);
+        if (t == NULL) {
+            snprintf(err, errlen, "%s: not UTF-8 text", fs->v[i].name);
+            return -1;
+        }
+        if (json_object_set_new(out, fs->v[i].name, t) != 0) {
+            snprintf(err, errlen, "%s: out of memory", fs->v[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+json_t *policy_files(const policy_config *cfg, char *err, size_t errlen) {
+    pfiles mods, tests;
+    if (fileset_gather(cfg->dir, cfg->sources, FILESET_MODULES, !cfg->lax, &mods, err, errlen) != 0) return NULL;
+    if (fileset_gather(cfg->dir, cfg->sources, FILESET_TESTS, !cfg->lax, &tests, err, errlen) != 0) {
+        fileset_free(&mods);
+        return NULL;
+    }
+    json_t *out = json_object();
+    if (out == NULL || files_into(out, &mods, err, errlen) != 0 || files_into(out, &tests, err, errlen) != 0) {
+        if (out == NULL) snprintf(err, errlen, "out of memory");
+        json_decref(out);
+        out = NULL;
+    }
+    fileset_free(&mods);
+    fileset_free(&tests);
+    return out;
 }

@@ -81,6 +81,13 @@ typedef struct policy_ctx {
 int policy_set_load(const policy_config *cfg, policy_set **out, char *err, size_t errlen);
 void policy_set_free(policy_set *ps);
 
+/* The files a set loads from cfg, modules and tests, read and checked as
+ * policy_set_load and policy_test_run read them: {"name": "text"} (new
+ * reference), or NULL with err (a file that is not UTF-8 text included).
+ * {.sources = files} alone (no dir) loads the same set: what a kept version
+ * stores, and what a reload tests and loads, so both see the same files. */
+json_t *policy_files(const policy_config *cfg, char *err, size_t errlen);
+
 const char *policy_set_version(const policy_set *ps); /* 64 hex chars */
 int64_t policy_set_loaded_at(const policy_set *ps);
 void policy_set_set_loaded_at(policy_set *ps, int64_t ts);
