@@ -177,7 +177,8 @@ static void vjob_committed(int status, void *ud) {
                            "tests", tests_summary(j)));
         webhooks_poke(s);
         answer = describe_now(s);
-    } else { /* the version already active: nothing to switch */
+    } else { /* the version already active: the same files, loaded anew (loaded_at moves) */
+        swap_in(s, j);
         answer = describe_now(s);
     }
     if (answer) {
