@@ -514,6 +514,9 @@ int versions_start(server *s) {
         policy_set_free(aset);
         return -1;
     }
+    if (!use_dir && dset == NULL)
+        log_emit(LOG_WARN, "the policies directory does not load: serving the active version from the store",
+                 json_pack("{s:s,s:s,s:s}", "dir", s->cfg.policies_dir, "active", A, "error", err));
     s->policies = use_dir ? dset : aset;
     if (!use_dir) policy_set_free(dset);
     policy_set_set_loaded_at(s->policies, clock_now(&s->clock));

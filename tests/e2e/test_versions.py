@@ -228,6 +228,17 @@ class RestartTest(ServerTestCase):
         with open(self.s.log_path) as f:
             self.assertIn("the policies directory changed but is refused", f.read())
 
+    def test_a_directory_that_does_not_load_leaves_the_stored_version_serving(self):
+        v1 = self.s.get("/v1/admin/policies").json["version"]
+        self.s.stop()
+        with open(os.path.join(self.pol, "routing.lua"), "w") as f:
+            f.write("this is not lua\n")
+        self.s = Server(data=self.s.data, policies=self.pol).start()
+        self.addCleanup(self.stop_cleanly, self.s)
+        self.assertEqual(self.s.get("/v1/admin/policies").json["version"], v1)
+        with open(self.s.log_path) as f:
+            self.assertIn("the policies directory does not load", f.read())
+
 
 if __name__ == "__main__":
     main()
