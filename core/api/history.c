@@ -145,7 +145,7 @@ int history_keep(server *s, store_batch *b, const char *version, const json_t *f
 }
 
 /* The activation record, the active pointer, the version's activated_at
- * and the feed's policy.activated, in b. */
+ * and, when it replaces another version, the feed's policy.activated, in b. */
 void history_activate(store_batch *b, const history_change *c, const json_t *by, const json_t *tests) {
     json_t *act = json_pack("{s:I,s:I,s:s,s:s?,s:s,s:O,s:O}", "n", (json_int_t)c->n, "at", (json_int_t)c->at,
                             "version", c->version, "previous", c->previous[0] ? c->previous : NULL, "how", c->how,
@@ -172,11 +172,17 @@ void history_activate(store_batch *b, const history_change *c, const json_t *by,
         key_of(&k, SPACE_ACTIVATION, NULL);
         key_u64(&k, c->n);
         put_json(b, &k, act);
-        json_t *ev = json_pack("{s:s,s:I,s:n,s:n,s:n,s:O}", "type", "policy.activated", "at", (json_int_t)c->at,
-                               "case_id", "order_id", "merchant_id", "data", act);
+        /* the feed tells of a switch: the very first version, active since
+         * the first start, has none (and the feed of a new server starts
+         * with the platform's own events) */
+        json_t *ev = c->previous[0] == '\0'
+                         ? NULL
+                         : json_pack("{s:s,s:I,s:n,s:n,s:n,s:O}", "type", "policy.activated", "at", (json_int_t)c->at,
+                                     "case_id", "order_id", "merchant_id", "data", act);
         json_object_del(json_object_get(ev, "data"), "n");
         char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        if (text == NULL) {
+        if (c->previous[0] == '\0') {
+        } else if (text == NULL) {
             store_batch_fail(b, STORE_ENOMEM);
         } else {
             static const char head[] = "{\"seq\":";

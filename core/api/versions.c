@@ -477,7 +477,9 @@ int versions_start(server *s) {
     json_t *dfiles = policy_files(&dcfg, err, sizeof err);
     policy_set *dset = NULL, *aset = NULL;
     if (dfiles && load_files(dfiles, &dset, NULL, err, sizeof err) != 0) dset = NULL;
-    const char *D = dset ? policy_set_version(dset) : NULL, *A = s->history.active[0] ? s->history.active : NULL;
+    char dver[65] = "";
+    if (dset) snprintf(dver, sizeof dver, "%s", policy_set_version(dset)); /* dset may be freed below */
+    const char *D = dset ? dver : NULL, *A = s->history.active[0] ? s->history.active : NULL;
     policy_test_result res = {0};
     json_t *tests = NULL;
     int use_dir = A == NULL || (D && !strcmp(D, A));
