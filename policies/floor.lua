@@ -19,9 +19,17 @@ with what the platform itself would have decided.
   compensation_compensate  never a smaller goodwill coupon than the default
   routing_route      never a lower priority than the default (VIP lane stays)
   sla_targets        never a later due time than the default's targets
-  sla_on_breach      a breach always escalates
+  sla_warnings       the platform's warning percents always stay (a merchant
+                     may add its own, up to 4 in all)
+  sla_on_breach      a breach always escalates, and the ladder's next level
+                     comes no later than the platform's
+  sla_escalate       each level does at least what the platform's does: as
+                     high a priority, a queue when it moves one, the alert
+                     to the merchant, the next level no later
   survey_plan        a resolved case always gets the platform's survey
   survey_on_answer   a low score always opens the platform's follow-up
+  survey_relationship  the platform's relationship survey cannot be dropped or
+                     put off past the platform's date
 An override that fails to answer properly (no valid outcome, no integer amount,
 or an error: the host then passes result = nil)
 gets the default's answer. ]]
@@ -128,14 +136,71 @@ function M.sla_targets(result, case, ctx)
     return result
 end
 
+-- The earlier of two next_after delays (nil when neither has one).
+local function sooner(mine, limit)
+    mine, limit = math.tointeger(mine), math.tointeger(limit)
+    if limit ~= nil and (mine == nil or mine > limit) then return limit end
+    return mine
+end
+
+function M.sla_warnings(result, case, ctx)
+    local default = require("sla").warnings(case, ctx)
+    local out, seen = {}, {}
+    local function add(list, all)
+        if type(list) ~= "table" then return end
+        for _, p in ipairs(list) do
+            p = math.tointeger(p)
+            if p and p >= 1 and p <= 99 and not seen[p] and (all or #out < 4) then
+                seen[p] = true
+                out[#out + 1] = p
+            end
+        end
+    end
+    add(type(default) == "table" and default.percents, true)
+    add(type(result) == "table" and result.percents, false)
+    if #out == 0 then return nil end
+    table.sort(out)
+    return { percents = out }
+end
+
 function M.sla_on_breach(result, case, kind, ctx)
-    if type(result) == "table" and result.escalate == true then return result end
-    return require("sla").on_breach(case, kind, ctx)
+    local default = require("sla").on_breach(case, kind, ctx)
+    if type(result) ~= "table" or result.escalate ~= true then return default end
+    if type(default) ~= "table" then return result end
+    local out = copy(result)
+    out.next_after = sooner(result.next_after, default.next_after)
+    return out
+end
+
+function M.sla_escalate(result, case, step, ctx)
+    local default = require("sla").escalate(case, step, ctx)
+    if type(default) ~= "table" then return result end
+    if type(result) ~= "table" then return default end
+    local out = copy(result)
+    local mine, limit = math.tointeger(result.priority), math.tointeger(default.priority)
+    if limit ~= nil and (mine == nil or mine > limit) then out.priority = limit end
+    if default.queue ~= nil and type(result.queue) ~= "string" then out.queue = default.queue end
+    if default.alert_merchant == true then out.alert_merchant = true end
+    out.next_after = sooner(result.next_after, default.next_after)
+    return out
 end
 
 function M.survey_plan(result, case, ctx)
     if result ~= nil then return result end
     return require("survey").plan(case, ctx)
+end
+
+function M.survey_relationship(result, buyer, ctx)
+    local default = require("survey").relationship(buyer, ctx)
+    if type(default) ~= "table" then return result end
+    if type(result) ~= "table" then return default end
+    local mine, limit = math.tointeger(result.send_after), math.tointeger(default.send_after)
+    if mine == nil or (limit ~= nil and mine > limit) then
+        local out = copy(result)
+        out.send_after = limit
+        return out
+    end
+    return result
 end
 
 function M.survey_on_answer(result, case, answer, ctx)

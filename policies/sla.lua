@@ -13,13 +13,29 @@ sla.calendar (a table, read by the core):
    sorted, disjoint), utc_offset = seconds east of UTC, holidays = {"YYYY-MM-DD"},
    workday_overrides = {"YYYY-MM-DD"} (make-up working days, 调休)}
 
+sla.warnings(case, ctx) is called right after targets.
+  Must return {percents = {INTEGER 1..99, ...}} (at most 4) or nil. The core
+  warns at each percent of each target's time (working time when the target
+  is business time): a timeline entry, an alert and a feed event, once each.
+
 sla.on_breach(case, kind, ctx), kind "first_response" or "resolution".
-  Must return {escalate = true, queue = "team"?, priority = 1..5?} or nil.
+  Must return {escalate = true, queue = "team"?, priority = 1..5?,
+  next_after = SECONDS?} or nil. An escalation is level 1 of the ladder;
+  next_after (wall-clock seconds) arms level 2.
+
+sla.escalate(case, step, ctx) climbs the ladder: step = {level = 2.., kind =
+  the first target missed, since = when level 1 started}. Called when the
+  level before it comes due and the case is still active.
+  Must return {priority = 1..5?, queue = "team"?, alert_merchant = true?,
+  next_after = SECONDS?} (next_after arms the level after) or nil to stop.
 
 Targets (SPEC section 1): consultation first reply within 2 hours; complaint
 solved within 24 hours (both wall clock: customers count hours, not office
 hours); return and exchange processed within 3 working days; every other case
-within 5 working days. ]]
+within 5 working days. Warnings at 75% and 90% of each target. The ladder:
+level 1 at the breach raises priority one step; level 2, 4 hours later, moves
+the case to the supervisors' queue; level 3, 20 hours after that (a day after
+the breach), alerts the merchant. ]]
 
 local M = {}
 
@@ -29,6 +45,10 @@ M.CONSULTATION_FIRST_RESPONSE = 2 * HOUR
 M.COMPLAINT_RESOLUTION = 24 * HOUR
 M.RETURN_EXCHANGE_WORKING_DAYS = 3
 M.OTHER_WORKING_DAYS = 5
+M.WARNING_PERCENTS = { 75, 90 }
+M.LEVEL_2_AFTER = 4 * HOUR       -- after the breach (level 1)
+M.LEVEL_3_AFTER = 20 * HOUR      -- after level 2
+M.SUPERVISOR_QUEUE = "supervisors"
 
 -- China mainland office hours (UTC+8) and the State Council's 2026 public
 -- holiday schedule with its make-up working days. Update every year when the
@@ -89,12 +109,26 @@ function M.targets(case, ctx)
     return { resolution = M.working_days(M.OTHER_WORKING_DAYS), business = true }
 end
 
--- A missed target escalates: one priority step up, in the same queue (routing
--- re-runs with case.escalated = true).
+function M.warnings(case, ctx)
+    return { percents = M.WARNING_PERCENTS }
+end
+
+-- A missed target escalates (level 1): one priority step up, in the same
+-- queue; level 2 comes LEVEL_2_AFTER later if the case is still open.
 function M.on_breach(case, kind, ctx)
     local priority = math.tointeger(case.priority) or 3
     if priority > 1 then priority = priority - 1 end
-    return { escalate = true, priority = priority }
+    return { escalate = true, priority = priority, next_after = M.LEVEL_2_AFTER }
+end
+
+-- Level 2: the supervisors take it over; level 3: the merchant is alerted.
+function M.escalate(case, step, ctx)
+    if step.level == 2 then
+        return { queue = M.SUPERVISOR_QUEUE, next_after = M.LEVEL_3_AFTER }
+    elseif step.level == 3 then
+        return { alert_merchant = true }
+    end
+    return nil
 end
 
 return M

@@ -217,7 +217,7 @@ static void dry_run_with(server *s, http_request *req, policy_set *set, json_t *
         reply_invalid(req, "order", "is required for a case with an order_id");
     } else {
         dry_reads dr = {s, has_order ? &order : NULL};
-        as_reads reads = {&dr, dry_customer, dry_complaints, NULL};
+        as_reads reads = {&dr, dry_customer, dry_complaints, NULL, NULL};
         uint64_t scratch = s->seqs.next_case;
         as_decider d = {.policies = set, .now = clock_now(&s->clock), .reads = &reads, .next_case_seq = &scratch};
         as_ledger ledger; /* the order as given, with no claims on it yet */
@@ -320,7 +320,7 @@ static int replay_case(server *s, policy_set *cand, const as_case *c, emitter *d
     int has_order = c->order_id[0] && order_load(s->db, c->order_id, 0, &order) == 0;
     if (!has_order) order_init(&order);
     replay_reads rr = {s, c->seq, c->created_at};
-    as_reads reads = {&rr, replay_customer, replay_complaints, NULL};
+    as_reads reads = {&rr, replay_customer, replay_complaints, NULL, NULL};
     uint64_t scratch = c->seq;
     as_decider d = {.policies = cand, .now = c->created_at, .reads = &reads, .next_case_seq = &scratch};
     case_input in;
@@ -435,9 +435,10 @@ void h_admin_clock(server *s, http_request *req, const route_params *p, const pr
     }
     json_t *in = req_json_body(req);
     if (in == NULL) return;
+    static const char *const known[] = {"advance", "set", NULL};
     int64_t advance = 0, set = 0;
     int has_advance = 0, has_set = 0;
-    if (req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
+    if (req_only_known(req, in, known) == 0 && req_int(req, in, "advance", 0, 0, CLOCK_MAX, &advance, &has_advance) == 0 &&
         req_int(req, in, "set", 0, 0, CLOCK_MAX, &set, &has_set) == 0) {
         if (has_advance == has_set) {
             reply_invalid(req, "advance", "give either advance (seconds) or set (unix seconds)");

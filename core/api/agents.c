@@ -39,6 +39,32 @@ static int parse_names(http_request *req, json_t *in, const char *field, as_id *
     return 0;
 }
 
+/* Writes the agent (the mirror changes at once: the write path sees it), lets
+ * it take from the backlog what its room allows, and answers it as it is
+ * then. a's members are moved into the mirror. */
+static void agent_store(server *s, http_request *req, const principal *who, as_agent *a, int status) {
+    as_id id;
+    AS_IDSET(id, a->agent_id);
+    size_t len;
+    char *stored = agent_to_json(a, &len);
+    if (stored == NULL || agents_put(&s->agents, a) != 0) {
+        free(stored);
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    store_key k;
+    key_init(&k);
+    key_str(&k, id);
+    store_batch *b = store_batch_new(s->db);
+    store_batch_put(b, DB_AGENTS, k.buf, k.len, stored, len);
+    free(stored);
+    as_decider d;
+    live_decider(s, &d, clock_now(&s->clock));
+    backlog_fill(s, b, &d, id, 0);
+    as_agent *now = agents_find(&s->agents, id);
+    commit_and_reply_text(s, b, req, who, status, now ? agent_to_json(now, NULL) : NULL);
+}
+
 void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who) {
     /* load is the server's: a client may send back what it read, it is not taken */
     static const char *const known[] = {"agent_id", "name", "queues", "skills", "capacity", "online", "load", NULL};
@@ -91,23 +117,7 @@ void h_agent_put(server *s, http_request *req, const route_params *p, const prin
         a.skills = skills, a.nskills = ns, skills = NULL;
     }
     if (has_capacity) a.capacity = capacity;
-    int status = old ? 200 : 201;
-    size_t len;
-    char *text = agent_to_json(&a, &len); /* the answer is this request's agent, not the mirror */
-    char *stored = text ? strdup(text) : NULL;
-    store_key k;
-    key_init(&k);
-    key_str(&k, id);
-    if (stored == NULL || agents_put(&s->agents, &a) != 0) { /* the mirror changes now: the write path sees it */
-        free(text);
-        free(stored);
-        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
-        goto done;
-    }
-    store_batch *b = store_batch_new(s->db);
-    store_batch_put(b, DB_AGENTS, k.buf, k.len, stored, len);
-    free(stored);
-    commit_and_reply_text(s, b, req, who, status, text);
+    agent_store(s, req, who, &a, old ? 200 : 201);
 done:
     agent_free(&a);
     free(queues);
@@ -116,8 +126,10 @@ done:
 }
 
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const none[] = {NULL};
     (void)p;
     (void)who;
+    if (req_query_known(req, none) != 0) return;
     /* by agent_id, as the mirror keeps them: the same order before and after a restart */
     textbuf tb = {0};
     jsonw w;
@@ -132,4 +144,43 @@ void h_agent_list(server *s, http_request *req, const route_params *p, const pri
     if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
     else http_respond(req, 200, "application/json", tb.buf, tb.len);
     tb_free(&tb);
+}
+
+/* POST /v1/agents/{id}/availability {online?, capacity?}: an agent's token
+ * changes its own availability and nothing else; an admin any agent's. Going
+ * online or more capacity takes from the backlog at once. */
+void h_agent_availability(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const known[] = {"online", "capacity", NULL};
+    if (who->role == ROLE_ADMIN && who->merchant) {
+        reply_forbidden(req, "agents are the platform's: an admin bound to a merchant does not change them");
+        return;
+    }
+    const char *id = route_param(p, "id");
+    if (who->role == ROLE_AGENT && (who->agent == NULL || strcmp(who->agent, id) != 0)) {
+        reply_forbidden(req, "an agent's token changes its own availability only");
+        return;
+    }
+    json_t *in = req_json_body(req);
+    if (in == NULL) return;
+    int64_t capacity = 0;
+    int has_capacity = 0, online = -1;
+    as_agent a;
+    memset(&a, 0, sizeof a);
+    const as_agent *old;
+    if (req_only_known(req, in, known) != 0 || req_int(req, in, "capacity", 0, 0, 100000, &capacity, &has_capacity) != 0 ||
+        req_bool(req, in, "online", &online) != 0) {
+        /* answered */
+    } else if (!has_capacity && online < 0) {
+        reply_invalid(req, "online", "give online, capacity or both");
+    } else if ((old = agents_find(&s->agents, id)) == NULL) {
+        reply_not_found(req, "agent");
+    } else if (agent_copy(&a, old) != 0) {
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    } else {
+        if (online >= 0) a.online = online;
+        if (has_capacity) a.capacity = capacity;
+        agent_store(s, req, who, &a, 200);
+    }
+    agent_free(&a);
+    json_decref(in);
 }

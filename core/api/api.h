@@ -209,6 +209,24 @@ int versions_start(server *s);
  * every failing test when tests failed (failures stolen, may be NULL). */
 void reply_policy_rejected(server *s, http_request *req, const char *err, json_t *failures);
 
+/* ---- backlog.c: waiting cases given out as capacity frees ---- */
+/* Gives the agent cases from its queues' backlogs, best first, up to its
+ * free capacity (and a bound per call), as changes into b; exclude names a
+ * case not to take (0: none). Answers how many. */
+int backlog_fill(server *s, store_batch *b, as_decider *d, const char *agent_id, uint64_t exclude);
+/* After ch went into b: the agent it freed takes from the backlog. */
+void backlog_after(server *s, store_batch *b, as_decider *d, const as_changes *ch);
+/* Adds the agent ch freed to a list (at most max, each once), for a caller
+ * that fills once its other changes are in (a timer round). */
+void backlog_note_freed(const as_changes *ch, as_id *agents, size_t *n, size_t max);
+
+/* ---- surveys.c: relationship surveys ---- */
+/* The buyer was active with the merchant: survey.relationship plans a round
+ * into b unless one is planned. */
+void nps_activity(server *s, store_batch *b, as_decider *d, const char *merchant_id, const char *buyer_id);
+/* An "nps" timer (id "buyer/merchant") came due: the round is sent. */
+void nps_fire_due(server *s, store_batch *b, const char *id, int64_t at);
+
 /* ---- handlers, one file per resource ---- */
 void h_healthz(server *s, http_request *req, const route_params *p, const principal *who);
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who);
@@ -227,6 +245,12 @@ void h_alerts(server *s, http_request *req, const route_params *p, const princip
 void h_customer_cases(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_list(server *s, http_request *req, const route_params *p, const principal *who);
+void h_nps_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_nps_answer(server *s, http_request *req, const route_params *p, const principal *who);
+void h_survey_answers(server *s, http_request *req, const route_params *p, const principal *who);
+void h_agent_availability(server *s, http_request *req, const route_params *p, const principal *who);
+void h_agent_next(server *s, http_request *req, const route_params *p, const principal *who);
+void h_agent_take_next(server *s, http_request *req, const route_params *p, const principal *who);
 void h_events(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_policies(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_reload(server *s, http_request *req, const route_params *p, const principal *who);

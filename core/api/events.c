@@ -34,8 +34,9 @@ void h_events(server *s, http_request *req, const route_params *p, const princip
         reply_forbidden(req, "the feed is for the platform (service) and admins");
         return;
     }
+    static const char *const known[] = {"after", "limit", NULL};
     uint64_t after, limit;
-    if (query_u64(req, "after", 0, UINT64_MAX - 1, &after) != 0 ||
+    if (req_query_known(req, known) != 0 || query_u64(req, "after", 0, UINT64_MAX - 1, &after) != 0 ||
         query_u64(req, "limit", EVENTS_DEFAULT, EVENTS_MAX, &limit) != 0)
         return;
     if (limit == 0) limit = EVENTS_DEFAULT;

@@ -66,6 +66,7 @@ static void commit_order(server *s, http_request *req, const principal *who, as_
                          int status) {
     store_batch *b = store_batch_new(s->db);
     changes_into(s, b, d, ch);
+    if (ch->order_before == NULL) nps_activity(s, b, d, ch->order->merchant_id, ch->order->buyer_id); /* a new order */
     commit_and_reply_text(s, b, req, who, status, order_answer(s, ch->order, who));
 }
 
@@ -127,8 +128,9 @@ void h_order_put(server *s, http_request *req, const route_params *p, const prin
 }
 
 void h_order_get(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const none[] = {NULL};
     as_order o;
-    if (order_load_for(s, req, who, route_param(p, "id"), 0, &o) != 0) return;
+    if (req_query_known(req, none) != 0 || order_load_for(s, req, who, route_param(p, "id"), 0, &o) != 0) return;
     size_t len;
     char *text = order_answer(s, &o, who);
     len = text ? strlen(text) : 0;

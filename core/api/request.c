@@ -156,10 +156,11 @@ int req_query_known(http_request *req, const char *const *known) {
             if (!ok) {
                 char name[64];
                 snprintf(name, sizeof name, "%.*s", (int)(name_len < 60 ? name_len : 60), q);
-                char msg[400], list[300] = "";
+                char msg[600], list[400] = "";
                 size_t n = 0;
-                for (const char *const *k = known; *k; k++)
+                for (const char *const *k = known; *k && n < sizeof list; k++)
                     n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *k);
+                if (known[0] == NULL) snprintf(list, sizeof list, "none");
                 snprintf(msg, sizeof msg, "%s is not a query parameter of this endpoint (it takes: %s)", name, list);
                 http_respond_error(req, 400, "unknown_parameter", msg, json_pack("{s:s}", "field", name));
                 return -1;

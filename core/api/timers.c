@@ -16,7 +16,11 @@
 #include "api/timers.h"
 #include "util/log.h"
 
-#define FIRE_MAX_PER_ROUND 2000
+/* A round fires at most this many timers in one turn of the loop (each may
+ * call a policy and reads its case), then commits; the next round starts
+ * once that is durable, and the requests that came meanwhile are served in
+ * between: a backlog of due timers never holds the loop for long. */
+#define FIRE_MAX_PER_ROUND 200
 #define TICK_MS 1000
 
 static int by_due(const void *a, const void *b) {
@@ -24,8 +28,16 @@ static int by_due(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Fires one timer of c into b and leaves c as the timer left it. */
-static int fire_into(server *s, store_batch *b, as_case *c, timer_kind kind, int64_t due) {
+#define FREED_MAX 64 /* agents one round refills from the backlog */
+
+typedef struct {
+    as_id agents[FREED_MAX];
+    size_t n;
+} freed_list;
+
+/* Fires one timer of c into b and leaves c as the timer left it; an agent
+ * the firing took the case from goes on freed. */
+static int fire_into(server *s, store_batch *b, as_case *c, timer_kind kind, int64_t due, freed_list *freed) {
     as_decider d;
     live_decider(s, &d, due);
     as_changes ch;
@@ -34,6 +46,7 @@ static int fire_into(server *s, store_batch *b, as_case *c, timer_kind kind, int
         return -1;
     }
     changes_into(s, b, &d, &ch);
+    backlog_note_freed(&ch, freed->agents, &freed->n, FREED_MAX);
     as_case next;
     if (case_copy(&next, ch.after) != 0) {
         store_batch_fail(b, STORE_ENOMEM);
@@ -46,6 +59,14 @@ static int fire_into(server *s, store_batch *b, as_case *c, timer_kind kind, int
     return 0;
 }
 
+/* The agents the firings freed take from the backlog, in the same batch. */
+static void backlog_refill(server *s, store_batch *b, const freed_list *freed, uint64_t exclude) {
+    if (freed->n == 0) return;
+    as_decider d;
+    live_decider(s, &d, clock_now(&s->clock));
+    for (size_t i = 0; i < freed->n; i++) backlog_fill(s, b, &d, freed->agents[i], exclude);
+}
+
 static void catch_up_committed(int status, void *ud) {
     server *s = ud;
     if (status == 0) {
@@ -56,18 +77,22 @@ static void catch_up_committed(int status, void *ud) {
     mirrors_repair(s, 0);
 }
 
+#define CATCH_UP_MAX 32 /* timers one case fires before a request: a firing may arm the next (a warning, a level) */
+
 void timers_catch_up(server *s, as_case *c) {
-    case_timer set[CASE_TIMERS_MAX];
-    int n = case_timers(c, set);
-    qsort(set, (size_t)n, sizeof *set, by_due);
     int64_t now = clock_now(&s->clock);
     store_batch *b = NULL;
-    for (int i = 0; i < n && set[i].due <= now; i++) {
-        if (case_timer_due(c, set[i].kind) != set[i].due) continue; /* an earlier one changed it */
+    freed_list freed = {.n = 0};
+    for (int fired = 0; fired < CATCH_UP_MAX; fired++) { /* the earliest due timer, as the last firing left the case */
+        case_timer set[CASE_TIMERS_MAX];
+        int n = case_timers(c, set);
+        qsort(set, (size_t)n, sizeof *set, by_due);
+        if (n == 0 || set[0].due > now) break;
         if (b == NULL) b = store_batch_new(s->db);
-        if (fire_into(s, b, c, set[i].kind, set[i].due) != 0) break;
+        if (fire_into(s, b, c, set[0].kind, set[0].due, &freed) != 0) break;
     }
     if (b == NULL) return;
+    backlog_refill(s, b, &freed, c->seq); /* not c itself: the request acts on it next */
     seqs_put(b, &s->seqs);
     store_submit(b, catch_up_committed, s);
 }
@@ -102,7 +127,7 @@ static size_t collect_due(server *s, int64_t now, due_timer *out, size_t max) {
 typedef struct {
     json_t *index; /* case_id -> position in cases */
     as_case *cases;
-    size_t n;
+    size_t n, cap; /* grown by doubling: a round may touch thousands of cases */
 } round_cases;
 
 static as_case *round_case(server *s, round_cases *rc, const char *id) {
@@ -110,13 +135,20 @@ static as_case *round_case(server *s, round_cases *rc, const char *id) {
     if (at) return &rc->cases[json_integer_value(at)];
     as_case c;
     if (case_load(s->db, id, 1, &c) != 0) return NULL;
-    as_case *grown = realloc(rc->cases, (rc->n + 1) * sizeof *grown);
-    if (grown == NULL || json_object_set_new(rc->index, id, json_integer((json_int_t)rc->n)) != 0) {
-        if (grown) rc->cases = grown;
+    if (rc->n == rc->cap) {
+        size_t cap = rc->cap ? rc->cap * 2 : 64;
+        as_case *grown = realloc(rc->cases, cap * sizeof *grown);
+        if (grown == NULL) {
+            case_free(&c);
+            return NULL;
+        }
+        rc->cases = grown;
+        rc->cap = cap;
+    }
+    if (json_object_set_new(rc->index, id, json_integer((json_int_t)rc->n)) != 0) {
         case_free(&c);
         return NULL;
     }
-    rc->cases = grown;
     rc->cases[rc->n] = c;
     return &rc->cases[rc->n++];
 }
@@ -137,8 +169,9 @@ static void stall_fire(server *s, store_batch *b, const char *order_id, int64_t 
  * time, not at the landing time of a jump of the clock. Returns the number
  * fired. */
 static int fire_due(server *s, store_batch *b) {
+    freed_list freed = {.n = 0};
     due_timer *due = malloc(FIRE_MAX_PER_ROUND * sizeof *due);
-    round_cases rc = {json_object(), NULL, 0};
+    round_cases rc = {json_object(), NULL, 0, 0};
     if (due == NULL || rc.index == NULL) {
         free(due);
         json_decref(rc.index);
@@ -156,12 +189,18 @@ static int fire_due(server *s, store_batch *b) {
             stall_fire(s, b, id, at);
             continue;
         }
+        if (!strcmp(kind, "nps")) {
+            nps_fire_due(s, b, id, at);
+            continue;
+        }
         int k = timer_kind_from_name(kind);
         as_case *c = k >= 0 ? round_case(s, &rc, id) : NULL;
         int64_t wanted = c ? case_timer_due(c, (timer_kind)k) : -1;
-        if (wanted == at) {
-            fire_into(s, b, c, (timer_kind)k, at);
-        } else if (wanted >= 0) { /* keyed under an older rule for due times: move it */
+        if (c && case_wants_timer(c, (timer_kind)k, at)) {
+            fire_into(s, b, c, (timer_kind)k, at, &freed);
+        } else if (wanted >= 0 && k != TIMER_WARN_FIRST_RESPONSE && k != TIMER_WARN_RESOLUTION) {
+            /* keyed under an older rule for due times: move it (warnings
+             * have several dues, each kept by the commit itself) */
             store_key key;
             key_init(&key);
             key_u64(&key, (uint64_t)wanted);
@@ -170,6 +209,7 @@ static int fire_due(server *s, store_batch *b) {
             store_batch_put(b, DB_TIMERS, key.buf, key.len, "", 0);
         }
     }
+    backlog_refill(s, b, &freed, 0); /* after every firing: the round's cases are not touched again */
     for (size_t i = 0; i < rc.n; i++) case_free(&rc.cases[i]);
     free(rc.cases);
     json_decref(rc.index);
@@ -177,7 +217,7 @@ static int fire_due(server *s, store_batch *b) {
     return (int)n;
 }
 
-#define ROUNDS_MAX 64 /* per clock move: a round may start timers already due */
+#define ROUNDS_MAX 1000 /* per clock move: a round may start timers already due */
 
 typedef struct {
     server *s;

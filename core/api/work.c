@@ -18,6 +18,11 @@ static int64_t live_complaints(void *ud, const char *merchant_id, const char *sk
     return complaints_count(((server *)ud)->db, merchant_id, sku, since);
 }
 
+static int live_window(void *ud, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                       as_window_count *out) {
+    return risk_window_read(((server *)ud)->db, scope, a, b, since, tag, out);
+}
+
 /* An agent a token names: if that token is bound to a merchant, only for
  * that merchant's cases. */
 static int token_agent(void *ud, const char *agent_id, const char *merchant_id) {
@@ -30,7 +35,7 @@ static int token_agent(void *ud, const char *agent_id, const char *merchant_id) 
 }
 
 void live_decider(server *s, as_decider *d, int64_t now) {
-    s->reads = (as_reads){s, live_customer, live_complaints, token_agent};
+    s->reads = (as_reads){s, live_customer, live_complaints, token_agent, live_window};
     s->monitor = (as_policy_monitor){s, policy_errors_failed};
     *d = (as_decider){.policies = s->policies, .shadow = s->shadow, .now = now, .reads = &s->reads,
                       .agents = &s->agents, .next_case_seq = &s->seqs.next_case, .monitor = &s->monitor};
@@ -58,6 +63,10 @@ void changes_reply(server *s, http_request *req, const principal *who, as_decide
     commit_ctx cc = {s->db, &s->seqs, &s->agents, d};
     store_batch *b = store_batch_new(s->db);
     char *text = changes_commit(&cc, b, ch, NULL);
+    backlog_after(s, b, d, ch); /* capacity the change freed goes to the backlog in the same write */
+    const as_case *c = ch->after;
+    if (ch->before == NULL && c && c->channel != CH_SYSTEM) /* a buyer's new case: activity */
+        nps_activity(s, b, d, c->merchant_id, c->buyer_id);
     commit_and_reply_text(s, b, req, who, status, text);
 }
 

@@ -287,7 +287,10 @@ static void apply_target(act_ctx *ax) {
             c->resolved_at = now;
         if (c->status == ST_RESOLVED) step_survey_plan(&ax->q, c);
         if (c->status == ST_CLOSED) c->closed_at = now;
-        if (!case_status_active(c->status)) claims_settle(ax->l, c);
+        if (!case_status_active(c->status)) {
+            claims_settle(ax->l, c);
+            c->sla.next_escalation_at = AS_NONE; /* the ladder ends with the work */
+        }
     }
     if (ax->apply_target && ax->row->to_stage >= 0) c->stage = (case_stage)ax->row->to_stage;
     c->updated_at = now;

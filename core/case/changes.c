@@ -35,6 +35,10 @@ static void changes_free_one(as_changes *ch) {
     free(ch->order);
     if (ch->order_before) order_free(ch->order_before);
     free(ch->order_before);
+    if (ch->nps) nps_free(ch->nps);
+    free(ch->nps);
+    if (ch->nps_before) nps_free(ch->nps_before);
+    free(ch->nps_before);
 }
 
 void changes_free(as_changes *ch) {

@@ -47,6 +47,24 @@ static void sla_encode(const as_sla *sla, emitter *e, int view) {
     for (int k = 0; k < SLA__KINDS; k++)
         if (sla->breached >> k & 1u) emit_str(e, sla_kind_name((sla_kind)k));
     emit_array_end(e);
+    emit_key(e, "warnings");
+    emit_array(e);
+    for (int i = 0; i < sla->nwarnings; i++) {
+        const as_sla_warning *w = &sla->warnings[i];
+        emit_object_n(e, 4);
+        emit_kstr(e, "kind", sla_kind_name(w->kind));
+        emit_kint(e, "percent", w->percent);
+        emit_kint(e, "due_at", w->due);
+        opt_member(e, "sent_at", w->sent_at, view);
+        emit_object_end(e);
+    }
+    emit_array_end(e);
+    emit_key(e, "escalation");
+    emit_object_n(e, 3);
+    emit_kint(e, "level", sla->escalation_level);
+    opt_member(e, "at", sla->escalated_at, view);
+    opt_member(e, "next_at", sla->next_escalation_at, view);
+    emit_object_end(e);
     emit_object_end(e);
 }
 
@@ -214,6 +232,10 @@ static void buyer_encode(const as_buyer *b, emitter *e, int view, unsigned flags
             if (flags & ORDER_MASK_PII) mask_email(b->email, masked, sizeof masked);
             emit_kstr(e, "email", flags & ORDER_MASK_PII ? masked : b->email);
         }
+        if (b->address) {
+            if (flags & ORDER_MASK_PII) mask_address(b->address, masked, sizeof masked);
+            emit_kstr(e, "address", flags & ORDER_MASK_PII ? masked : b->address);
+        }
     }
     emit_object_end(e);
 }
@@ -368,6 +390,22 @@ static void sla_decode(reader *r, const json_t *sla, as_sla *out) {
         if (k < 0) bad(r, "is not a known target", "sla.breached");
         else out->breached |= 1u << k;
     }
+    json_array_foreach(json_object_get(sla, "warnings"), i, v) {
+        int k = sla_kind_from_name(json_string_value(json_object_get(v, "kind")));
+        if (k < 0 || out->nwarnings == SLA_WARNINGS_MAX) {
+            bad(r, "is not a warning this build keeps", "sla.warnings");
+            break;
+        }
+        as_sla_warning *w = &out->warnings[out->nwarnings++];
+        w->kind = (sla_kind)k;
+        w->percent = get_int(v, "percent", 0);
+        w->due = get_int(v, "due_at", 0);
+        w->sent_at = get_int(v, "sent_at", AS_NONE);
+    }
+    json_t *esc = json_object_get(sla, "escalation");
+    out->escalation_level = get_int(esc, "level", 0);
+    out->escalated_at = get_int(esc, "at", AS_NONE);
+    out->next_escalation_at = get_int(esc, "next_at", AS_NONE);
 }
 
 static void survey_decode(reader *r, const json_t *s, as_survey *out) {
@@ -566,6 +604,7 @@ int order_from_doc(as_order *o, const json_t *doc, char *err, size_t errlen) {
     o->buyer.lifetime_spend_cents = get_int(buyer, "lifetime_spend_cents", AS_NONE);
     get_text(&r, buyer, "phone", &o->buyer.phone);
     get_text(&r, buyer, "email", &o->buyer.email);
+    get_text(&r, buyer, "address", &o->buyer.address);
     tracking_decode(&r, json_object_get(doc, "tracking"), o);
     prices_decode(&r, json_object_get(doc, "prices"), o);
     o->stall_reported_for = get_int(doc, "stall_reported_for", AS_NONE);
@@ -593,7 +632,7 @@ int order_from_json(as_order *o, const char *text, size_t len, char *err, size_t
 
 char *order_to_bin(const as_order *o, size_t *len) {
     textbuf tb = {0};
-    unsigned char tag = ORDER_BIN_V1;
+    unsigned char tag = ORDER_BIN_V2;
     tb_append(&tb, &tag, 1);
     bw_str(&tb, o->order_id);
     bw_str(&tb, o->buyer_id);
@@ -606,6 +645,7 @@ char *order_to_bin(const as_order *o, size_t *len) {
     bw_i64(&tb, o->buyer.lifetime_spend_cents);
     bw_str(&tb, o->buyer.phone);
     bw_str(&tb, o->buyer.email);
+    bw_str(&tb, o->buyer.address);
     bw_u64(&tb, o->nitems);
     for (size_t i = 0; i < o->nitems; i++) {
         const as_item *it = &o->items[i];
@@ -641,7 +681,7 @@ static size_t br_count(bin_reader *r) {
     return r->failed ? 0 : (size_t)n;
 }
 
-static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err, size_t errlen) {
+static int order_from_bin(as_order *o, const void *bytes, size_t len, int version, char *err, size_t errlen) {
     bin_reader r;
     br_init(&r, (const unsigned char *)bytes + 1, len - 1);
     order_init(o);
@@ -656,6 +696,7 @@ static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err,
     o->buyer.lifetime_spend_cents = br_i64(&r);
     o->buyer.phone = br_str(&r);
     o->buyer.email = br_str(&r);
+    if (version >= 2) o->buyer.address = br_str(&r);
     size_t n = br_count(&r);
     if (n && (o->items = calloc(n, sizeof *o->items)) == NULL) r.failed = 1;
     for (size_t i = 0; i < n && !r.failed; i++, o->nitems++) {
@@ -694,7 +735,8 @@ static int order_from_bin(as_order *o, const void *bytes, size_t len, char *err,
 }
 
 int order_decode(as_order *o, const void *bytes, size_t len, char *err, size_t errlen) {
-    if (len > 0 && *(const unsigned char *)bytes == ORDER_BIN_V1) return order_from_bin(o, bytes, len, err, errlen);
+    unsigned char tag = len > 0 ? *(const unsigned char *)bytes : 0;
+    if (tag == ORDER_BIN_V1 || tag == ORDER_BIN_V2) return order_from_bin(o, bytes, len, tag, err, errlen);
     return order_from_json(o, bytes, len, err, errlen);
 }
 
@@ -728,6 +770,12 @@ void mask_phone(const char *in, char *out, size_t outlen) {
     size_t head_bytes = utf8_offset(in, head);
     const char *tail_at = in + utf8_offset(in, n - tail);
     snprintf(out, outlen, "%.*s****%s", (int)head_bytes, in, tail_at);
+}
+
+/* The first 3 characters (a province or a street number says little) and
+ * the rest hidden. */
+void mask_address(const char *in, char *out, size_t outlen) {
+    snprintf(out, outlen, "%.*s***", (int)utf8_offset(in, utf8_count(in) > 6 ? 3 : 0), in);
 }
 
 void mask_email(const char *in, char *out, size_t outlen) {

@@ -44,10 +44,11 @@ char *order_to_json(const as_order *o, size_t *len);
 int order_from_doc(as_order *o, const json_t *doc, char *err, size_t errlen);
 int order_from_json(as_order *o, const char *text, size_t len, char *err, size_t errlen);
 /* The stored form of an order: compact binary (util/bin.h, first byte
- * ORDER_BIN_V1), since every case opened or acted on reads its order and a
+ * ORDER_BIN_V2), since every case opened or acted on reads its order and a
  * JSON parse of it cost more than the rest of the read. order_decode reads
  * either form (orders stored as JSON by earlier builds stay readable). */
 #define ORDER_BIN_V1 0x01
+#define ORDER_BIN_V2 0x02 /* V1 and the buyer's address after the email */
 char *order_to_bin(const as_order *o, size_t *len);
 int order_decode(as_order *o, const void *bytes, size_t len, char *err, size_t errlen);
 
@@ -55,5 +56,7 @@ int order_decode(as_order *o, const void *bytes, size_t len, char *err, size_t e
  * -> j***@example.com; cut by character, never inside one. */
 void mask_phone(const char *in, char *out, size_t outlen);
 void mask_email(const char *in, char *out, size_t outlen);
+/* 北京市朝阳区... -> 北京市***; 6 characters or fewer -> ***. */
+void mask_address(const char *in, char *out, size_t outlen);
 
 #endif

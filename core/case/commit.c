@@ -6,6 +6,7 @@
 
 #include "case/codec.h"
 #include "case/commit.h"
+#include "case/indexes.h"
 #include "case/records.h"
 #include "util/jsonw.h"
 
@@ -196,10 +197,12 @@ static void notes_put(const commit_ctx *cc, store_batch *b, const as_changes *ch
     put_text(b, DB_TIMELINE, &k, text, len);
 }
 
-/* The envelope of a feed event about the case (or the order), without its
- * seq: {"type":...,"at":...,"case_id":...,"order_id":...,"merchant_id":...,"data":
- * (the caller writes the data and the closing brace). */
-static void envelope(textbuf *tb, const char *type, int64_t at, const as_case *c, const as_order *o) {
+/* The envelope of a feed event about the case (or the order, or a buyer's
+ * relationship survey), without its seq: {"type":...,"at":...,"case_id":...,
+ * "order_id":...,"merchant_id":...,"data": (the caller writes the data and the
+ * closing brace). */
+static void envelope(textbuf *tb, const char *type, int64_t at, const as_case *c, const as_order *o,
+                     const as_nps *n) {
     jsonw w;
     jsonw_init(&w, tb);
     emitter *e = jsonw_emitter(&w);
@@ -209,6 +212,7 @@ static void envelope(textbuf *tb, const char *type, int64_t at, const as_case *c
     const char *case_id = c ? c->case_id : NULL;
     const char *order_id = c ? (c->order_id[0] ? c->order_id : NULL) : (o ? o->order_id : NULL);
     const char *merchant = c ? (c->merchant_id[0] ? c->merchant_id : NULL) : (o ? o->merchant_id : NULL);
+    if (c == NULL && o == NULL && n && n->merchant_id[0]) merchant = n->merchant_id;
     emit_kstr(e, "case_id", case_id);
     emit_kstr(e, "order_id", order_id);
     emit_kstr(e, "merchant_id", merchant);
@@ -238,7 +242,7 @@ static void events_put(store_batch *b, const as_changes *ch, const char *case_te
     for (size_t i = 0; i < ch->nevents; i++) {
         const as_event *ev = &ch->events[i];
         textbuf tb = {0};
-        envelope(&tb, ev->type, ev->at, ch->after, ch->order);
+        envelope(&tb, ev->type, ev->at, ch->after, ch->order, ch->nps);
         if (ev->with_case == EV_CASE_IS_DATA && case_text) {
             tb_append(&tb, case_text, case_len);
         } else {
@@ -290,7 +294,7 @@ static void alerts_put(const commit_ctx *cc, store_batch *b, const as_changes *c
             continue;
         }
         textbuf tb = {0};
-        envelope(&tb, "alert.raised", a->at, c, o);
+        envelope(&tb, "alert.raised", a->at, c, o, NULL);
         tb_append(&tb, text, rlen);
         tb_append(&tb, "}", 1);
         event_put(b, &tb);
@@ -378,6 +382,7 @@ static void order_put_all(const commit_ctx *cc, store_batch *b, const as_changes
     put_text(b, DB_ORDERS, &k, bytes, len);
     stall_watch(cc, b, ch->order_before, ch->order);
     profile_put(b, ch->order);
+    order_contacts_update(b, ch->order_before, ch->order);
 }
 
 /* ---- complaints ---- */
@@ -430,10 +435,14 @@ char *changes_commit(const commit_ctx *cc, store_batch *b, const as_changes *ch,
         if (case_text) store_batch_put(b, DB_CASES, k.buf, k.len, case_text, case_len);
         else fail(b);
         index_update(b, ch->before, c);
+        work_index_update(b, ch->before, c);
+        case_contacts_update(b, ch->before, c);
+        answers_index_case(b, ch->before, c);
         if (ch->before == NULL) activity_add(b, c);
         timers_update(b, ch->before, c);
         loads_update(cc, b, ch->before, c);
         notes_put(cc, b, ch, c->case_id);
+        for (int i = 0; i < ch->nwindows; i++) risk_window_add(b, &ch->windows[i]);
         if (ch->complaint) {
             if (c->sku[0]) complaint_window_add(b, c->merchant_id, c->sku, c->created_at);
             complaint_window_add(b, c->merchant_id, NULL, c->created_at);
@@ -447,6 +456,7 @@ char *changes_commit(const commit_ctx *cc, store_batch *b, const as_changes *ch,
             put_text(b, DB_INDEX, &k, text, llen);
         }
     }
+    if (ch->nps) nps_store(b, ch->nps_before, ch->nps);
     events_put(b, ch, case_text, case_len);
     alerts_put(cc, b, ch);
     if (len) *len = case_len;

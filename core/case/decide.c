@@ -25,11 +25,20 @@ const policy_field SCHEMA_COMPENSATE[2] = {{"coupon_cents", PF_INTEGER, NULL}, {
 const policy_field SCHEMA_ROUTE[3] = {{"queue", PF_STRING, NULL}, {"priority", PF_INTEGER, NULL}, {"skills", PF_STRINGS, NULL}};
 const policy_field SCHEMA_TARGETS[3] = {
     {"first_response", PF_INTEGER, NULL}, {"resolution", PF_INTEGER, NULL}, {"business", PF_BOOLEAN, NULL}};
-const policy_field SCHEMA_ON_BREACH[3] = {{"escalate", PF_BOOLEAN, NULL}, {"queue", PF_STRING, NULL}, {"priority", PF_INTEGER, NULL}};
+const policy_field SCHEMA_ON_BREACH[4] = {{"escalate", PF_BOOLEAN, NULL},
+                                          {"queue", PF_STRING, NULL},
+                                          {"priority", PF_INTEGER, NULL},
+                                          {"next_after", PF_INTEGER, NULL}};
+const policy_field SCHEMA_WARNINGS[1] = {{"percents", PF_ANY, NULL}};
+const policy_field SCHEMA_ESCALATE[4] = {{"priority", PF_INTEGER, NULL},
+                                         {"queue", PF_STRING, NULL},
+                                         {"alert_merchant", PF_BOOLEAN, NULL},
+                                         {"next_after", PF_INTEGER, NULL}};
 const policy_field SCHEMA_PLAN[2] = {{"send_after", PF_INTEGER, NULL}, {"questions", PF_ANY, NULL}};
 const policy_field SCHEMA_ON_ANSWER[3] = {{"followup", PF_BOOLEAN, NULL}, {"queue", PF_STRING, NULL}, {"reason", PF_STRING, NULL}};
+const policy_field SCHEMA_RELATIONSHIP[2] = {{"send_after", PF_INTEGER, NULL}, {"questions", PF_ANY, NULL}};
 
-static const char *const ARG_NAMES[] = {"case", "order", "answer", "kind"};
+static const char *const ARG_NAMES[] = {"case", "order", "answer", "step", "buyer", "kind"};
 
 /* ---- members ---- */
 
@@ -79,10 +88,16 @@ void decide_begin(decide_req *q, const as_decider *d, as_changes *ch, const as_a
     q->who = who;
     q->kase = kase;
     q->order = order;
-    q->merchant = kase->merchant_id[0] ? kase->merchant_id : NULL;
+    q->merchant = kase && kase->merchant_id[0] ? kase->merchant_id : NULL;
     for (int s = 0; s < 2; s++)
         for (int a = 0; a < DECIDE_ARGS_MAX; a++) q->views[s][a] = -1;
     q->inputs_note = -1;
+}
+
+void decide_begin_buyer(decide_req *q, const as_decider *d, as_changes *ch, const as_nps *buyer) {
+    decide_begin(q, d, ch, NULL, NULL, NULL);
+    q->buyer = buyer;
+    q->merchant = buyer->merchant_id[0] ? buyer->merchant_id : NULL;
 }
 
 static policy_set *set_of(const decide_req *q, int shadow) {
@@ -111,7 +126,31 @@ static void encode_answer(emitter *e, const void *ud) {
     emit_object_end(e);
 }
 
-static const policy_encode_fn ENCODERS[DECIDE_ARGS_MAX] = {encode_case, encode_order, encode_answer};
+static void encode_step(emitter *e, const void *ud) {
+    const escalation_step *st = ((const decide_req *)ud)->step;
+    emit_object_n(e, 3);
+    emit_kint(e, "level", st->level);
+    if (st->kind) emit_kstr(e, "kind", st->kind);
+    if (st->since != AS_NONE) emit_kint(e, "since", st->since);
+    emit_object_end(e);
+}
+
+/* A relationship survey's subject: the buyer, the merchant and the rounds
+ * so far (no contact data). */
+static void encode_buyer(emitter *e, const void *ud) {
+    const as_nps *n = ((const decide_req *)ud)->buyer;
+    emit_object_n(e, 6);
+    emit_kstr(e, "buyer_id", n->buyer_id);
+    if (n->merchant_id[0]) emit_kstr(e, "merchant_id", n->merchant_id);
+    emit_kint(e, "rounds", n->rounds);
+    if (n->last_sent_at != AS_NONE) emit_kint(e, "last_sent_at", n->last_sent_at);
+    if (n->last_answered_at != AS_NONE) emit_kint(e, "last_answered_at", n->last_answered_at);
+    if (n->last_nps != AS_NONE) emit_kint(e, "last_nps", n->last_nps);
+    emit_object_end(e);
+}
+
+static const policy_encode_fn ENCODERS[DECIDE_ARGS_MAX] = {encode_case, encode_order, encode_answer, encode_step,
+                                                           encode_buyer};
 
 /* The view of arg in the set (built on first use); -1 with err. */
 static int view_of(decide_req *q, int shadow, decide_arg arg, char *err, size_t errlen) {
@@ -125,8 +164,14 @@ static int inputs_note(decide_req *q, const char *kind) {
     if (q->inputs_note >= 0) return q->inputs_note;
     members_w m;
     emitter *e = mw_begin(&m);
-    emit_key(e, "case");
-    case_encode_view(q->kase, q->order, e);
+    if (q->kase) {
+        emit_key(e, "case");
+        case_encode_view(q->kase, q->order, e);
+    }
+    if (q->buyer) {
+        emit_key(e, "buyer");
+        encode_buyer(e, q);
+    }
     if (q->order) {
         emit_key(e, "order");
         order_encode_view(q->order, e);
@@ -134,6 +179,10 @@ static int inputs_note(decide_req *q, const char *kind) {
     if (q->answer) {
         emit_key(e, "answer");
         encode_answer(e, q);
+    }
+    if (q->step) {
+        emit_key(e, "step");
+        encode_step(e, q);
     }
     if (kind) emit_kstr(e, "kind", kind);
     q->inputs_note = note_from(q->ch, "policy.inputs", q->who, q->d->now, &m);

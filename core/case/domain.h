@@ -64,6 +64,16 @@ typedef struct {
 } as_actor;
 
 /* ---- what decisions read ---- */
+/* A risk window's entries in (since, now]: how many, how many distinct tags
+ * (buyers), whether `tag` is among them, and the first distinct tags. */
+#define WINDOW_TAGS_MAX 8
+typedef struct {
+    int64_t count, distinct;
+    int has_tag;
+    as_id tags[WINDOW_TAGS_MAX];
+    int ntags;
+} as_window_count;
+
 typedef struct {
     int64_t returns_30d, cases_30d; /* the 30 days before the decision, this case included */
     int64_t lifetime_spend_cents;   /* AS_NONE: unknown */
@@ -81,6 +91,10 @@ typedef struct {
     /* An agent a token names (besides the registered ones) who may work the
      * merchant's cases; may be NULL. */
     int (*agent_known)(void *ud, const char *agent_id, const char *merchant_id);
+    /* A risk window (scope, a, b: see as_window) as of now, pending writes
+     * included; may be NULL (no risk warnings beyond complaints). */
+    int (*window)(void *ud, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                  as_window_count *out);
 } as_reads;
 
 /* Where policy failures are counted (metrics, and the operator's alert
@@ -134,6 +148,18 @@ typedef struct {
     int64_t at;
 } as_alert;
 
+/* An entry the change adds to a risk window: scope ("return_sku",
+ * "return_merchant", "return_phone", "return_address"), keys a and b (a
+ * merchant and a sku, or a contact's hash), a tag (the buyer, or ""), and
+ * how long entries count (older ones are dropped). */
+typedef struct {
+    char scope[24];
+    char a[AS_SKU_MAX + 1], b[AS_SKU_MAX + 1];
+    as_id tag;
+    int64_t at, span;
+} as_window;
+#define CHANGES_WINDOWS_MAX 4
+
 typedef struct as_changes as_changes;
 struct as_changes {
     as_case *before; /* NULL: the case is new */
@@ -148,6 +174,10 @@ struct as_changes {
     as_order *order;       /* the order to store, or NULL */
     as_order *order_before;
     int complaint;         /* the new case counts in its sku's and merchant's complaint windows */
+    as_window windows[CHANGES_WINDOWS_MAX]; /* the risk windows it counts in */
+    int nwindows;
+    as_nps *nps;           /* a buyer's relationship survey to store, or NULL */
+    as_nps *nps_before;    /* ... as it was (NULL: new) */
     as_changes *spawned;   /* cases this change opened by itself (follow-up, logistics) */
     as_changes *next;      /* siblings in a list of spawned changes */
     int failed;            /* out of memory while building: nothing may be stored */
@@ -215,14 +245,32 @@ int case_open(const as_decider *d, const case_input *in, const as_order *order,
 int case_act(const as_decider *d, const as_case *c, const as_order *order, const as_ledger *ledger,
              const action_input *in, const as_actor *who, as_changes *out, as_error *err);
 
+/* Gives a case waiting in its queue's backlog to an agent: the assignment
+ * (timeline `assignment` by `by`, "backlog" or "pull") and a case.updated
+ * event. AS_ETRANSITION when the case no longer waits (assigned meanwhile,
+ * or not active). */
+int case_take(const as_decider *d, const as_case *c, const char *agent_id, const char *by, const as_actor *who,
+              as_changes *out, as_error *err);
+
 /* Takes the customer's survey answer (and opens the follow-up a low score
  * asks for). */
 int case_answer_survey(const as_decider *d, const as_case *c, const as_order *order, const survey_answer *sa,
                        const as_actor *who, as_changes *out, as_error *err);
 
-/* The timers a case wants now: at most CASE_TIMERS_MAX (kind, due). */
-#define CASE_TIMERS_MAX 4
-typedef enum { TIMER_FIRST_RESPONSE, TIMER_RESOLUTION, TIMER_SURVEY, TIMER_AUTO_CLOSE, TIMER__KINDS } timer_kind;
+/* The timers a case wants now: at most CASE_TIMERS_MAX (kind, due). Every
+ * sla.warnings instant not sent yet has one (so a kind may appear more than
+ * once, at different dues); the escalation is the ladder's next level. */
+#define CASE_TIMERS_MAX (4 + SLA_WARNINGS_MAX + 1)
+typedef enum {
+    TIMER_FIRST_RESPONSE,
+    TIMER_RESOLUTION,
+    TIMER_SURVEY,
+    TIMER_AUTO_CLOSE,
+    TIMER_WARN_FIRST_RESPONSE,
+    TIMER_WARN_RESOLUTION,
+    TIMER_ESCALATION,
+    TIMER__KINDS
+} timer_kind;
 typedef struct {
     timer_kind kind;
     int64_t due;
@@ -230,8 +278,10 @@ typedef struct {
 const char *timer_kind_name(timer_kind k);
 int timer_kind_from_name(const char *name);
 int case_timers(const as_case *c, case_timer out[CASE_TIMERS_MAX]);
-/* When the case wants a timer of this kind, or -1. */
+/* When the case wants a timer of this kind (the first, for warnings), or -1. */
 int64_t case_timer_due(const as_case *c, timer_kind kind);
+/* 1 if the case wants a timer of this kind at this due. */
+int case_wants_timer(const as_case *c, timer_kind kind, int64_t due);
 
 /* Fires one timer of the case as of its due time (or of the case's last
  * change if that came later). */
@@ -247,6 +297,31 @@ int order_report_stall(const as_decider *d, const as_order *o, as_changes *out);
  * memory): {eligibility?, refund?, routing, sla, compensation, case, errors,
  * notes: [{type, data}] (each decision with its inputs), policy_version}. */
 char *case_preview(const as_changes *ch, const char *policy_version);
+
+/* ---- relationship surveys (nps.c) ---- */
+typedef struct {
+    int64_t nps;             /* 0..10 */
+    const char *comment;     /* NULL: none */
+    int channel;             /* a case_channel, or -1 */
+    const char *merchant_id; /* whose survey; NULL: the platform's (or the caller's merchant) */
+} nps_answer_input;
+
+/* Reads a POST /v1/customers/{buyer_id}/nps body (strict, like the others). */
+int nps_answer_parse(nps_answer_input *in, const json_t *body, as_error *err);
+/* The buyer was active (an order, a case) with the merchant ("" platform):
+ * survey.relationship plans a round unless one is planned already. cur is
+ * the stored survey or NULL. With nothing to plan, 0 and out->nps NULL. */
+int nps_plan(const as_decider *d, const as_nps *cur, const char *merchant_id, const char *buyer_id, as_changes *out);
+/* The round's due time came: sent (feed survey.requested). */
+int nps_fire(const as_decider *d, const as_nps *cur, int64_t due, as_changes *out);
+/* The buyer's answer to the open round (AS_ETRANSITION when none is open). */
+int nps_answer(const as_decider *d, const as_nps *cur, const nps_answer_input *in, const as_actor *who,
+               as_changes *out, as_error *err);
+/* When the survey wants its timer (a planned round not sent), or -1. */
+int64_t nps_timer_due(const as_nps *n);
+void nps_encode(const as_nps *n, emitter *e);
+char *nps_to_json(const as_nps *n, size_t *len);
+int nps_from_json(as_nps *n, const char *text, size_t len, char *err, size_t errlen);
 
 /* ---- orders ---- */
 /* Reads a POST /v1/orders body into a blank order (strict, like the case

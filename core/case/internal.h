@@ -26,7 +26,15 @@ void event_from(as_changes *ch, const char *type, int64_t at, members_w *m, as_e
  * answer or SLA kind) are built once per set on first use and shared by
  * every call; the policy.inputs note that records them is written once, and
  * every decision note references it. */
-#define DECIDE_ARGS_MAX 3
+#define DECIDE_ARGS_MAX 5
+/* The escalation step sla.escalate is asked about: the level to climb to,
+ * the first target the case missed, and when level 1 started. */
+typedef struct {
+    int64_t level;
+    const char *kind;
+    int64_t since;
+} escalation_step;
+
 typedef struct {
     const as_decider *d;
     as_changes *ch;
@@ -34,8 +42,10 @@ typedef struct {
     const as_case *kase;
     const as_order *order;
     const survey_answer *answer;
+    const escalation_step *step;
+    const as_nps *buyer; /* survey.relationship's subject (no case) */
     const char *merchant;
-    int views[2][DECIDE_ARGS_MAX]; /* [active, shadow][case, order, answer]: -1 until built */
+    int views[2][DECIDE_ARGS_MAX]; /* [active, shadow][case, order, answer, step]: -1 until built */
     int inputs_note;               /* -1 until written */
     /* ctx.customer of the request: read once (eligibility and routing both
      * ask for the case's buyer), the same answer for every call */
@@ -44,10 +54,13 @@ typedef struct {
     int customer_read; /* 0 not yet, 1 read, -1 unknown */
 } decide_req;
 
-typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_KIND } decide_arg;
+typedef enum { ARG_CASE, ARG_ORDER, ARG_ANSWER, ARG_STEP, ARG_BUYER, ARG_KIND } decide_arg;
 
+/* kase may be NULL for a decision about a buyer (q->buyer): merchant then
+ * names the merchant the decision is for (NULL: the platform). */
 void decide_begin(decide_req *q, const as_decider *d, as_changes *ch, const as_actor *who,
                   const as_case *kase, const as_order *order);
+void decide_begin_buyer(decide_req *q, const as_decider *d, as_changes *ch, const as_nps *buyer);
 void decide_end(decide_req *q);
 
 /* Calls module.fn with the named arguments (kind: the literal for ARG_KIND)
@@ -75,12 +88,18 @@ enum { RT_QUEUE, RT_PRIORITY, RT_SKILLS };
 extern const policy_field SCHEMA_ROUTE[3];
 enum { SL_FIRST_RESPONSE, SL_RESOLUTION, SL_BUSINESS };
 extern const policy_field SCHEMA_TARGETS[3];
-enum { BR_ESCALATE, BR_QUEUE, BR_PRIORITY };
-extern const policy_field SCHEMA_ON_BREACH[3];
+enum { BR_ESCALATE, BR_QUEUE, BR_PRIORITY, BR_NEXT_AFTER };
+extern const policy_field SCHEMA_ON_BREACH[4];
+enum { WN_PERCENTS };
+extern const policy_field SCHEMA_WARNINGS[1];
+enum { ES_PRIORITY, ES_QUEUE, ES_ALERT_MERCHANT, ES_NEXT_AFTER };
+extern const policy_field SCHEMA_ESCALATE[4];
 enum { PL_SEND_AFTER, PL_QUESTIONS };
 extern const policy_field SCHEMA_PLAN[2];
 enum { AN_FOLLOWUP, AN_QUEUE, AN_REASON };
 extern const policy_field SCHEMA_ON_ANSWER[3];
+/* survey.relationship: the same shape as survey.plan */
+extern const policy_field SCHEMA_RELATIONSHIP[2];
 #define NFIELDS(schema) ((int)(sizeof(schema) / sizeof((schema)[0])))
 
 /* The members the allowed action requires (input.c). */
@@ -107,6 +126,10 @@ void step_assign(const as_decider *d, as_changes *ch, const as_actor *who, as_ca
 int64_t clamp_priority(int64_t p);
 /* risk.rules.<name> as a positive integer, or dflt. */
 int64_t risk_rule(const as_decider *d, const char *merchant, const char *name, int64_t dflt);
+/* The merchant's risk.rules (a new reference, or NULL), read once for
+ * several thresholds, and one of them (NULL rules: dflt). */
+json_t *risk_rules(const as_decider *d, const char *merchant);
+int64_t risk_rule_of(const json_t *rules, const char *name, int64_t dflt);
 /* The amount capped by what the case's line has left (claims_max_approval);
  * a cap leaves a claims.capped note. */
 int64_t claims_cap_amount(const as_decider *d, as_changes *ch, const as_ledger *l, const as_order *o,
@@ -127,5 +150,11 @@ typedef struct {
 
 /* Opens it as a change of its own, linked into parent->spawned. */
 int case_open_system(const as_decider *d, const system_case *sc, as_changes *parent);
+
+/* ---- risk warnings on returns (risk.c) ---- */
+/* A new buyer return counts in its sku's and merchant's return windows and in
+ * those of its buyer's hashed phone and address: return_spike and
+ * serial_returner alerts when a count reaches risk.rules' threshold. */
+void risk_on_return(const as_decider *d, const as_case *c, const as_order *o, as_changes *ch);
 
 #endif

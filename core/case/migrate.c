@@ -6,6 +6,7 @@
 
 #include "case/claims.h"
 #include "case/codec.h"
+#include "case/indexes.h"
 #include "case/migrate.h"
 #include "case/records.h"
 #include "util/jsonw.h"
@@ -261,6 +262,41 @@ static int migrate_ledgers(store *db, uv_loop_t *loop, migrate_report *r) {
     return rc;
 }
 
+/* ---- step 3: derived indexes (schema 3) ---- */
+
+static int migrate_derived(store *db, uv_loop_t *loop, migrate_report *r) {
+    chunk c = {0};
+    int rc = 0;
+    for (int first = 1; rc == 0; first = 0) {
+        if ((rc = read_chunk(db, DB_CASES, &c, first)) != 0 || c.n == 0) break;
+        store_batch *b = store_batch_new(db);
+        for (size_t i = 0; i < c.n; i++) {
+            as_case k;
+            char err[128];
+            if (case_from_json(&k, c.val[i], c.vlen[i], err, sizeof err) != 0) continue;
+            r->cases++;
+            case_derived_rebuild(b, &k);
+            case_free(&k);
+        }
+        rc = submit_and_wait(loop, b);
+    }
+    for (int first = 1; rc == 0; first = 0) {
+        if ((rc = read_chunk(db, DB_ORDERS, &c, first)) != 0 || c.n == 0) break;
+        store_batch *b = store_batch_new(db);
+        for (size_t i = 0; i < c.n; i++) {
+            as_order o;
+            char err[128];
+            if (order_decode(&o, c.val[i], c.vlen[i], err, sizeof err) != 0) continue;
+            r->orders++;
+            order_contacts_update(b, NULL, &o);
+            order_free(&o);
+        }
+        rc = submit_and_wait(loop, b);
+    }
+    chunk_free(&c);
+    return rc;
+}
+
 int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
     memset(report, 0, sizeof *report);
     struct timespec t0, t1;
@@ -274,6 +310,7 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
         rc = migrate_profiles(db, loop, report);
         if (rc == 0) rc = migrate_ledgers(db, loop, report);
     }
+    if (rc == 0 && schema < 3) rc = migrate_derived(db, loop, report);
     if (rc == 0 && schema != AS_SCHEMA) {
         char text[16];
         int n = snprintf(text, sizeof text, "%d", AS_SCHEMA);

@@ -8,7 +8,9 @@
  * money, refunded ones keep what they were paid) and per-merchant buyer
  * profiles (each order's buyer details, the old profile as the platform's).
  * Cases, orders, timelines and the feed need no rewrite: the decoders read
- * what schema 1 stored. The work is done in bounded batches before the server
+ * what schema 1 stored. Schema 3 adds the indexes of case/indexes.h (the
+ * work lists with the backlog, hashed contacts and tracking numbers) and the
+ * survey answers index, derived from every stored case and order. The work is done in bounded batches before the server
  * listens, and is idempotent: a crash midway runs it again from the start. */
 #ifndef AS_CASE_MIGRATE_H
 #define AS_CASE_MIGRATE_H
@@ -18,7 +20,7 @@
 
 #include "store/store.h"
 
-#define AS_SCHEMA 2
+#define AS_SCHEMA 3
 
 typedef struct {
     int from, to;

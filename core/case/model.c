@@ -76,6 +76,7 @@ void case_init(as_case *c) {
     c->priority = 3;
     c->first_response_at = c->resolved_at = c->closed_at = AS_NONE;
     c->sla.first_response_due = c->sla.resolution_due = AS_NONE;
+    c->sla.escalated_at = c->sla.next_escalation_at = AS_NONE;
     c->compensation.coupon_cents = AS_NONE;
     as_survey *sv = &c->survey;
     sv->due_at = sv->sent_at = sv->answered_at = sv->csat = sv->nps = AS_NONE;
@@ -145,6 +146,7 @@ void order_free(as_order *o) {
     free(o->buyer.tier);
     free(o->buyer.phone);
     free(o->buyer.email);
+    free(o->buyer.address);
     for (size_t i = 0; i < o->ntracking; i++) {
         free(o->tracking[i].carrier);
         free(o->tracking[i].tracking_no);
@@ -165,6 +167,7 @@ int order_copy(as_order *dst, const as_order *src) {
     dst->buyer.tier = copy_str(src->buyer.tier, &failed);
     dst->buyer.phone = copy_str(src->buyer.phone, &failed);
     dst->buyer.email = copy_str(src->buyer.email, &failed);
+    dst->buyer.address = copy_str(src->buyer.address, &failed);
     dst->tracking = copy_mem(src->tracking, src->ntracking * sizeof *src->tracking, &failed);
     for (size_t i = 0; dst->tracking && i < src->ntracking; i++) {
         dst->tracking[i].carrier = copy_str(src->tracking[i].carrier, &failed);
@@ -201,3 +204,38 @@ const as_scan *order_newest_scan(const as_order *o) {
         if (newest == NULL || o->tracking[i].at > newest->at) newest = &o->tracking[i];
     return newest;
 }
+
+/* ---- relationship surveys ---- */
+
+void nps_init(as_nps *n) {
+    memset(n, 0, sizeof *n);
+    n->due_at = n->sent_at = n->answered_at = n->nps = AS_NONE;
+    n->last_sent_at = n->last_answered_at = n->last_nps = AS_NONE;
+    n->channel = -1;
+}
+
+void nps_free(as_nps *n) {
+    free(n->comment);
+    free(n->questions_json);
+    nps_init(n);
+}
+
+int nps_copy(as_nps *dst, const as_nps *src) {
+    int failed = 0;
+    *dst = *src;
+    dst->comment = copy_str(src->comment, &failed);
+    dst->questions_json = copy_str(src->questions_json, &failed);
+    if (failed) {
+        free(dst->comment);
+        free(dst->questions_json);
+        nps_init(dst);
+        return -1;
+    }
+    return 0;
+}
+
+int nps_planned(const as_nps *n) {
+    return n->due_at != AS_NONE && n->sent_at == AS_NONE && n->answered_at == AS_NONE;
+}
+
+int nps_open(const as_nps *n) { return n->due_at != AS_NONE && n->answered_at == AS_NONE; }

@@ -173,10 +173,29 @@ typedef struct {
     int64_t at;
 } as_shipment;
 
+/* A warning before a target passes (sla.warnings): at `percent` of the
+ * target's time (business time when the target is), sent once. */
+#define SLA_WARNINGS_MAX 8
+typedef struct {
+    sla_kind kind;
+    int64_t percent; /* 1..99 */
+    int64_t due;     /* when it falls due */
+    int64_t sent_at; /* AS_NONE until sent */
+} as_sla_warning;
+
+/* The escalation ladder (sla.on_breach is level 1, sla.escalate the levels
+ * after it) climbs one level per step while the case stays active. */
+#define SLA_ESCALATION_MAX 9
+
 typedef struct {
     int64_t first_response_due, resolution_due; /* AS_NONE: no target */
     int business;
     unsigned breached; /* bit (1u << sla_kind) per missed target */
+    as_sla_warning warnings[SLA_WARNINGS_MAX];
+    int nwarnings;
+    int64_t escalation_level;   /* 0: the ladder has not started */
+    int64_t escalated_at;       /* when level 1 started, AS_NONE */
+    int64_t next_escalation_at; /* when the next level is due, AS_NONE: none */
 } as_sla;
 
 typedef struct {
@@ -269,6 +288,7 @@ typedef struct {
     char *tier;                   /* NULL: not given */
     int64_t lifetime_spend_cents; /* AS_NONE: not given */
     char *phone, *email;          /* PII: masked for every role but admin */
+    char *address;                /* PII too: the delivery address, optional */
 } as_buyer;
 
 typedef struct as_order {
@@ -294,5 +314,30 @@ const as_item *order_item(const as_order *o, const char *sku);
 const as_price *order_price(const as_order *o, const char *sku);
 /* The scan with the latest `at` (carriers report older scans late), or NULL. */
 const as_scan *order_newest_scan(const as_order *o);
+
+/* ---- a buyer's relationship survey (NPS outside any case) ---- */
+/* One per buyer and merchant ("" for the platform). survey.relationship
+ * plans a round when the buyer is active and none is planned; the round is
+ * sent at due_at and answered once. A new round keeps what the last one
+ * gave in last_*. */
+typedef struct {
+    as_id buyer_id, merchant_id;
+    int64_t due_at, sent_at, answered_at; /* this round; AS_NONE */
+    int64_t nps;                          /* its answer 0..10, AS_NONE */
+    char *comment;
+    int channel;                          /* a case_channel, or -1 */
+    char *questions_json;
+    int64_t rounds;                       /* rounds sent so far */
+    int64_t last_sent_at, last_answered_at, last_nps;
+    char policy_version[AS_VERSION_LEN + 1]; /* the set that planned this round */
+} as_nps;
+
+void nps_init(as_nps *n);
+void nps_free(as_nps *n);
+int nps_copy(as_nps *dst, const as_nps *src);
+/* 1 while a round is planned and neither sent nor answered. */
+int nps_planned(const as_nps *n);
+/* 1 while a round may be answered: planned (sent or not), not answered. */
+int nps_open(const as_nps *n);
 
 #endif

@@ -233,6 +233,7 @@ static void open_common(decide_req *q, as_case *c, as_ledger *l, const as_order 
     step_compensate(q, c);
     if (case_status_active(c->status)) step_assign(d, q->ch, q->who, c, "routing");
     complaint_spikes(d, c, q->ch);
+    risk_on_return(d, c, o, q->ch);
     members_w m;
     mw_begin(&m);
     event_from(q->ch, "case.created", d->now, &m, EV_CASE_IS_DATA);

@@ -14,6 +14,7 @@
 #define MAX_ITEMS 500
 #define TITLE_MAX 2000
 #define BUYER_TEXT_MAX 256
+#define ADDRESS_MAX 512
 #define NOTE_MAX 2000
 #define MONEY_MAX ((int64_t)1 << 50)
 #define TIME_MAX ((int64_t)1 << 40)
@@ -110,14 +111,30 @@ static int check_lines(const as_order *o, as_error *err) {
     return 0;
 }
 
+/* buyer.address: optional; 1-512 bytes of text with no control characters
+ * (one line: a form's fields joined by the platform). */
+static int address_field(const json_t *buyer, char **out, as_error *err) {
+    json_t *v = json_object_get(buyer, "address");
+    if (v == NULL || json_is_null(v)) return 0;
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    int ok = s && len > 0 && len <= ADDRESS_MAX;
+    for (size_t i = 0; ok && i < len; i++) ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+    if (!ok)
+        return as_fail(err, AS_EINVAL, "buyer.address",
+                       "buyer.address: must be 1-%d bytes of text without control characters", ADDRESS_MAX);
+    return as_strset(out, s) == 0 ? 0 : as_fail(err, AS_ENOMEM, NULL, "out of memory");
+}
+
 static int parse_buyer(const json_t *in, as_buyer *b, as_error *err) {
-    static const char *const known[] = {"tier", "lifetime_spend_cents", "phone", "email", NULL};
+    static const char *const known[] = {"tier", "lifetime_spend_cents", "phone", "email", "address", NULL};
     json_t *buyer = json_object_get(in, "buyer");
     if (buyer == NULL || json_is_null(buyer)) return 0;
     if (!json_is_object(buyer)) return as_fail(err, AS_EINVAL, "buyer", "buyer: must be an object");
     if (field_str(buyer, "tier", "buyer.tier", 0, BUYER_TEXT_MAX, NULL, 0, &b->tier, 0, err) != 0 ||
         field_str(buyer, "phone", "buyer.phone", 0, BUYER_TEXT_MAX, NULL, 0, &b->phone, 0, err) != 0 ||
         field_str(buyer, "email", "buyer.email", 0, BUYER_TEXT_MAX, NULL, 0, &b->email, 0, err) != 0 ||
+        address_field(buyer, &b->address, err) != 0 ||
         field_int(buyer, "lifetime_spend_cents", "buyer.lifetime_spend_cents", 0, 0, MONEY_MAX,
                   &b->lifetime_spend_cents, err) != 0 ||
         only_known(buyer, known, "buyer.", err) != 0)

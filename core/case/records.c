@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "case/codec.h"
+#include "case/indexes.h"
 #include "case/records.h"
 #include "util/log.h"
+#include "util/textbuf.h"
 
 const char *const CASE_INDEX_FIELDS[CASE_INDEX_NFIELDS] = {
     "status", "type", "queue", "assignee", "buyer_id", "order_id", "merchant_id", "breached", "all",
@@ -59,6 +61,20 @@ int case_load(store *db, const char *case_id, int latest, as_case *out) {
     id_key(&k, case_id);
     case_init(out);
     return load(db, DB_CASES, &k, latest, decode_case, out, "case", case_id);
+}
+
+int case_load_in(store_batch *b, const char *case_id, as_case *out) {
+    store_key k;
+    id_key(&k, case_id);
+    case_init(out);
+    if (k.overflow) return STORE_ENOTFOUND;
+    char *val, err[256];
+    size_t vlen;
+    int rc = store_batch_get_latest(b, DB_CASES, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    rc = case_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("case", case_id, err);
+    free(val);
+    return rc;
 }
 
 int order_load(store *db, const char *order_id, int latest, as_order *out) {
@@ -235,6 +251,176 @@ int64_t complaints_count(store *db, const char *merchant_id, const char *sku, in
         n += (int64_t)key_get_u64(val + off) > since; /* exactly 24 h old: out */
     free(val);
     return n;
+}
+
+/* ---- risk windows ---- */
+
+#define WINDOW_KEPT 256 /* entries a window keeps: thresholds above it never fire */
+static void window_key(store_key *k, const char *scope, const char *a, const char *b) {
+    key_init(k);
+    key_u8(k, IDX_RISK);
+    key_str(k, scope);
+    key_str(k, a);
+    key_str(k, b);
+}
+
+/* Calls fn on each well-formed entry (at, tag) of a stored window. */
+static void window_each(const char *val, size_t vlen, void (*fn)(void *ud, int64_t at, const char *tag), void *ud) {
+    for (size_t off = 0; off + 9 <= vlen;) {
+        const char *tag = val + off + 8;
+        const char *nul = memchr(tag, 0, vlen - off - 8);
+        if (nul == NULL) break;
+        fn(ud, (int64_t)key_get_u64(val + off), tag);
+        off = (size_t)(nul - val) + 1;
+    }
+}
+
+typedef struct {
+    int64_t since;
+    const char *tag;
+    as_window_count *out;
+    const char *tags[WINDOW_KEPT + 1]; /* the distinct tags seen */
+    size_t ntags;
+} window_reader;
+
+static void count_entry(void *ud, int64_t at, const char *tag) {
+    window_reader *r = ud;
+    if (at <= r->since) return; /* exactly a span old: out */
+    as_window_count *o = r->out;
+    o->count++;
+    if (r->tag && r->tag[0] && !strcmp(tag, r->tag)) o->has_tag = 1;
+    if (!tag[0]) return;
+    for (size_t i = 0; i < r->ntags; i++)
+        if (!strcmp(r->tags[i], tag)) return;
+    if (r->ntags <= WINDOW_KEPT) r->tags[r->ntags++] = tag;
+    if (o->ntags < WINDOW_TAGS_MAX) AS_IDSET(o->tags[o->ntags++], tag);
+    o->distinct++;
+}
+
+int risk_window_read(store *db, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                     as_window_count *out) {
+    memset(out, 0, sizeof *out);
+    store_key k;
+    window_key(&k, scope, a, b);
+    char *val;
+    size_t vlen;
+    if (k.overflow) return 0;
+    int rc = store_get_latest(db, DB_INDEX, k.buf, k.len, &val, &vlen);
+    if (rc == STORE_ENOTFOUND) return 0;
+    if (rc != 0) return rc;
+    window_reader *r = malloc(sizeof *r);
+    if (r == NULL) {
+        free(val);
+        return STORE_ENOMEM;
+    }
+    *r = (window_reader){.since = since, .tag = tag, .out = out};
+    window_each(val, vlen, count_entry, r);
+    free(r);
+    free(val);
+    return 0;
+}
+
+typedef struct {
+    int64_t after;
+    textbuf *tb;
+    size_t entries;
+} window_writer;
+
+static void keep_entry(void *ud, int64_t at, const char *tag) {
+    window_writer *w = ud;
+    if (at <= w->after) return;
+    store_key k;
+    key_init(&k);
+    key_u64(&k, (uint64_t)at);
+    tb_append(w->tb, k.buf, 8);
+    tb_append(w->tb, tag, strlen(tag) + 1);
+    w->entries++;
+}
+
+void risk_window_add(store_batch *b, const as_window *w) {
+    store_key k;
+    window_key(&k, w->scope, w->a, w->b);
+    if (k.overflow) return;
+    char *old = NULL;
+    size_t olen = 0;
+    int rc = store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &old, &olen);
+    if (rc != 0 && rc != STORE_ENOTFOUND) { /* unread is not empty: never overwrite the window */
+        store_batch_fail(b, rc);
+        return;
+    }
+    textbuf tb = {0};
+    window_writer ww = {w->at - w->span, &tb, 0};
+    if (rc == 0) window_each(old, olen, keep_entry, &ww);
+    free(old);
+    keep_entry(&(window_writer){INT64_MIN, &tb, 0}, w->at, w->tag);
+    size_t start = 0; /* past the bound: the oldest go */
+    for (size_t n = ww.entries + 1; n > WINDOW_KEPT && start < tb.len; n--)
+        start += 8 + strlen(tb.buf + start + 8) + 1;
+    if (tb.failed) store_batch_fail(b, STORE_ENOMEM);
+    else store_batch_put(b, DB_INDEX, k.buf, k.len, tb.buf + start, tb.len - start);
+    tb_free(&tb);
+}
+
+/* ---- relationship surveys ---- */
+
+void nps_key(store_key *k, const char *buyer_id, const char *merchant_id) {
+    key_init(k);
+    key_u8(k, IDX_NPS);
+    key_str(k, buyer_id);
+    key_str(k, merchant_id ? merchant_id : "");
+}
+
+int nps_load(store *db, store_batch *b, const char *buyer_id, const char *merchant_id, as_nps *out) {
+    store_key k;
+    nps_key(&k, buyer_id, merchant_id);
+    nps_init(out);
+    if (k.overflow) return STORE_ENOTFOUND;
+    char *val, err[256];
+    size_t vlen;
+    int rc = b ? store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &val, &vlen)
+               : store_get_latest(db, DB_INDEX, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    rc = nps_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("relationship survey", buyer_id, err);
+    free(val);
+    return rc;
+}
+
+static void nps_timer_key(store_key *k, int64_t due, const as_nps *n) {
+    char id[2 * AS_ID_MAX + 2];
+    snprintf(id, sizeof id, "%s/%s", n->buyer_id, n->merchant_id);
+    key_init(k);
+    key_u64(k, (uint64_t)(due < 0 ? 0 : due));
+    key_str(k, "nps");
+    key_str(k, id);
+}
+
+int nps_timer_id(const char *id, as_id buyer, as_id merchant) {
+    const char *slash = strchr(id, '/');
+    if (slash == NULL || slash == id || (size_t)(slash - id) > AS_ID_MAX) return -1;
+    memcpy(buyer, id, (size_t)(slash - id));
+    buyer[slash - id] = '\0';
+    as_idset(merchant, sizeof(as_id), slash + 1);
+    return 0;
+}
+
+void nps_store(store_batch *b, const as_nps *before, const as_nps *after) {
+    store_key k;
+    nps_key(&k, after->buyer_id, after->merchant_id);
+    size_t len;
+    char *text = nps_to_json(after, &len);
+    if (text == NULL || k.overflow) store_batch_fail(b, text ? STORE_EINVAL : STORE_ENOMEM);
+    else store_batch_put(b, DB_INDEX, k.buf, k.len, text, len);
+    free(text);
+    int64_t was = nps_timer_due(before), now = nps_timer_due(after);
+    if (was != now && was >= 0) {
+        nps_timer_key(&k, was, before);
+        store_batch_del(b, DB_TIMERS, k.buf, k.len);
+    }
+    if (was != now && now >= 0) {
+        nps_timer_key(&k, now, after);
+        store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
+    }
+    answers_index_nps(b, before, after);
 }
 
 /* ---- agents ---- */

@@ -13,7 +13,14 @@
  *   'l' | order_id                   the order's claims ledger (case/claims.h)
  *   'k' | scope | merchant | sku?    recent complaint times (spike alerts)
  *   'a' | alert_id                   alerts, newest last
- * Keys are built here and nowhere else. */
+ *   'r' | scope | a | b              a risk window (as_window, case/risk.c): entries
+ *                                   of created_at be64 | tag NUL, oldest first
+ *   'n' | buyer | merchant           the buyer's relationship survey with that
+ *                                   merchant ("" the platform): as_nps JSON; its
+ *                                   timer is due | "nps" | "buyer/merchant"
+ *   'w', 'h', 's'                    work lists, hashed contacts, survey answers
+ *                                   (case/indexes.h)
+ * Keys are built here and in case/indexes.c, nowhere else. */
 #ifndef AS_CASE_RECORDS_H
 #define AS_CASE_RECORDS_H
 
@@ -30,6 +37,8 @@
 #define IDX_LEDGER 'l'
 #define IDX_COMPLAINTS 'k'
 #define IDX_ALERT 'a'
+#define IDX_RISK 'r'
+#define IDX_NPS 'n'
 
 #define CUSTOMER_WINDOW (30 * 86400)
 
@@ -40,6 +49,9 @@ int case_load(store *db, const char *case_id, int latest, as_case *out);
 int order_load(store *db, const char *order_id, int latest, as_order *out);
 /* The order's ledger, pending writes included; an empty ledger if none. */
 int ledger_load(store *db, const char *order_id, as_ledger *out);
+/* The case as batch b would leave it: b's own writes first, then the
+ * pending batches', then committed data. */
+int case_load_in(store_batch *b, const char *case_id, as_case *out);
 /* The case with that number as of the read transaction. */
 int case_read_seq(store_read *rd, uint64_t seq, as_case *out);
 
@@ -58,6 +70,21 @@ int customer_read(store *db, const char *merchant_id, const char *buyer_id, int6
 int64_t complaints_count(store *db, const char *merchant_id, const char *sku, int64_t since);
 /* The key of a merchant's (sku NULL) or a sku's recent complaint times. */
 void complaints_key(store_key *k, const char *merchant_id, const char *sku);
+/* A risk window's entries after `since` (pending writes included). */
+int risk_window_read(store *db, const char *scope, const char *a, const char *b, int64_t since, const char *tag,
+                     as_window_count *out);
+/* Adds the change's entry to its window in b, dropping those older than its
+ * span (and the oldest past a bound). */
+void risk_window_add(store_batch *b, const as_window *w);
+/* The buyer's relationship survey with merchant ("" platform): as b would
+ * leave it (b NULL: pending writes and committed data). */
+int nps_load(store *db, store_batch *b, const char *buyer_id, const char *merchant_id, as_nps *out);
+void nps_key(store_key *k, const char *buyer_id, const char *merchant_id);
+/* Writes the survey, its timer (from before and after) and, when a round is
+ * answered, its survey-answers entry. */
+void nps_store(store_batch *b, const as_nps *before, const as_nps *after);
+/* The buyer and merchant of an "nps" timer's id ("buyer/merchant"). */
+int nps_timer_id(const char *id, as_id buyer, as_id merchant);
 /* Cases assigned to agent_id that are still active (committed data). */
 int64_t agent_open_cases(store *db, const char *agent_id);
 /* Every stored agent, with the pending batches' changes. */

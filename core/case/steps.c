@@ -44,10 +44,77 @@ void step_route(decide_req *q, as_case *c) {
     policy_result_free(&r);
 }
 
+#define WARNINGS_PER_TARGET (SLA_WARNINGS_MAX / SLA__KINDS)
+
+/* sla.warnings' percents: integers 1..99, sorted, each once, at most
+ * WARNINGS_PER_TARGET. 0 and *n, or -1 (recorded) for an answer of another
+ * shape. */
+static int warning_percents(decide_req *q, const policy_result *r, int64_t out[WARNINGS_PER_TARGET], int *n) {
+    *n = 0;
+    if (r->nil || !r->f[WN_PERCENTS].present) return 0;
+    json_t *doc = json_loads(r->output, 0, NULL);
+    json_t *list = json_object_get(doc, "percents");
+    size_t i;
+    json_t *v;
+    int rc = json_is_array(list) ? 0 : -1;
+    json_array_foreach(list, i, v) {
+        json_int_t p = json_integer_value(v);
+        if (!json_is_integer(v) || p < 1 || p > 99) rc = -1;
+        int at = 0, dup = 0;
+        while (rc == 0 && at < *n && out[at] <= p) dup |= out[at++] == p;
+        if (rc != 0 || dup) continue;
+        if (*n == WARNINGS_PER_TARGET) {
+            rc = -1;
+            break;
+        }
+        memmove(&out[at + 1], &out[at], (size_t)(*n - at) * sizeof *out);
+        out[at] = p;
+        (*n)++;
+    }
+    json_decref(doc);
+    if (rc != 0) {
+        *n = 0;
+        decide_answer_error(q, "sla", "warnings", "percents must be a list of at most %d integers from 1 to 99",
+                            WARNINGS_PER_TARGET);
+    }
+    return rc;
+}
+
+static int by_due(const void *a, const void *b) {
+    int64_t x = ((const as_sla_warning *)a)->due, y = ((const as_sla_warning *)b)->due;
+    return x < y ? -1 : x > y;
+}
+
+/* sla.warnings: for each target, the instants at its percents of the
+ * target's time (working time on the calendar when the target is). */
+static void step_warnings(decide_req *q, as_case *c, const int64_t secs[SLA__KINDS], const calendar *cal) {
+    static const decide_arg args[] = {ARG_CASE};
+    if (!decide_has(q, "sla", "warnings")) return;
+    policy_result r;
+    if (decide_call(q, "sla", "warnings", args, 1, NULL, SCHEMA_WARNINGS, NFIELDS(SCHEMA_WARNINGS), &r) != 0) return;
+    int64_t pct[WARNINGS_PER_TARGET];
+    int n;
+    if (warning_percents(q, &r, pct, &n) == 0) {
+        c->sla.nwarnings = 0;
+        for (int k = 0; k < SLA__KINDS; k++) {
+            for (int i = 0; secs[k] > 0 && i < n; i++) {
+                int64_t part = secs[k] / 100 * pct[i] + secs[k] % 100 * pct[i] / 100;
+                int64_t at = cal ? calendar_add_business_seconds(cal, c->created_at, part)
+                                 : part > INT64_MAX - c->created_at ? CALENDAR_NEVER : c->created_at + part;
+                if (at == CALENDAR_NEVER) continue;
+                c->sla.warnings[c->sla.nwarnings++] = (as_sla_warning){(sla_kind)k, pct[i], at, AS_NONE};
+            }
+        }
+        qsort(c->sla.warnings, (size_t)c->sla.nwarnings, sizeof c->sla.warnings[0], by_due);
+    }
+    policy_result_free(&r);
+}
+
 void step_sla(decide_req *q, as_case *c) {
     static const decide_arg args[] = {ARG_CASE};
     policy_result r;
     if (decide_call(q, "sla", "targets", args, 1, NULL, SCHEMA_TARGETS, NFIELDS(SCHEMA_TARGETS), &r) != 0) return;
+    int64_t secs[SLA__KINDS] = {0, 0};
     int business = r.f[SL_BUSINESS].present && r.f[SL_BUSINESS].b;
     const calendar *cal = NULL;
     if (business) {
@@ -64,10 +131,14 @@ void step_sla(decide_req *q, as_case *c) {
                          : v->i > INT64_MAX - c->created_at ? CALENDAR_NEVER : c->created_at + v->i;
         /* a target never reached (a calendar without working time left, a
          * target past the last second) is no target: null, no timer */
-        if (at != CALENDAR_NEVER) *due[i] = at;
+        if (at != CALENDAR_NEVER) {
+            *due[i] = at;
+            secs[i] = v->i;
+        }
     }
     c->sla.business = business && cal != NULL;
     policy_result_free(&r);
+    step_warnings(q, c, secs, cal);
 }
 
 void step_compensate(decide_req *q, as_case *c) {
@@ -132,15 +203,25 @@ void step_assign(const as_decider *d, as_changes *ch, const as_actor *who, as_ca
     AS_IDSET(c->assignee, now);
 }
 
-int64_t risk_rule(const as_decider *d, const char *merchant, const char *name, int64_t dflt) {
+json_t *risk_rules(const as_decider *d, const char *merchant) {
     json_t *rules = NULL;
     char err[256];
     policy_ctx ctx = {.now = d->now, .merchant_id = merchant};
-    int64_t v = dflt;
-    if (policy_value(d->policies, merchant, "risk", "rules", &ctx, &rules, err, sizeof err) == 0) {
-        json_t *x = json_object_get(rules, name);
-        if (json_is_integer(x) && json_integer_value(x) > 0) v = json_integer_value(x);
+    if (policy_value(d->policies, merchant, "risk", "rules", &ctx, &rules, err, sizeof err) != 0) {
+        json_decref(rules);
+        return NULL;
     }
+    return rules;
+}
+
+int64_t risk_rule_of(const json_t *rules, const char *name, int64_t dflt) {
+    json_t *x = json_object_get(rules, name);
+    return json_is_integer(x) && json_integer_value(x) > 0 ? json_integer_value(x) : dflt;
+}
+
+int64_t risk_rule(const as_decider *d, const char *merchant, const char *name, int64_t dflt) {
+    json_t *rules = risk_rules(d, merchant);
+    int64_t v = risk_rule_of(rules, name, dflt);
     json_decref(rules);
     return v;
 }

@@ -21,7 +21,9 @@
 
 static const char *const timer_names[TIMER__KINDS] = {
     [TIMER_FIRST_RESPONSE] = "first_response", [TIMER_RESOLUTION] = "resolution",
-    [TIMER_SURVEY] = "survey", [TIMER_AUTO_CLOSE] = "auto_close"};
+    [TIMER_SURVEY] = "survey", [TIMER_AUTO_CLOSE] = "auto_close",
+    [TIMER_WARN_FIRST_RESPONSE] = "warn_first_response", [TIMER_WARN_RESOLUTION] = "warn_resolution",
+    [TIMER_ESCALATION] = "escalation"};
 
 const char *timer_kind_name(timer_kind k) { return k >= 0 && k < TIMER__KINDS ? timer_names[k] : NULL; }
 
@@ -43,17 +45,37 @@ int case_timers(const as_case *c, case_timer out[CASE_TIMERS_MAX]) {
     int n = 0;
     if (c == NULL) return 0;
     if (case_status_active(c->status)) {
-        if (c->sla.first_response_due != AS_NONE && c->first_response_at == AS_NONE &&
-            !case_breached(c, SLA_FIRST_RESPONSE))
+        int running[SLA__KINDS] = {
+            c->sla.first_response_due != AS_NONE && c->first_response_at == AS_NONE &&
+                !case_breached(c, SLA_FIRST_RESPONSE),
+            c->sla.resolution_due != AS_NONE && !case_breached(c, SLA_RESOLUTION)};
+        if (running[SLA_FIRST_RESPONSE])
             want(out, &n, TIMER_FIRST_RESPONSE, c->sla.first_response_due, BREACH_AFTER_DUE);
-        if (c->sla.resolution_due != AS_NONE && !case_breached(c, SLA_RESOLUTION))
-            want(out, &n, TIMER_RESOLUTION, c->sla.resolution_due, BREACH_AFTER_DUE);
+        if (running[SLA_RESOLUTION]) want(out, &n, TIMER_RESOLUTION, c->sla.resolution_due, BREACH_AFTER_DUE);
+        /* every warning not sent yet has its timer, so a jump of the clock
+         * still fires them in due order, before the breach */
+        for (int i = 0; i < c->sla.nwarnings; i++) {
+            const as_sla_warning *w = &c->sla.warnings[i];
+            if (w->sent_at == AS_NONE && running[w->kind])
+                want(out, &n, w->kind == SLA_FIRST_RESPONSE ? TIMER_WARN_FIRST_RESPONSE : TIMER_WARN_RESOLUTION,
+                     w->due, 0);
+        }
+        if (c->sla.escalation_level >= 1 && c->sla.next_escalation_at != AS_NONE)
+            want(out, &n, TIMER_ESCALATION, c->sla.next_escalation_at, 0);
     }
     if (c->status == ST_RESOLVED) {
         if (c->survey.due_at != AS_NONE && c->survey.sent_at == AS_NONE) want(out, &n, TIMER_SURVEY, c->survey.due_at, 0);
         if (c->resolved_at != AS_NONE) want(out, &n, TIMER_AUTO_CLOSE, c->resolved_at, AUTO_CLOSE_AFTER);
     }
     return n;
+}
+
+int case_wants_timer(const as_case *c, timer_kind kind, int64_t due) {
+    case_timer set[CASE_TIMERS_MAX];
+    int n = case_timers(c, set);
+    for (int i = 0; i < n; i++)
+        if (set[i].kind == kind && set[i].due == due) return 1;
+    return 0;
 }
 
 int64_t case_timer_due(const as_case *c, timer_kind kind) {
@@ -64,12 +86,41 @@ int64_t case_timer_due(const as_case *c, timer_kind kind) {
     return -1;
 }
 
-/* An SLA target passed: mark it, and let sla.on_breach escalate. */
+/* The instant `after` seconds past `at`, or AS_NONE past the last second. */
+static int64_t later(int64_t at, int64_t after) { return after > INT64_MAX - at ? AS_NONE : at + after; }
+
+/* A level of the ladder reached: timeline sla.escalated and feed sla.escalated. */
+static void record_escalation(decide_req *q, const as_case *c, int64_t level, const char *kind, int alert_merchant) {
+    for (int pass = 0; pass < 2; pass++) {
+        members_w m;
+        emitter *e = mw_begin(&m);
+        emit_kint(e, "level", level);
+        emit_kstr(e, "kind", kind);
+        emit_kint(e, "priority", c->priority);
+        emit_kstr(e, "queue", c->queue[0] ? c->queue : NULL);
+        emit_kbool(e, "alert_merchant", alert_merchant);
+        emit_kopt(e, "next_at", c->sla.next_escalation_at);
+        if (pass == 0) note_from(q->ch, "sla.escalated", NULL, q->d->now, &m);
+        else event_from(q->ch, "sla.escalated", q->d->now, &m, EV_CASE_NONE);
+    }
+}
+
+/* The first target the case missed (the ladder's cause), or NULL. */
+static const char *first_breach(const as_case *c) {
+    for (int k = 0; k < SLA__KINDS; k++)
+        if (case_breached(c, (sla_kind)k)) return sla_kind_name((sla_kind)k);
+    return NULL;
+}
+
+/* An SLA target passed: mark it, and let sla.on_breach escalate. An
+ * escalation starts the ladder at level 1 (once per case); next_after arms
+ * its next level. */
 static void fire_breach(decide_req *q, as_case *c, sla_kind kind) {
     static const decide_arg args[] = {ARG_CASE, ARG_KIND};
     const char *name = sla_kind_name(kind);
     policy_result r;
     int ok = decide_call(q, "sla", "on_breach", args, 2, name, SCHEMA_ON_BREACH, NFIELDS(SCHEMA_ON_BREACH), &r) == 0;
+    int escalated = 0;
     c->sla.breached |= 1u << kind;
     members_w m;
     emitter *e = mw_begin(&m);
@@ -84,6 +135,14 @@ static void fire_breach(decide_req *q, as_case *c, sla_kind kind) {
             AS_IDSET(c->queue, queue);
             step_assign(q->d, q->ch, NULL, c, "sla_breach");
         }
+        int started = c->sla.escalation_level == 0;
+        if (started) {
+            c->sla.escalation_level = 1;
+            c->sla.escalated_at = q->d->now;
+        }
+        if (r.f[BR_NEXT_AFTER].present && r.f[BR_NEXT_AFTER].i > 0 && c->sla.next_escalation_at == AS_NONE)
+            c->sla.next_escalation_at = later(q->d->now, r.f[BR_NEXT_AFTER].i);
+        escalated = started;
     }
     if (ok) policy_result_free(&r);
     e = mw_begin(&m);
@@ -93,6 +152,75 @@ static void fire_breach(decide_req *q, as_case *c, sla_kind kind) {
     e = mw_begin(&m);
     emit_kstr(e, "kind", name);
     event_from(q->ch, "sla.breached", q->d->now, &m, EV_CASE_NONE);
+    if (escalated) record_escalation(q, c, 1, name, 0); /* level 1, after the breach it follows */
+}
+
+/* The ladder's next level: sla.escalate(case, step) says what it does (a
+ * priority, a queue, an alert to the merchant) and when the level after it
+ * comes; nil, a failure or the last level ends the ladder. */
+static void fire_escalation(decide_req *q, as_case *c) {
+    static const decide_arg args[] = {ARG_CASE, ARG_STEP};
+    int64_t level = c->sla.escalation_level + 1;
+    c->sla.next_escalation_at = AS_NONE;
+    if (level > SLA_ESCALATION_MAX || !decide_has(q, "sla", "escalate")) return;
+    const char *kind = first_breach(c);
+    escalation_step step = {level, kind, c->sla.escalated_at};
+    q->step = &step;
+    policy_result r;
+    if (decide_call(q, "sla", "escalate", args, 2, NULL, SCHEMA_ESCALATE, NFIELDS(SCHEMA_ESCALATE), &r) != 0) return;
+    if (r.nil) {
+        policy_result_free(&r);
+        return;
+    }
+    c->sla.escalation_level = level;
+    c->escalated = 1;
+    if (r.f[ES_PRIORITY].present) c->priority = clamp_priority(r.f[ES_PRIORITY].i);
+    const char *queue = r.f[ES_QUEUE].present ? r.f[ES_QUEUE].s : NULL;
+    if (queue && !as_id_valid(queue)) {
+        decide_answer_error(q, "sla", "escalate", "queue '%.64s' is not a queue name (A-Z a-z 0-9 . _ : -)", queue);
+    } else if (queue && strcmp(queue, c->queue) != 0) {
+        AS_IDSET(c->queue, queue);
+        step_assign(q->d, q->ch, NULL, c, "escalation");
+    }
+    if (r.f[ES_NEXT_AFTER].present && r.f[ES_NEXT_AFTER].i > 0 && level < SLA_ESCALATION_MAX)
+        c->sla.next_escalation_at = later(q->d->now, r.f[ES_NEXT_AFTER].i);
+    int alert = r.f[ES_ALERT_MERCHANT].present && r.f[ES_ALERT_MERCHANT].b;
+    policy_result_free(&r);
+    record_escalation(q, c, level, kind, alert);
+    if (alert) {
+        members_w m;
+        emitter *e = mw_begin(&m);
+        emit_kint(e, "level", level);
+        emit_kstr(e, "kind", kind);
+        changes_alert(q->ch, "sla_escalation", q->d->now, mw_take(&m),
+                      "sla_escalation: case %s reached escalation level %lld%s%s", c->case_id, (long long)level,
+                      kind ? " after missing its target: " : "", kind ? kind : "");
+    }
+}
+
+/* The target's warnings due by now (sla.warnings): each sent once, with a
+ * timeline entry, an alert and a feed event. */
+static void fire_warnings(decide_req *q, as_case *c, sla_kind kind) {
+    const char *name = sla_kind_name(kind);
+    int64_t target = kind == SLA_FIRST_RESPONSE ? c->sla.first_response_due : c->sla.resolution_due;
+    for (int i = 0; i < c->sla.nwarnings; i++) {
+        as_sla_warning *w = &c->sla.warnings[i];
+        if (w->kind != kind || w->sent_at != AS_NONE || w->due > q->d->now) continue;
+        w->sent_at = q->d->now;
+        for (int pass = 0; pass < 3; pass++) {
+            members_w m;
+            emitter *e = mw_begin(&m);
+            emit_kstr(e, "kind", name);
+            emit_kint(e, "percent", w->percent);
+            emit_kopt(e, "due_at", target);
+            if (pass == 0) note_from(q->ch, "sla.warning", NULL, q->d->now, &m);
+            else if (pass == 1) event_from(q->ch, "sla.warning", q->d->now, &m, EV_CASE_NONE);
+            else
+                changes_alert(q->ch, "sla_warning", q->d->now, mw_take(&m),
+                              "sla_warning: case %s is at %lld%% of its %s target (due %lld)", c->case_id,
+                              (long long)w->percent, name, (long long)target);
+        }
+    }
 }
 
 static void fire_survey(decide_req *q, as_case *c) {
@@ -135,6 +263,9 @@ int case_fire_timer(const as_decider *d0, const as_case *c, timer_kind kind, int
     case TIMER_RESOLUTION: fire_breach(&q, k, SLA_RESOLUTION); break;
     case TIMER_SURVEY: fire_survey(&q, k); break;
     case TIMER_AUTO_CLOSE: fire_auto_close(&q, k); break;
+    case TIMER_WARN_FIRST_RESPONSE: fire_warnings(&q, k, SLA_FIRST_RESPONSE); break;
+    case TIMER_WARN_RESOLUTION: fire_warnings(&q, k, SLA_RESOLUTION); break;
+    case TIMER_ESCALATION: fire_escalation(&q, k); break;
     default: break;
     }
     decide_end(&q);

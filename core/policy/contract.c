@@ -12,7 +12,8 @@ typedef struct {
 } contract_entry;
 
 /* Every name the core asks a policy set for (core/case: open.c, steps.c,
- * timers.c; policy.c builds the calendar). */
+ * timers.c, the desk's warnings and escalations, api/surveys.c; policy.c
+ * builds the calendar). */
 static const contract_entry CONTRACT[] = {
     {"returns", "evaluate", CONTRACT_FN},
     {"compensation", "refund", CONTRACT_FN},
@@ -20,9 +21,12 @@ static const contract_entry CONTRACT[] = {
     {"routing", "route", CONTRACT_FN},
     {"sla", "targets", CONTRACT_FN},
     {"sla", "calendar", CONTRACT_VALUE},
+    {"sla", "warnings", CONTRACT_FN},
     {"sla", "on_breach", CONTRACT_FN},
+    {"sla", "escalate", CONTRACT_FN},
     {"survey", "plan", CONTRACT_FN},
     {"survey", "on_answer", CONTRACT_FN},
+    {"survey", "relationship", CONTRACT_FN},
     {"risk", "rules", CONTRACT_VALUE},
 };
 #define NCONTRACT (sizeof CONTRACT / sizeof CONTRACT[0])

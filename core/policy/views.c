@@ -34,6 +34,7 @@
 typedef struct {
     emitter base;
     lua_State *L;
+    int parts; /* stack index of the metatable's parts (mt_parts) */
     int depth;
     unsigned char is_array[VIEW_MAX_DEPTH + 1];
     lua_Integer index[VIEW_MAX_DEPTH + 1];
@@ -74,23 +75,41 @@ static int view_pairs(lua_State *L) {
     return 3;
 }
 
-/* Replaces the data table on top with its read-only proxy. */
-static void freeze(lua_State *L) {
-    luaL_checkstack(L, 4, "view");
-    lua_newtable(L); /* data proxy */
-    lua_createtable(L, 0, 6);
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "__index");
-    lua_pushvalue(L, -3);
-    lua_rawsetp(L, -2, (void *)view_newindex);
+/* The parts every proxy's metatable is made of, pushed once per view at
+ * `parts`: the keys with their values (the data itself goes under __index
+ * and under a private key). Setting a field by an interned key already on
+ * the stack costs a fraction of lua_setfield, which hashes its key each
+ * time, and a view freezes a dozen tables. */
+/* key, value pairs; the data's two slots hold nil (the data goes there) */
+enum { MT_INDEX = 0, MT_DATA_KEY = 2, MT__PARTS = 12 };
+
+static void push_mt_parts(lua_State *L) {
+    luaL_checkstack(L, MT__PARTS + 2, "view");
+    lua_pushliteral(L, "__index");
+    lua_pushnil(L);
+    lua_pushlightuserdata(L, (void *)view_newindex);
+    lua_pushnil(L);
+    lua_pushliteral(L, "__newindex");
     lua_pushcfunction(L, view_newindex);
-    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "__len");
     lua_pushcfunction(L, view_len);
-    lua_setfield(L, -2, "__len");
+    lua_pushliteral(L, "__pairs");
     lua_pushcfunction(L, view_pairs);
-    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "__metatable");
     lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+}
+
+/* Replaces the data table on top with its read-only proxy. */
+static void freeze(lua_State *L, int parts) {
+    luaL_checkstack(L, 4, "view");
+    lua_createtable(L, 0, 0); /* data proxy */
+    lua_createtable(L, 0, 6);
+    for (int k = 0; k < MT__PARTS; k += 2) {
+        lua_pushvalue(L, parts + k);
+        if (k == MT_INDEX || k == MT_DATA_KEY) lua_pushvalue(L, -4); /* the data */
+        else lua_pushvalue(L, parts + k + 1);
+        lua_rawset(L, -3);
+    }
     lua_setmetatable(L, -2);
     lua_remove(L, -2);
 }
@@ -115,12 +134,12 @@ static void begin(emitter *e, int array, int size) {
 
 /* The one frozen empty table of the state: empty lists and objects (photos,
  * skills, tracking...) are most of a view's tables and need no proxy each. */
-static void push_empty(lua_State *L) {
+static void push_empty(lua_State *L, int parts) {
     static const char key = 0;
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key) == LUA_TTABLE) return;
     lua_pop(L, 1);
     lua_newtable(L);
-    freeze(L);
+    freeze(L, parts);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key);
 }
@@ -131,10 +150,10 @@ static void end(emitter *e) {
     lua_pushnil(L);
     if (lua_next(L, -2) == 0) { /* empty: the shared one */
         lua_pop(L, 1);
-        push_empty(L);
+        push_empty(L, s->parts);
     } else {
         lua_pop(L, 2);
-        freeze(L);
+        freeze(L, s->parts);
     }
     s->depth--;
     place(s);
@@ -179,7 +198,8 @@ typedef struct {
 
 static int view_body(lua_State *L) {
     view_req *r = lua_touserdata(L, 1);
-    lua_sink s = {.base = {&lua_sink_ops}, .L = L};
+    lua_sink s = {.base = {&lua_sink_ops}, .L = L, .parts = lua_gettop(L) + 1};
+    push_mt_parts(L);
     r->encode(&s.base, r->ud);
     if (s.depth != 0 || !lua_istable(L, -1)) return luaL_error(L, "a view must be one object or array");
     r->ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -98,6 +98,27 @@ test("floor: SLA targets cannot be later than the platform's", function()
     eq(policy.floor.sla_targets(quick, c, x), quick)
 end)
 
+test("floor: a merchant may add SLA warnings, never drop the platform's", function()
+    local c = { case_id = "f4", type = "return" }
+    eq(policy.floor.sla_warnings(nil, c, x), { percents = { 75, 90 } })
+    eq(policy.floor.sla_warnings({ percents = {} }, c, x), { percents = { 75, 90 } })
+    eq(policy.floor.sla_warnings({ percents = { 50, 90 } }, c, x), { percents = { 50, 75, 90 } })
+    -- at most 4 in all, the platform's first; junk is left out
+    eq(policy.floor.sla_warnings({ percents = { 10, 20, 30, 0, 150, "x" } }, c, x), { percents = { 10, 20, 75, 90 } })
+end)
+
+test("floor: the escalation ladder cannot be removed or slowed by a merchant", function()
+    local c = { case_id = "f5", type = "return", priority = 3 }
+    local lazy = policy.floor.sla_on_breach({ escalate = true, priority = 3 }, c, "resolution", x)
+    eq(lazy.next_after, 4 * HOUR)
+    eq(policy.floor.sla_on_breach({ escalate = true, next_after = HOUR }, c, "resolution", x).next_after, HOUR)
+    eq(policy.floor.sla_escalate(nil, c, { level = 2 }, x), { queue = "supervisors", next_after = 20 * HOUR })
+    eq(policy.floor.sla_escalate({ queue = "m_leads", next_after = DAY }, c, { level = 2 }, x),
+       { queue = "m_leads", next_after = 20 * HOUR })
+    eq(policy.floor.sla_escalate({ priority = 2 }, c, { level = 3 }, x), { priority = 2, alert_merchant = true })
+    eq(policy.floor.sla_escalate({ priority = 1 }, c, { level = 4 }, x), { priority = 1 })
+end)
+
 test("floor: breaches escalate, surveys go out, low scores get their follow-up", function()
     eq(policy.floor.sla_on_breach(nil, { priority = 2 }, "resolution", x).escalate, true)
     local done = { case_id = "f3", type = "return", followup = false }

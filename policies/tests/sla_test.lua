@@ -55,7 +55,21 @@ test("the calendar lists 2026 holidays and make-up working days", function()
     for i = 2, #cal.holidays do ok(cal.holidays[i - 1] < cal.holidays[i], "holidays sorted") end
 end)
 
-test("a breach escalates one priority step", function()
-    eq(policy.sla.on_breach({ type = "return", priority = 3 }, "resolution", x), { escalate = true, priority = 2 })
+test("a breach escalates one priority step (level 1) and arms level 2 four hours later", function()
+    eq(policy.sla.on_breach({ type = "return", priority = 3 }, "resolution", x),
+       { escalate = true, priority = 2, next_after = 4 * HOUR })
     eq(policy.sla.on_breach({ type = "return", priority = 1 }, "first_response", x).priority, 1)
+end)
+
+test("warnings at 75% and 90% of every target", function()
+    eq(policy.sla.warnings({ type = "return" }, x), { percents = { 75, 90 } })
+    eq(policy.sla.warnings({ type = "consultation" }, x), { percents = { 75, 90 } })
+end)
+
+test("escalation ladder: level 2 moves to the supervisors, level 3 alerts the merchant, then it stops", function()
+    local c = { type = "complaint", priority = 1, queue = "quality" }
+    eq(policy.sla.escalate(c, { level = 2, kind = "resolution" }, x),
+       { queue = "supervisors", next_after = 20 * HOUR })
+    eq(policy.sla.escalate(c, { level = 3, kind = "resolution" }, x), { alert_merchant = true })
+    eq(policy.sla.escalate(c, { level = 4, kind = "resolution" }, x), nil)
 end)

@@ -30,10 +30,38 @@ test("CSAT 3 and above close the loop without follow-up", function()
     eq(policy.survey.on_answer(resolved, { csat = 5, nps = 10 }, x), nil)
 end)
 
+test("relationship NPS: 30 days after a buyer's activity, at most one a quarter", function()
+    local now = 1794794400
+    local c = make_ctx { now = now }
+    local first = policy.survey.relationship({ buyer_id = "b1", rounds = 0 }, c)
+    eq(first.send_after, 30 * DAY)
+    eq(first.questions[1].id .. ":" .. first.questions[1].min .. "-" .. first.questions[1].max, "nps:0-10")
+    -- sent 20 days ago: the next not before 90 days after that
+    eq(policy.survey.relationship({ buyer_id = "b1", rounds = 1, last_sent_at = now - 20 * DAY }, c).send_after,
+       70 * DAY)
+    eq(policy.survey.relationship({ buyer_id = "b1", rounds = 1, last_sent_at = now - 80 * DAY }, c).send_after,
+       30 * DAY)
+end)
+
+test("floor: a merchant cannot drop or delay the platform's relationship survey", function()
+    local buyer = { buyer_id = "b1", rounds = 0 }
+    eq(policy.floor.survey_relationship(nil, buyer, x).send_after, 30 * DAY)
+    eq(policy.floor.survey_relationship({ send_after = 99 * DAY }, buyer, x).send_after, 30 * DAY)
+    eq(policy.floor.survey_relationship({ send_after = DAY, questions = {} }, buyer, x).send_after, DAY)
+end)
+
 test("risk thresholds: complaint spikes and stalled parcels at 48 hours", function()
     local r = policy.risk.rules
     eq(r.stalled_parcel_hours, 48)
     eq(r.complaints_per_sku_24h, 5)
     eq(r.complaints_per_merchant_24h, 20)
+end)
+
+test("risk thresholds on returns: spikes per sku and merchant, serial returners across buyer ids", function()
+    local r = policy.risk.rules
+    eq(r.returns_per_sku_24h, 10)
+    eq(r.returns_per_merchant_24h, 50)
+    eq(r.serial_returns_30d, 6)
+    eq(r.serial_returner_buyers, 2)
     for name, v in pairs(r) do ok(math.type(v) == "integer" and v > 0, name) end
 end)

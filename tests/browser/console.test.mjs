@@ -387,11 +387,21 @@ describe('console', () => {
     await page.close();
   });
 
-  test('the agent\'s "next case" waits for its endpoint and says so', async () => {
+  test('the agent\'s "next case" takes the case the server\'s backlog gives it', async () => {
+    // a1 goes offline, so a new consultation of its queue waits unassigned; its pull takes it all the same
+    await srv.ok('POST', '/v1/agents/a1/availability', { token: 'ag1', body: { online: false } });
+    await srv.ok('POST', '/v1/orders', { body: orderBody({ order_id: 'o-next', buyer_id: 'b-next' }) });
+    const waiting = await srv.ok('POST', '/v1/cases', { body: { type: 'consultation', order_id: 'o-next', reason: 'other',
+      channel: 'chat' } });
+    assert.equal(waiting.assignee, null);
     const page = await open('ag1');
     await page.click('#next-case');
-    await page.waitForSelector('.next-case [data-unavailable]');
-    assert.match(await page.textContent('.next-case'), /POST \/v1\/agents\/a1\/next/);
+    await page.waitForSelector(`section.case[data-case-id="${waiting.case_id}"]`);
+    assert.equal((await srv.ok('GET', `/v1/cases/${waiting.case_id}`)).assignee, 'a1');
+    await page.goto(page.url().split('#')[0] + '#/inbox');
+    await page.click('#next-case');
+    await page.waitForSelector('.toast:has-text("No case is waiting for you.")');
+    await srv.ok('POST', '/v1/agents/a1/availability', { token: 'ag1', body: { online: true } });
     await page.close();
   });
 

@@ -65,8 +65,10 @@ class AgentsTest(ServerTestCase):
         self.act(cases[1], "resolve", resolution="done")
         r = self.s.post("/v1/agents", {"agent_id": "a1", "queues": ["after_sales"], "capacity": 2})
         self.assertStatus(r, 201)
-        self.assertEqual(r.json["load"], 1)  # one of the two is still open
-        self.act(cases[2], "assign", agent_id="a1")
+        # one of the two is still open, and the room left takes the case waiting in after_sales
+        self.assertEqual(r.json["load"], 2)
+        self.assertEqual(self.s.get("/v1/cases/" + cases[2]).json["assignee"], "a1")
+        self.act(cases[2], "assign", agent_id="a1")  # already a1's: nothing changes
         self.assertEqual(self.loads()["a1"], 2)
         tl = self.s.get("/v1/cases/%s/timeline" % cases[0]).json["events"]
         self.assertEqual([e["data"] for e in tl if e["type"] == "assignment"][-1],
@@ -223,9 +225,13 @@ class AgentsTest(ServerTestCase):
         self.s.stop()
         self.s.start()
         self.assertEqual(self.loads(), {"a1": 2})
-        self.make_agent("a1", queues=["after_sales"], capacity=3)
-        self.assertEqual(self.new_return()["assignee"], "a1")
+        waiting = self.s.get("/v1/cases?assignee=none").json["cases"][0]["case_id"]
+        self.make_agent("a1", queues=["after_sales"], capacity=3)  # the raise takes the case that waited
+        self.assertEqual(self.s.get("/v1/cases/" + waiting).json["assignee"], "a1")
         self.assertEqual(self.loads(), {"a1": 3})
+        self.make_agent("a1", queues=["after_sales"], capacity=4)
+        self.assertEqual(self.new_return()["assignee"], "a1")
+        self.assertEqual(self.loads(), {"a1": 4})
 
     def test_auto_close_and_survey_close_do_not_touch_load(self):
         self.make_agent("a1", queues=["after_sales"], capacity=5)

@@ -153,6 +153,9 @@ def templates(ctx):
         ("POST", "/v1/admin/clock", {"set": T0 + ctx["n"]}),
         ("POST", "/v1/admin/policies/shadow", {"sources": {"returns.lua": "return {evaluate = 1"}}),
         ("DELETE", "/v1/admin/policies/shadow", {}),
+        ("POST", "/v1/agents/a1/availability", {"online": True, "capacity": 3}),
+        ("POST", "/v1/agents/a1/next", {}),
+        ("POST", "/v1/customers/b1/nps", {"nps": 7, "comment": "c", "channel": "app", "merchant_id": "m1"}),
     ]
 
 
@@ -165,6 +168,10 @@ GET_PATHS = [
     "/v1/cases?limit={n}&cursor={s}", "/v1/cases?breached={s}", "/v1/cases?status={s}",
     "/v1/events?after={n}&limit={n}", "/v1/alerts?kind={s}&limit={n}",
     "/v1/reports/kpi?from={n}&to={n}&group_by={s}", "/v1/agents", "/v1/admin/policies", "/v1/admin/routes",
+    "/v1/cases?sort={s}&priority={s}&due_before={n}&created_from={n}&created_to={n}&cursor={s}",
+    "/v1/cases?phone={s}&email={s}", "/v1/cases?tracking_no={s}&assignee=none&status={s},{s}",
+    "/v1/agents/a1/next", "/v1/agents/{s}/next", "/v1/customers/b1/nps", "/v1/customers/{s}/nps",
+    "/v1/surveys?kind={s}&channel={s}&from={n}&to={n}&limit={n}&cursor={s}",
     "/healthz", "/metrics",
 ]
 

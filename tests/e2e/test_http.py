@@ -291,7 +291,7 @@ class HttpTest(ServerTestCase):
         self.assertStatus(self.s.post("/v1/orders", order_body(order_id="abs1")), 201)
         c = self.conn()
         for target, status in (("http://example.com/healthz", 200), ("HTTPS://x:8080/v1/orders/abs1", 200),
-                               ("http://example.com/v1/orders/abs1?x=1", 200),
+                               ("http://example.com/v1/cases?limit=1", 200),
                                ("http://example.com", 404), ("http://example.com?q=1", 404)):
             with self.subTest(target=target):
                 c.send(req("GET", target))

@@ -66,9 +66,12 @@ class Timeouts(ServerTestCase):
         c.connect(("127.0.0.1", self.s.port))
         c.settimeout(5)
         burst = GET * 500
-        for _ in range(40):  # ~20000 answers, far more than the buffers hold
-            c.sendall(burst)
-        c.sendall(GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        try:
+            for _ in range(40):  # ~20000 answers, far more than the buffers hold
+                c.sendall(burst)
+            c.sendall(GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # on a slow machine the server's timer closed it before we finished: the point of the test
         deadline = time.monotonic() + 10
         while self.open_connections() > 1 and time.monotonic() < deadline:
             time.sleep(0.05)  # waiting for the server's own timer, not for time to pass

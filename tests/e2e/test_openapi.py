@@ -126,6 +126,15 @@ class OpenApiAgainstTheServer(ServerTestCase):
         ok(s.post("/v1/admin/policies/activate", {"version": up.json["version"]}), 200)
         ok(s.post("/v1/admin/policies/rollback"), 200)
         self.assertEqual(consult["type"], "consultation")
+        # an agent's desk: availability, the next case, work lists, relationship NPS, survey answers
+        ok(s.post("/v1/agents/a1/availability", {"online": True, "capacity": 9}, token="ag1"), 200)
+        ok(s.get("/v1/agents/a1/next", token="ag1"), 200)
+        ok(s.post("/v1/agents/a1/next", token="ag1"), 200)
+        ok(s.get("/v1/cases?sort=priority&assignee=none&status=open,in_progress&priority=1,2,3"), 200)
+        ok(s.get("/v1/cases?phone=13812345678&created_from=%d" % (T0 - DAY)), 200)
+        ok(s.get("/v1/customers/b1/nps"), 200)
+        ok(s.post("/v1/customers/b1/nps", {"nps": 9, "channel": "app"}, token="svc1"), 200)
+        ok(s.get("/v1/surveys?kind=case"), 200)
 
     def test_answers_validate_against_the_description(self):
         self.walk()

@@ -62,6 +62,21 @@ def new_agent(t, col):
                           "skills": [], "capacity": 1, "online": True}
 
 
+def own_agent(suffix, body=None):
+    """An agent's own resource for agent tokens, agent-ag1's for everyone else."""
+    def make(t, col):
+        agent = "agent-%s" % col if ROLE.get(col) == "agent" else "agent-ag1"
+        return "/v1/agents/%s/%s" % (agent, suffix), body
+    return make
+
+
+def nps_answer(t, col):
+    """A buyer of m1 with a relationship survey planned by its new order."""
+    buyer = "nps-%s" % col_name(col)
+    t.ok(t.s.post("/v1/orders", order_body(order_id="o-" + buyer, buyer_id=buyer, merchant_id="m1")))
+    return "/v1/customers/%s/nps" % buyer, {"nps": 9, "merchant_id": "m1"}
+
+
 DRY_RUN = {"case": {"type": "return", "reason": "no_reason", "channel": "app", "sku": "s1", "qty": 1},
            "order": order_body(now=T0)}
 REJECT_ALL = "return { evaluate = function() return { outcome = 'reject', reason_code = 'x', message = 'x' } end }"
@@ -166,10 +181,22 @@ ROWS = [
      "200  200  200  404  200  200  404  200  401  401"),
     ("GET", "/v1/customers/{buyer_id}/cases", fixed("/v1/customers/b1/cases"),
      "200  200  200  200  200  200  200  200  401  401", check_customer_cases),
+    ("GET", "/v1/customers/{buyer_id}/nps", fixed("/v1/customers/b1/nps"),
+     "200  200  200  200  200  200  200  200  401  401"),
+    ("POST", "/v1/customers/{buyer_id}/nps", nps_answer,
+     "200  200  200  404  200  200  404  200  401  401"),
+    ("GET", "/v1/surveys", fixed("/v1/surveys?limit=200"),
+     "200  200  200  200  200  200  200  200  401  401"),
     ("POST", "/v1/agents", new_agent,
      "201  403  403  403  403  403  403  403  401  401"),
     ("GET", "/v1/agents", fixed("/v1/agents"),
      "200  200  200  200  200  200  200  200  401  401"),
+    ("POST", "/v1/agents/{id}/availability", own_agent("availability", {"online": True}),
+     "200  403  200  200  200  403  403  403  401  401"),
+    ("GET", "/v1/agents/{id}/next", own_agent("next"),
+     "200  200  200  200  200  403  403  403  401  401"),
+    ("POST", "/v1/agents/{id}/next", own_agent("next"),
+     "200  200  200  200  200  403  403  403  401  401"),
     ("GET", "/v1/alerts", fixed("/v1/alerts?limit=200"),
      "200  200  200  200  200  200  200  200  401  401", check_alerts),
     ("GET", "/v1/reports/kpi", fixed("/v1/reports/kpi?group_by=merchant"),
@@ -230,6 +257,8 @@ class RoleMatrix(ServerTestCase):
         """Both merchants' orders, cases (returns for replay) and alerts."""
         self.ok(self.s.post("/v1/orders", order_body(order_id="o1", merchant_id="m1", buyer_id="b1", qty=10)))
         self.ok(self.s.post("/v1/orders", order_body(order_id="o2", merchant_id="m2", buyer_id="b2", qty=10)))
+        for agent in ("agent-ag1", "agent-ag2", "agent-agu"):  # registered, serving no queue
+            self.ok(self.s.post("/v1/agents", {"agent_id": agent, "queues": []}))
         self.ids = {"case1": self.fresh_case()}
         for key, order in (("ret1", "o1"), ("ret2", "o2")):
             self.ids[key] = self.ok(self.s.post("/v1/cases", {"type": "return", "order_id": order, "sku": "s1",

@@ -51,6 +51,13 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(self.s.get("/v1/orders/o-ret")["case_ids"], [RETURN])
         self.assertEqual(self.s.get("/v1/agents")["agents"][0]["agent_id"], "a1")
 
+    def test_the_old_cases_are_on_the_work_lists(self):
+        # schema 3 derives the work lists (and the backlog) from the stored cases
+        active = {c["case_id"] for c in self.s.get("/v1/cases?status=open,awaiting_customer,in_progress")["cases"]}
+        self.assertIn(RETURN, active)
+        self.assertEqual({c["case_id"] for c in self.s.get("/v1/cases?sort=due")["cases"]}, active)
+        self.assertEqual({c["case_id"] for c in self.s.get("/v1/cases?sort=priority")["cases"]}, active)
+
     def test_old_claims_hold_their_lines(self):
         # the refunded refund_only keeps what it was paid: nothing left on o-ro
         c = self.open_case(type="refund_only", order_id="o-ro", reason="not_received")

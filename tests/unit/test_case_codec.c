@@ -67,6 +67,11 @@ static void full_case(as_case *c) {
     c->sla.resolution_due = 1767300000;
     c->sla.business = 1;
     c->sla.breached = 1u << SLA_FIRST_RESPONSE | 1u << SLA_RESOLUTION;
+    c->sla.warnings[0] = (as_sla_warning){SLA_RESOLUTION, 75, 1767280000, 1767280000};
+    c->sla.nwarnings = 1;
+    c->sla.escalation_level = 2;
+    c->sla.escalated_at = 1767300001;
+    c->sla.next_escalation_at = 1767400000;
     as_decision *d = &c->decision;
     d->outcome = OUT_APPROVE;
     d->reason_code = strdup("merchant_fault");
@@ -108,7 +113,9 @@ static const char FULL_CASE_JSON[] =
     "\"parent_case_id\":\"C0000000041\",\"created_at\":1767225600,\"updated_at\":1767229200,"
     "\"first_response_at\":1767226000,\"resolved_at\":1767230000,\"closed_at\":1767240000,"
     "\"sla\":{\"first_response_due\":1767232800,\"resolution_due\":1767300000,\"business\":true,"
-    "\"breached\":[\"first_response\",\"resolution\"]},"
+    "\"breached\":[\"first_response\",\"resolution\"],"
+    "\"warnings\":[{\"kind\":\"resolution\",\"percent\":75,\"due_at\":1767280000,\"sent_at\":1767280000}],"
+    "\"escalation\":{\"level\":2,\"at\":1767300001,\"next_at\":1767400000}},"
     "\"decision\":{\"outcome\":\"approve\",\"reason_code\":\"merchant_fault\","
     "\"message\":\"merchant_fault: quality reported within 7 days\",\"policy_version\":\"" VERSION "\","
     "\"module\":\"returns\",\"function\":\"evaluate\",\"at\":1767225601,"
@@ -142,7 +149,8 @@ static const char BARE_CASE_JSON[] =
     "\"channel\":\"chat\",\"reason\":\"other\",\"description\":null,\"opened\":false,\"photos\":[],"
     "\"queue\":\"customer_service\",\"priority\":3,\"skills\":[],\"assignee\":null,\"escalated\":false,"
     "\"created_at\":100,\"updated_at\":100,\"first_response_at\":null,\"resolved_at\":null,\"closed_at\":null,"
-    "\"sla\":{\"first_response_due\":null,\"resolution_due\":null,\"business\":false,\"breached\":[]},"
+    "\"sla\":{\"first_response_due\":null,\"resolution_due\":null,\"business\":false,\"breached\":[],"
+    "\"warnings\":[],\"escalation\":{\"level\":0,\"at\":null,\"next_at\":null}},"
     "\"decision\":null,\"refund\":{\"approved_cents\":0,\"refunded_cents\":0,\"shipping_paid_by\":null},"
     "\"compensation\":null,\"survey\":{\"due_at\":null,\"csat\":null,\"nps\":null,\"comment\":null},"
     "\"shipments\":[]}";
@@ -235,6 +243,14 @@ static void assert_case_equal(const as_case *a, const as_case *b) {
     assert_int_equal(a->sla.resolution_due, b->sla.resolution_due);
     assert_int_equal(a->sla.business, b->sla.business);
     assert_int_equal(a->sla.breached, b->sla.breached);
+    assert_int_equal(a->sla.nwarnings, b->sla.nwarnings);
+    for (int i = 0; i < a->sla.nwarnings; i++) {
+        const as_sla_warning *w = &a->sla.warnings[i], *v = &b->sla.warnings[i];
+        assert_true(w->kind == v->kind && w->percent == v->percent && w->due == v->due && w->sent_at == v->sent_at);
+    }
+    assert_int_equal(a->sla.escalation_level, b->sla.escalation_level);
+    assert_int_equal(a->sla.escalated_at, b->sla.escalated_at);
+    assert_int_equal(a->sla.next_escalation_at, b->sla.next_escalation_at);
     const as_decision *x = &a->decision, *y = &b->decision;
     assert_int_equal(x->outcome, y->outcome);
     str_eq(x->reason_code, y->reason_code);
@@ -639,7 +655,8 @@ static void case_view_omits_nulls_and_adds_item(void **state) {
               "\"order_id\":\"O-1\",\"sku\":\"SKU-2\",\"buyer_id\":\"B-1\",\"channel\":\"chat\",\"reason\":\"other\","
               "\"opened\":false,\"photos\":[],\"queue\":\"customer_service\",\"priority\":3,\"skills\":[],"
               "\"escalated\":false,\"followup\":false,\"created_at\":100,\"updated_at\":100,"
-              "\"sla\":{\"business\":false,\"breached\":[]},\"decision\":{\"outcome\":\"review\",\"at\":0},"
+              "\"sla\":{\"business\":false,\"breached\":[],\"warnings\":[],\"escalation\":{\"level\":0}},"
+              "\"decision\":{\"outcome\":\"review\",\"at\":0},"
               "\"refund\":{\"approved_cents\":0,\"refunded_cents\":0},\"survey\":{},\"shipments\":[],"
               "\"item\":{\"sku\":\"SKU-2\",\"category\":\"food\",\"price_cents\":500,\"qty\":3}}");
     assert_null(strstr(text, "null"));

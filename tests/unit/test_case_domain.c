@@ -473,9 +473,13 @@ static void open_consultation_for_a_vip(void **state) {
     assert_string_equal(c->description, "where is my invoice?");
     assert_true(ch.ledger == NULL || ch.ledger->n == 0);
     case_timer t[CASE_TIMERS_MAX];
-    assert_int_equal(case_timers(c, t), 1);
+    assert_int_equal(case_timers(c, t), 3); /* the first response, and its warnings (sla.warnings) */
     assert_int_equal(t[0].kind, TIMER_FIRST_RESPONSE);
     assert_int_equal(t[0].due, NOW + 2 * HOUR + 1); /* within 2 hours includes the last second */
+    assert_int_equal(t[1].kind, TIMER_WARN_FIRST_RESPONSE);
+    assert_int_equal(t[1].due, NOW + 90 * 60); /* 75% of 2 hours */
+    assert_int_equal(t[2].kind, TIMER_WARN_FIRST_RESPONSE);
+    assert_int_equal(t[2].due, NOW + 108 * 60); /* 90% */
     changes_free(&ch);
 }
 
