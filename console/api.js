@@ -11,11 +11,14 @@ export const session = {
   me: null, // {role, merchant_id, agent_id} from GET /v1/me
 };
 
-// Endpoints other teams are building. The console calls them and shows "not
-// available on this server" while the server answers 404 (docs/console.md).
+// Endpoints the console calls that a server may not have (an older build, or
+// one another team is building): it shows "not available on this server"
+// while the server answers 404 (docs/console.md).
 export const PENDING = {
   versions: '/v1/admin/policies/versions',
+  version: (v) => `/v1/admin/policies/versions/${encodeURIComponent(v)}`,
   activate: '/v1/admin/policies/activate',
+  rollback: '/v1/admin/policies/rollback',
   nextCase: (agentId) => `/v1/agents/${encodeURIComponent(agentId)}/next`,
 };
 

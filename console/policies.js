@@ -166,9 +166,10 @@ export function renderPolicies(main) {
     renderShadow();
   }
 
-  // Versions, diff, activate, roll back: GET /v1/admin/policies/versions and
-  // POST /v1/admin/policies/activate {version}, which another team is
-  // building; a 404 shows that this server does not have them yet.
+  // Versions, diff, activate, roll back: GET /v1/admin/policies/versions
+  // (newest activation first, `previous` the version a rollback returns to),
+  // GET .../versions/{version} (the files with their sources, for the diff),
+  // POST .../activate {version} and POST .../rollback.
   async function loadVersions() {
     let r;
     try {
@@ -182,38 +183,65 @@ export function renderPolicies(main) {
     if (!st.alive) return;
     const versions = (r.versions || []).slice();
     const at = (v) => v.activated_at ?? v.loaded_at ?? 0;
-    versions.sort((a, b) => at(b) - at(a));
-    const activeVersion = st.active ? st.active.version : null;
+    const activeVersion = r.active || (st.active ? st.active.version : null);
     const activeIdx = versions.findIndex((v) => v.active || v.version === activeVersion);
-    const previous = activeIdx >= 0 ? versions[activeIdx + 1] : null;
+    const previous = r.previous ? versions.find((v) => v.version === r.previous) || { version: r.previous } : null;
     const result = h('div.result');
-    const activate = async (version, what) => {
-      clear(result, loading(`${what}…`));
+    const done = (what, version) => {
+      toast(`${what}: version ${shortHash(version)} is active`);
+      clear(result);
+      loadActive();
+      loadVersions();
+    };
+    const failed = (e, what, route) => clear(result, e.notAvailable && e.code !== 'not_found'
+      ? notAvailable(what, route) : errorBox(e));
+    const activate = async (version) => {
+      clear(result, loading('Activate…'));
       try {
         await post(PENDING.activate, { version });
-        toast(`${what}: version ${shortHash(version)} is active`);
-        clear(result);
-        loadActive();
-        loadVersions();
+        done('Activate', version);
       } catch (e) {
-        clear(result, e.notAvailable ? notAvailable('Activating a version', 'POST ' + PENDING.activate) : errorBox(e));
+        failed(e, 'Activating a version', 'POST ' + PENDING.activate);
+      }
+    };
+    const rollback = async () => {
+      clear(result, loading('Roll back…'));
+      try {
+        const a = await post(PENDING.rollback, {});
+        done('Roll back', a.version || previous.version);
+      } catch (e) {
+        failed(e, 'Rolling back', 'POST ' + PENDING.rollback);
+      }
+    };
+    // A version's files with their sources, when the list did not carry them.
+    const withSources = async (v) => {
+      if ((v.files || []).some((f) => fileText(f) !== null)) return v;
+      try {
+        return await get(PENDING.version(v.version));
+      } catch {
+        return v; // the diff then compares hashes only
       }
     };
     const pick = (idx) => h('select', versions.map((v, i) => h('option', { value: i, selected: i === idx },
       `${shortHash(v.version)} · ${when(at(v))}${i === activeIdx ? ' (active)' : ''}`)));
     const from = pick(Math.min(1, versions.length - 1)), to = pick(0);
     const diffBox = h('div');
+    const tests = (v) => v.tests ? `${v.tests.passed} passed, ${v.tests.failed} failed` : '';
+    const by = (v) => v.loaded_by ? [v.loaded_by.role, v.loaded_by.agent].filter(Boolean).join(' ') : '';
     clear(versionsBox, h('h2', 'Versions'),
-      h('table.list', h('thead', h('tr', ['version', 'loaded', 'files', ''].map((x) => h('th', x)))),
+      h('table.list', h('thead', h('tr', ['version', 'activated or loaded', 'by', 'files', 'tests', ''].map((x) => h('th', x)))),
         h('tbody', versions.map((v, i) => h('tr', { class: i === activeIdx ? 'this' : null },
           h('td', h('code', { title: v.version }, shortHash(v.version)), i === activeIdx ? [' ', badge('active')] : ''),
-          h('td', when(at(v))), h('td', (v.files || []).length),
+          h('td', when(at(v))), h('td', by(v)), h('td', (v.files || []).length), h('td', tests(v)),
           h('td', i === activeIdx ? '' : h('button.secondary', { type: 'button',
-            onclick: () => activate(v.version, 'Activate') }, 'Activate')))))),
-      h('div.buttons', previous ? h('button#rollback', { type: 'button',
-        onclick: () => activate(previous.version, 'Roll back') }, `Roll back to ${shortHash(previous.version)}`) : null),
-      h('div.diff-pick', 'Diff ', from, ' → ', to, ' ', h('button.secondary', { type: 'button', onclick: () =>
-        clear(diffBox, renderVersionDiff(versions[from.value], versions[to.value])) }, 'Show diff')),
+            onclick: () => activate(v.version) }, 'Activate')))))),
+      h('div.buttons', previous ? h('button#rollback', { type: 'button', onclick: rollback },
+        `Roll back to ${shortHash(previous.version)}`) : null),
+      h('div.diff-pick', 'Diff ', from, ' → ', to, ' ', h('button.secondary', { type: 'button', onclick: async () => {
+        clear(diffBox, loading('Reading the versions…'));
+        const [a, b] = await Promise.all([withSources(versions[from.value]), withSources(versions[to.value])]);
+        clear(diffBox, renderVersionDiff(a, b));
+      } }, 'Show diff')),
       diffBox, result);
   }
 

@@ -5,12 +5,14 @@
  *              [--idle-timeout MS] [--request-timeout MS] [--max-connections N]
  *              [--max-pending-writes N] [--policy-error-alert N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
  *              [--quiet]
- *   aftersaled policy test DIR
+ *   aftersaled policy test DIR|FILE [--filter TEXT]
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/server.h"
 #include "cli/cli.h"
@@ -19,7 +21,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: aftersaled [flags]\n"
-            "       aftersaled policy test DIR\n\n"
+            "       aftersaled policy test DIR|FILE [--filter TEXT]\n\n"
             "  --listen HOST:PORT   address to serve HTTP on (default 127.0.0.1:8080)\n"
             "  --data DIR           LMDB data directory (default ./var)\n"
             "  --policies DIR       Lua policy set (default ./policies)\n"
@@ -41,7 +43,9 @@ static void usage(FILE *out) {
             "                       so it is not on the command line where ps shows it\n"
             "  --quiet              no access log lines\n"
             "  --help               this text\n\n"
-            "  policy test DIR      run DIR/tests/*.lua against the set in DIR; exit 1 on failure\n"
+            "  policy test DIR|FILE [--filter TEXT]  run the set's tests (DIR/tests/*.lua and\n"
+            "                       DIR/merchants/ID/tests/*.lua), or one test file, or the tests whose\n"
+            "                       \"FILE: NAME\" contains TEXT; exit 1 on failure\n"
             "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n");
 }
 
@@ -139,18 +143,73 @@ static int parse_flags(int argc, char **argv, server_config *cfg) {
     return 0;
 }
 
-static int policy_test(const char *dir) {
-    policy_config cfg = {.dir = dir};
-    int passed = 0, failed = 0;
+/* The set a test file belongs to: .../tests/F.lua or .../merchants/ID/tests/F.lua
+ * of it. Fills root (the set's directory) and only (the file's name in the
+ * set); -1 if path is no such file. */
+static int test_file_of(const char *path, char *root, size_t rootlen, char *only, size_t onlylen) {
+    char full[PATH_MAX];
+    if (realpath(path, full) == NULL) return -1;
+    char *slash[4] = {0}; /* the last four separators, last first */
+    for (int i = 0; i < 4; i++) {
+        slash[i] = strrchr(full, '/');
+        if (slash[i] == NULL) break;
+        *slash[i] = '\0';
+    }
+    /* full/[3]/[2]/[1]/[0]: [0] the file, [1] "tests" */
+    const char *file = slash[0] ? slash[0] + 1 : "", *tests = slash[1] ? slash[1] + 1 : "";
+    const char *id = slash[2] ? slash[2] + 1 : NULL, *merchants = slash[3] ? slash[3] + 1 : NULL;
+    if (strcmp(tests, "tests") != 0 || id == NULL) return -1;
+    if (merchants && strcmp(merchants, "merchants") == 0) {
+        snprintf(root, rootlen, "%s", full[0] ? full : "/");
+        snprintf(only, onlylen, "merchants/%s/tests/%s", id, file);
+    } else {
+        *slash[2] = '/'; /* the set is the directory above tests/ */
+        if (slash[3]) *slash[3] = '/';
+        snprintf(root, rootlen, "%s", full[0] ? full : "/");
+        snprintf(only, onlylen, "tests/%s", file);
+    }
+    return 0;
+}
+
+/* policy test DIR|FILE [--filter TEXT]: one line per test, the summary
+ * line last and alone on stdout; why it failed on stderr after it. */
+static int policy_test(int argc, char **argv) {
+    const char *target = NULL;
+    policy_test_opts opts = {0};
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--filter") && i + 1 < argc) opts.filter = argv[++i];
+        else if (argv[i][0] != '-' && target == NULL) target = argv[i];
+        else target = NULL, i = argc;
+    }
+    if (target == NULL) {
+        fprintf(stderr, "usage: aftersaled policy test DIR|FILE [--filter TEXT]\n");
+        return 2;
+    }
+    char root[PATH_MAX], only[1024];
+    struct stat st;
+    policy_config cfg = {.dir = target};
+    if (stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (test_file_of(target, root, sizeof root, only, sizeof only) != 0) {
+            fprintf(stderr, "aftersaled: %s: not a test file of a policy set (DIR/tests/NAME.lua or "
+                            "DIR/merchants/ID/tests/NAME.lua)\n", target);
+            return 2;
+        }
+        cfg.dir = root;
+        opts.only = only;
+    }
+    policy_test_result res;
     char err[2048] = "";
-    int rc = policy_run_tests(&cfg, stdout, &passed, &failed, err, sizeof err);
+    int rc = policy_test_run(&cfg, &opts, stdout, &res, err, sizeof err);
+    json_decref(res.failures);
+    fflush(stdout);
     if (err[0]) fprintf(stderr, "aftersaled: %s\n", err);
+    if (rc == 0 && res.passed == 0 && opts.filter) fprintf(stderr, "aftersaled: no test matches '%s'\n", opts.filter);
     return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "policy")) {
-        if (argc == 4 && !strcmp(argv[2], "test")) return policy_test(argv[3]);
+        if (argc >= 3 && !strcmp(argv[2], "test")) return policy_test(argc - 3, argv + 3);
         if (argc >= 3) return cli_policy(argc - 2, argv + 2);
         usage(stderr);
         return 2;

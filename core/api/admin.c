@@ -108,42 +108,8 @@ static void start_job(server *s, http_request *req, json_t *in, int run_tests,
     s->policy_busy = 1;
 }
 
-/* 422 policy_rejected with the file and line parsed from "file:line: msg". */
-static int path_char(char c) {
-    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.' || c == '/';
-}
-
-/* Where an error points a policy author: the first "name.lua:LINE" in it (a
- * syntax error, a failing test's assertion, the require that found nothing),
- * or else the first "name.lua" (a bad calendar, a module that returns no
- * table). line stays 0 when there is none. */
-static void error_location(const char *err, char *file, size_t filelen, int *line) {
-    file[0] = '\0';
-    *line = 0;
-    for (const char *p = strstr(err, ".lua"); p != NULL; p = strstr(p + 4, ".lua")) {
-        const char *start = p;
-        while (start > err && path_char(start[-1])) start--;
-        if (start == p) continue;
-        int has_line = p[4] == ':' && isdigit((unsigned char)p[5]);
-        if (file[0] == '\0' || has_line)
-            snprintf(file, filelen, "%.*s", (int)(p + 4 - start), start);
-        if (has_line) {
-            *line = atoi(p + 5);
-            return;
-        }
-    }
-}
-
 static void reply_rejected(server *s, http_request *req, const char *err) {
-    char file[256];
-    int line;
-    error_location(err, file, sizeof file, &line);
-    /* (Jansson's pack has no optional integer: build the details by hand) */
-    json_t *d = json_object();
-    if (file[0]) json_object_set_new(d, "file", json_string(file));
-    if (line > 0) json_object_set_new(d, "line", json_integer(line));
-    json_object_set_new(d, "version", json_string(policy_set_version(s->policies)));
-    http_respond_error(req, 422, "policy_rejected", err, d);
+    reply_policy_rejected(s, req, err, NULL);
 }
 
 static json_t *describe_sets(server *s) {
@@ -156,19 +122,6 @@ void h_admin_policies(server *s, http_request *req, const route_params *p, const
     (void)p;
     (void)who;
     http_respond_json(req, 200, describe_sets(s));
-}
-
-static void shadow_done(policy_job *job) {
-    server *s = job->s;
-    if (job->set == NULL) {
-        reply_rejected(s, job->req, job->err);
-        return;
-    }
-    policy_set_set_loaded_at(job->set, clock_now(&s->clock));
-    if (s->shadow) policy_set_free(s->shadow);
-    s->shadow = job->set;
-    log_emit(LOG_INFO, "shadow policies started", json_pack("{s:s}", "version", policy_set_version(s->shadow)));
-    http_respond_json(job->req, 200, describe_sets(s));
 }
 
 /* Each source is a file's text, or null to leave the file out: another type
@@ -188,58 +141,12 @@ static int sources_mistyped(http_request *req, const json_t *in) {
     return 0;
 }
 
-/* {sources:{...}}: the candidate set (the policies dir with these files
- * replaced) runs in shadow on every new case until stopped or replaced. */
-void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who) {
-    (void)p;
-    (void)who;
-    static const char *const known[] = {"sources", NULL};
-    json_t *in = req_json_body(req);
-    if (in == NULL) return;
-    if (req_only_known(req, in, known) != 0) {
-        json_decref(in);
-        return;
-    }
-    if (!json_is_object(json_object_get(in, "sources"))) {
-        reply_invalid(req, "sources", "is required: an object of file name to source text");
-        json_decref(in);
-        return;
-    }
-    if (sources_mistyped(req, in)) {
-        json_decref(in);
-        return;
-    }
-    start_job(s, req, in, 1, shadow_done);
-}
-
 void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
     if (s->shadow) policy_set_free(s->shadow);
     s->shadow = NULL;
     http_respond_json(req, 200, describe_sets(s));
-}
-
-static void reload_done(policy_job *job) {
-    server *s = job->s;
-    if (job->set == NULL) {
-        log_emit(LOG_WARN, "policy reload refused", json_pack("{s:s}", "error", job->err));
-        reply_rejected(s, job->req, job->err);
-        return;
-    }
-    policy_set *old = s->policies;
-    policy_set_set_loaded_at(job->set, clock_now(&s->clock));
-    s->policies = job->set;
-    policy_carry_stats(s->policies, old);
-    policy_set_free(old);
-    log_emit(LOG_INFO, "policies reloaded", json_pack("{s:s}", "version", policy_set_version(s->policies)));
-    http_respond_json(job->req, 200, describe_sets(s));
-}
-
-void h_admin_reload(server *s, http_request *req, const route_params *p, const principal *who) {
-    (void)p;
-    (void)who;
-    start_job(s, req, NULL, 1, reload_done);
 }
 
 /* ---- dry-run: the opening of a case, nothing stored ---- */

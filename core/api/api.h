@@ -47,6 +47,13 @@ typedef struct {
     uint64_t overflow;
 } policy_errors;
 
+/* history.c: which kept policy version is active (mirrors DB_META). */
+typedef struct {
+    char active[65], previous[65]; /* "" when none */
+    char dir[65];                  /* the policies directory's version as last read */
+    uint64_t next_activation;
+} policy_history;
+
 typedef struct server server;
 typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
                             const principal *who);
@@ -80,6 +87,7 @@ struct server {
     as_reads reads; /* what live decisions read (work.c) */
     as_policy_monitor monitor; /* where live decisions count policy failures */
     policy_errors policy_errors;
+    policy_history history; /* kept versions: history.c, versions.c */
     api_metrics metrics;
     uv_signal_t sigterm, sigint;
     int stopping;
@@ -168,6 +176,42 @@ int case_load_for(server *s, http_request *req, const principal *who, const char
  * a request changes it; *c is the case as they left it. (timers.c) */
 void timers_catch_up(server *s, as_case *c);
 
+/* ---- history.c: kept policy versions in the store (keys in its header) ---- */
+/* One activation being written: what s->history becomes once it is durable. */
+typedef struct {
+    char version[65], previous[65], how[16];
+    int64_t at;
+    uint64_t n;
+} history_change;
+int history_version_ok(const char *v); /* 64 lower-case hex digits */
+/* {role, agent?, merchant?, token_sha256 (12 hex)}: who did it, never the token. */
+json_t *history_who(const principal *who);
+int history_load_state(server *s);
+/* Keeps a loaded version in b: its files (each once, by sha256) and its
+ * record (created, or updated with these files and tests). -1: no memory. */
+int history_keep(server *s, store_batch *b, const char *version, const json_t *files, const json_t *tests,
+                 const json_t *by, int64_t now);
+void history_change_init(server *s, history_change *c, const char *version, const char *how);
+/* The activation in b: the active pointer, its record, the version's
+ * activated_at, and policy.activated on the feed. */
+void history_activate(store_batch *b, const history_change *c, const json_t *by, const json_t *tests);
+void history_dir_seen(store_batch *b, const char *version);
+/* After b is durable: s->history follows c. */
+void history_applied(server *s, const history_change *c);
+json_t *history_record(server *s, const char *version);
+/* The record with each file's text as `source`, or NULL. */
+json_t *history_record_sources(server *s, const char *version);
+/* {"name": "text"} of a kept version (what loads it again), or NULL. */
+json_t *history_files(server *s, const char *version);
+/* {versions (newest activated or loaded first, at most limit), total, active, previous, activations} */
+json_t *history_list(server *s, size_t limit);
+
+/* ---- versions.c: loading sets (reload, shadow, upload, activate, rollback, start) ---- */
+int versions_start(server *s);
+/* 422 policy_rejected: file and line from err, the version still serving,
+ * every failing test when tests failed (failures stolen, may be NULL). */
+void reply_policy_rejected(server *s, http_request *req, const char *err, json_t *failures);
+
 /* ---- backlog.c: waiting cases given out as capacity frees ---- */
 /* Gives the agent cases from its queues' backlogs, best first, up to its
  * free capacity (and a bound per call), as changes into b; exclude names a
@@ -217,6 +261,11 @@ void h_admin_dry_run(server *s, http_request *req, const route_params *p, const 
 void h_admin_replay(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_shadow(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_versions(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_version_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_version_upload(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_activate(server *s, http_request *req, const route_params *p, const principal *who);
+void h_admin_rollback(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who);
 

@@ -69,6 +69,15 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/policies/shadow", "POST /v1/admin/policies/shadow", h_admin_shadow, R_ADMIN | R_PLATFORM},
     {"DELETE", "/v1/admin/policies/shadow", "DELETE /v1/admin/policies/shadow", h_admin_shadow_stop,
      R_ADMIN | R_PLATFORM},
+    {"GET", "/v1/admin/policies/versions", "GET /v1/admin/policies/versions", h_admin_versions, R_ADMIN},
+    {"POST", "/v1/admin/policies/versions", "POST /v1/admin/policies/versions", h_admin_version_upload,
+     R_ADMIN | R_PLATFORM},
+    {"GET", "/v1/admin/policies/versions/{version}", "GET /v1/admin/policies/versions/{version}",
+     h_admin_version_get, R_ADMIN},
+    {"POST", "/v1/admin/policies/activate", "POST /v1/admin/policies/activate", h_admin_activate,
+     R_ADMIN | R_PLATFORM},
+    {"POST", "/v1/admin/policies/rollback", "POST /v1/admin/policies/rollback", h_admin_rollback,
+     R_ADMIN | R_PLATFORM},
     {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN | R_PLATFORM},
     {"GET", "/v1/admin/routes", "GET /v1/admin/routes", h_admin_routes, R_ADMIN},
 };
@@ -191,17 +200,6 @@ static int build_routes(server *s) {
     return 0;
 }
 
-static int load_policies(server *s) {
-    policy_config pc = {.dir = s->cfg.policies_dir};
-    char err[2048];
-    if (policy_set_load(&pc, &s->policies, err, sizeof err) != 0) {
-        log_emit(LOG_ERROR, "cannot load policies", json_pack("{s:s,s:s}", "dir", s->cfg.policies_dir, "error", err));
-        return -1;
-    }
-    policy_set_set_loaded_at(s->policies, clock_now(&s->clock));
-    return 0;
-}
-
 static void on_signal(uv_signal_t *h, int signum) {
     server *s = h->data;
     log_emit(LOG_INFO, "stopping", json_pack("{s:i}", "signal", signum));
@@ -284,7 +282,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     if (cfg->manual_clock) clock_init_manual(&s->clock, clock_now(&s->clock));
     s->started_at = clock_now(&s->clock);
     if (build_routes(s) != 0 || open_storage(s) != 0 || auth_load(s) != 0 ||
-        load_policies(s) != 0 || watch_signals(s) != 0 || timers_start(s) != 0 || webhooks_start(s) != 0 ||
+        versions_start(s) != 0 || watch_signals(s) != 0 || timers_start(s) != 0 || webhooks_start(s) != 0 ||
         start_http(s) != 0)
         return -1;
     return 0;

@@ -17,7 +17,8 @@
 
 typedef struct {
     const char *cmd;
-    const char *case_file, *order_file, *policies, *sources;
+    const char *case_file, *order_file, *policies, *sources, *base;
+    const char *arg; /* the one positional argument (activate VERSION) */
     int64_t now, since, limit;
     int json;
 } cli_args;
@@ -28,7 +29,11 @@ static int usage(void) {
                     "       aftersaled policy replay [--sources DIR] [--since UNIX] [--limit N] [--json]\n"
                     "       aftersaled policy reload [--json]\n"
                     "       aftersaled policy show [--json]\n"
-                    "       aftersaled policy test DIR\n"
+                    "       aftersaled policy versions [--limit N] [--json]\n"
+                    "       aftersaled policy push --sources DIR [--base none|active|directory] [--json]\n"
+                    "       aftersaled policy activate VERSION [--json]\n"
+                    "       aftersaled policy rollback [--json]\n"
+                    "       aftersaled policy test DIR|FILE [--filter TEXT]\n"
                     "  the server: AFTERSALE_URL (default http://127.0.0.1:8080), token in AFTERSALE_TOKEN\n");
     return 2;
 }
@@ -45,6 +50,11 @@ static int parse_args(int argc, char **argv, cli_args *a) {
             a->json = 1;
             continue;
         }
+        if (f[0] != '-') {
+            if (a->arg) return -1;
+            a->arg = f;
+            continue;
+        }
         if (v == NULL) return -1;
         char *end;
         if (num) {
@@ -55,6 +65,7 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         else if (!strcmp(f, "--order")) a->order_file = v;
         else if (!strcmp(f, "--policies")) a->policies = v;
         else if (!strcmp(f, "--sources")) a->sources = v;
+        else if (!strcmp(f, "--base")) a->base = v;
         else return -1;
         i++;
     }
@@ -87,13 +98,24 @@ static int is_lua(const char *name) {
     return n > 4 && !strcmp(name + n - 4, ".lua") && name[0] != '.';
 }
 
-/* Adds DIR/prefix*.lua to sources under prefix + name. */
+/* The directories under prefix a set may hold (docs/policies.md): lib/,
+ * tests/, merchants/ID/ and merchants/ID/tests/. */
+static int set_dir(const char *prefix, const char *name) {
+    if (prefix[0] == '\0') return !strcmp(name, "lib") || !strcmp(name, "tests") || !strcmp(name, "merchants");
+    if (!strcmp(prefix, "merchants/")) return 1;
+    return !strncmp(prefix, "merchants/", 10) && strchr(prefix + 10, '/') == prefix + strlen(prefix) - 1 &&
+           !strcmp(name, "tests");
+}
+
+/* Adds every DIR/prefix...*.lua of a policy set to sources under its name in
+ * the set; the server checks the names. */
 static int add_dir(json_t *sources, const char *dir, const char *prefix) {
     DIR *d = opendir(dir);
     if (d == NULL) return -1;
     struct dirent *e;
     int rc = 0;
     while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
         char path[4096], name[512];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         snprintf(name, sizeof name, "%s%s", prefix, e->d_name);
@@ -102,18 +124,12 @@ static int add_dir(json_t *sources, const char *dir, const char *prefix) {
         if (S_ISREG(st.st_mode) && is_lua(e->d_name)) {
             char *text = read_file(path);
             rc = text && json_object_set_new(sources, name, json_string(text)) == 0 ? 0 : -1;
+            if (rc != 0) fprintf(stderr, "aftersaled: %s: not UTF-8 text\n", path);
             free(text);
-        } else if (S_ISDIR(st.st_mode) && prefix[0] == '\0' && !strcmp(e->d_name, "merchants")) {
-            DIR *m = opendir(path);
-            struct dirent *me;
-            while (rc == 0 && m && (me = readdir(m)) != NULL) {
-                if (me->d_name[0] == '.') continue;
-                char sub[4096 + 512], subprefix[512];
-                snprintf(sub, sizeof sub, "%s/%s", path, me->d_name);
-                snprintf(subprefix, sizeof subprefix, "merchants/%s/", me->d_name);
-                if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) rc = add_dir(sources, sub, subprefix);
-            }
-            if (m) closedir(m);
+        } else if (S_ISDIR(st.st_mode) && set_dir(prefix, e->d_name)) {
+            char sub[600];
+            snprintf(sub, sizeof sub, "%s/", name);
+            rc = add_dir(sources, path, sub);
         }
     }
     closedir(d);
@@ -336,13 +352,101 @@ static int cmd_plain(const cli_args *a, const char *method, const char *path) {
     return rc;
 }
 
+/* One version of GET /v1/admin/policies/versions as a line. */
+static void print_version(const json_t *v) {
+    const json_t *by = json_object_get(v, "loaded_by"), *t = json_object_get(v, "tests");
+    json_t *at = json_object_get(v, "activated_at");
+    printf("%s %.12s  %s ", json_is_true(json_object_get(v, "active")) ? "*" : " ", str(v, "version"),
+           json_is_integer(at) ? "activated" : "loaded   ");
+    print_time(json_is_integer(at) ? at : json_object_get(v, "loaded_at"));
+    printf("  by %s%s%s  %zu files", str(by, "role"), json_object_get(by, "agent") ? " " : "",
+           json_object_get(by, "agent") ? str(by, "agent") : "", json_array_size(json_object_get(v, "files")));
+    if (json_is_object(t))
+        printf("  tests %lld passed, %lld failed", (long long)json_integer_value(json_object_get(t, "passed")),
+               (long long)json_integer_value(json_object_get(t, "failed")));
+    printf("\n");
+}
+
+static int cmd_versions(const cli_args *a) {
+    char path[128] = "/v1/admin/policies/versions";
+    if (a->limit >= 0) snprintf(path, sizeof path, "/v1/admin/policies/versions?limit=%lld", (long long)a->limit);
+    http_answer ans;
+    int rc = ask("GET", path, NULL, a->json, &ans);
+    if (rc == 0 && !a->json) {
+        json_t *p = json_loads(ans.body, 0, NULL);
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(p, "versions"), i, v) print_version(v);
+        printf("active %s\nprevious %s\n", str(p, "active"), str(p, "previous"));
+        json_t *act;
+        printf("activations\n");
+        json_array_foreach(json_object_get(p, "activations"), i, act) {
+            printf("  ");
+            print_time(json_object_get(act, "at"));
+            printf("  %-8s %.12s (was %.12s) by %s\n", str(act, "how"), str(act, "version"), str(act, "previous"),
+                   str(json_object_get(act, "by"), "role"));
+        }
+        json_decref(p);
+    }
+    http_answer_free(&ans);
+    return rc;
+}
+
+/* push: the directory's whole set as a kept version (not activated). */
+static int cmd_push(const cli_args *a) {
+    if (a->sources == NULL) return usage();
+    json_t *body = json_object();
+    int rc = 1;
+    if (with_sources(body, a->sources) == 0) {
+        json_object_set_new(body, "base", json_string(a->base ? a->base : "none"));
+        http_answer ans;
+        rc = ask("POST", "/v1/admin/policies/versions", body, a->json, &ans);
+        if (rc == 0 && !a->json) {
+            json_t *p = json_loads(ans.body, 0, NULL);
+            printf("kept ");
+            print_version(p);
+            printf("version %s (activate it with: aftersaled policy activate %s)\n", str(p, "version"),
+                   str(p, "version"));
+            json_decref(p);
+        }
+        http_answer_free(&ans);
+    }
+    json_decref(body);
+    return rc;
+}
+
+/* activate VERSION | rollback: what is active now, and what was before. */
+static int cmd_switch(const cli_args *a, const char *path, json_t *body) {
+    http_answer ans;
+    int rc = ask("POST", path, body, a->json, &ans);
+    if (rc == 0 && !a->json) {
+        json_t *p = json_loads(ans.body, 0, NULL);
+        printf("active   %s%s\nprevious %s\n", str(p, "version"),
+               json_is_false(json_object_get(p, "changed")) ? " (already active)" : "", str(p, "previous"));
+        const json_t *t = json_object_get(p, "tests");
+        if (t)
+            printf("tests    %lld passed, %lld failed\n", (long long)json_integer_value(json_object_get(t, "passed")),
+                   (long long)json_integer_value(json_object_get(t, "failed")));
+        json_decref(p);
+    }
+    http_answer_free(&ans);
+    json_decref(body);
+    return rc;
+}
+
 int cli_policy(int argc, char **argv) {
     cli_args a;
     if (argc < 1 || parse_args(argc, argv, &a) != 0) return usage();
+    if (a.arg && strcmp(a.cmd, "activate") != 0) return usage();
     if (!strcmp(a.cmd, "eval")) return cmd_eval(&a);
     if (!strcmp(a.cmd, "dry-run")) return cmd_dry_run(&a);
     if (!strcmp(a.cmd, "replay")) return cmd_replay(&a);
     if (!strcmp(a.cmd, "reload")) return cmd_plain(&a, "POST", "/v1/admin/policies/reload");
     if (!strcmp(a.cmd, "show")) return cmd_plain(&a, "GET", "/v1/admin/policies");
+    if (!strcmp(a.cmd, "versions")) return cmd_versions(&a);
+    if (!strcmp(a.cmd, "push")) return cmd_push(&a);
+    if (!strcmp(a.cmd, "rollback")) return cmd_switch(&a, "/v1/admin/policies/rollback", NULL);
+    if (!strcmp(a.cmd, "activate") && a.arg)
+        return cmd_switch(&a, "/v1/admin/policies/activate", json_pack("{s:s}", "version", a.arg));
     return usage();
 }

@@ -9,7 +9,7 @@
 #define FILESET_MAX_FILE (4u << 20)
 
 typedef struct {
-    char *name;     /* relative path: "returns.lua", "merchants/m1/returns.lua", "tests/x.lua" */
+    char *name;     /* relative path: "returns.lua", "merchants/m1/returns.lua", "tests/x.lua", "lib/money.lua" */
     char *text;
     size_t len;
     char sha256[65];
@@ -22,10 +22,14 @@ typedef struct {
 
 typedef enum { FILESET_MODULES, FILESET_TESTS } fileset_kind;
 
-/* Modules: DIR/NAME.lua and DIR/merchants/ID/NAME.lua; tests: DIR/tests/NAME.lua.
- * sources ({"path": "text" or null to drop}) replace or add files of that
- * kind. dir may be NULL (sources only). 0, or -1 with err; *out is then empty. */
-int fileset_gather(const char *dir, const json_t *sources, fileset_kind kind, pfiles *out,
+/* Modules: DIR/NAME.lua, DIR/lib/NAME.lua and DIR/merchants/ID/NAME.lua;
+ * tests: DIR/tests/NAME.lua and DIR/merchants/ID/tests/NAME.lua. sources
+ * ({"path": "text" or null to drop}) replace or add files of that kind. dir
+ * may be NULL (sources only). strict: every name is checked against the
+ * contract (contract.h) and an unknown file or directory is an error; lax
+ * (the host's own unit tests): any module name, unknown entries ignored, no
+ * lib/ or merchant tests. 0, or -1 with err; *out is then empty. */
+int fileset_gather(const char *dir, const json_t *sources, fileset_kind kind, int strict, pfiles *out,
                    char *err, size_t errlen);
 void fileset_free(pfiles *fs);
 

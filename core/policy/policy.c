@@ -64,6 +64,10 @@ static int l_require(lua_State *L) {
 static void split_name(const char *path, char *merchant, char *module, size_t len) {
     const char *file = path;
     merchant[0] = '\0';
+    if (strncmp(path, "lib/", 4) == 0) { /* a helper: require("lib.NAME") */
+        snprintf(module, len, "lib.%.*s", (int)(strlen(path) - 8), path + 4);
+        return;
+    }
     if (strncmp(path, MERCHANTS_PREFIX, strlen(MERCHANTS_PREFIX)) == 0) {
         const char *id = path + strlen(MERCHANTS_PREFIX);
         file = strchr(id, '/') + 1;
@@ -208,6 +212,12 @@ static void run_merchants(lua_State *L, policy_set *ps, int mlist) {
             }
             lua_pop(L, 1);
         }
+        if (ps->strict) { /* fields on top: what the override defines */
+            lua_rawgeti(L, e, 2);
+            lua_rawgeti(L, e, 4);
+            policy_check_module(L, -3, 1, lua_tostring(L, -1), lua_tostring(L, -2), 1);
+            lua_pop(L, 2);
+        }
         lua_pop(L, 2); /* fields, instance */
         lua_rawgeti(L, e, 2);
         lua_insert(L, -2);
@@ -283,6 +293,7 @@ static int load_body(lua_State *L) {
         if (merchant[0] != '\0') continue;
         sandbox_budget_reset(&ps->sb);
         load_default(L, ps, module);
+        if (ps->strict) policy_check_module(L, -1, 0, fs->v[i].name, module, 0);
         lua_pop(L, 1);
     }
     run_merchants(L, ps, mlist);
@@ -315,6 +326,7 @@ static policy_set *set_new(const policy_config *cfg) {
     ps->defaults_ref = ps->pending_ref = ps->merchants_ref = LUA_NOREF;
     ps->ctx_ref = ps->ctx_fields_ref = LUA_NOREF;
     ps->loaded_at = (int64_t)time(NULL);
+    ps->strict = !cfg->lax;
     return ps;
 }
 
@@ -325,7 +337,7 @@ int policy_set_load(const policy_config *cfg, policy_set **out, char *err, size_
         return -1;
     }
     pfiles fs;
-    if (fileset_gather(cfg->dir, cfg->sources, FILESET_MODULES, &fs, err, errlen) != 0) return -1;
+    if (fileset_gather(cfg->dir, cfg->sources, FILESET_MODULES, !cfg->lax, &fs, err, errlen) != 0) return -1;
     policy_set *ps = set_new(cfg);
     int rc = -1;
     if (ps == NULL || (ps->files = describe_files(&fs)) == NULL ||

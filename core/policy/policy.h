@@ -57,6 +57,11 @@ typedef struct {
      * {"returns.lua": "...", "merchants/m1/returns.lua": "..."} (dry-run,
      * replay). NULL for none. */
     const json_t *sources;
+    /* Strict unless set (docs/policies.md, "Strict loading"): file names,
+     * directories and each module's functions are checked against the
+     * contract. Lax is for the host's own unit tests, whose sets are small
+     * modules of any name; the server and the command line never use it. */
+    int lax;
 } policy_config;
 
 /* The read-only context a call sees as `ctx`. */
@@ -75,6 +80,13 @@ typedef struct policy_ctx {
  * -1 with "file:line: message" in err; nothing is kept on failure. */
 int policy_set_load(const policy_config *cfg, policy_set **out, char *err, size_t errlen);
 void policy_set_free(policy_set *ps);
+
+/* The files a set loads from cfg, modules and tests, read and checked as
+ * policy_set_load and policy_test_run read them: {"name": "text"} (new
+ * reference), or NULL with err (a file that is not UTF-8 text included).
+ * {.sources = files} alone (no dir) loads the same set: what a kept version
+ * stores, and what a reload tests and loads, so both see the same files. */
+json_t *policy_files(const policy_config *cfg, char *err, size_t errlen);
 
 const char *policy_set_version(const policy_set *ps); /* 64 hex chars */
 int64_t policy_set_loaded_at(const policy_set *ps);
@@ -112,7 +124,7 @@ int policy_value(policy_set *ps, const char *merchant_id, const char *module,
 const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *err,
                                 size_t errlen);
 
-/* Runs the set's tests: every DIR/tests/NAME.lua, in name order, in the sandbox
+/* Runs the set's tests: every DIR/tests/NAME.lua and DIR/merchants/ID/tests/NAME.lua, in name order, in the sandbox
  * with the set loaded (see docs/policies.md for the harness: test(name, fn),
  * eq(a, b, msg), ok(v, msg), policy.<module>, make_ctx{...}). Writes one line
  * per test to out (may be NULL) and fills counts. Returns 0 if every test
@@ -120,6 +132,28 @@ const calendar *policy_calendar(policy_set *ps, const char *merchant_id, char *e
  * policy_config. */
 int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *failed,
                      char *err, size_t errlen);
+
+/* Which tests to run, and what came of them (policy_test_run). */
+typedef struct {
+    const char *only;   /* only this test file, by its name in the set ("tests/x_test.lua",
+                           "merchants/acme/tests/y.lua"); NULL: every file */
+    const char *filter; /* only the tests whose "FILE: NAME" contains this text; NULL: all */
+} policy_test_opts;
+
+#define POLICY_TEST_FAILURES_MAX 100
+typedef struct {
+    int passed, failed;
+    int files;          /* test files run */
+    /* [{file, test, error}] of every failure (at most POLICY_TEST_FAILURES_MAX;
+     * a set that does not load is {file: null, test: "load", error}); owned */
+    json_t *failures;
+} policy_test_result;
+
+/* policy_run_tests with a choice of tests, filling res (free its failures
+ * with json_decref). A file named in opts->only that the set does not have
+ * is an error (-1, err). */
+int policy_test_run(const policy_config *cfg, const policy_test_opts *opts, FILE *out, policy_test_result *res,
+                    char *err, size_t errlen);
 
 /* Per-set statistics for /metrics. */
 typedef struct {

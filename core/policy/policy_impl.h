@@ -62,6 +62,7 @@ struct policy_set {
     int ncustomers;
     json_t *tmp_json;           /* a value being converted (freed after) */
     policy_stats stats;
+    int strict;                 /* loaded strict (policy_config.lax unset) */
 };
 
 /* ctx.c, inside a run: builds the ctx proxy (ctx_ref, ctx_fields_ref). */
@@ -80,6 +81,13 @@ int merchant_instance(lua_State *L, policy_set *ps, const char *merchant, const 
  * with name NULL, LUA_TTABLE if the merchant overrides module at all. */
 int merchant_defines(lua_State *L, policy_set *ps, const char *merchant, const char *module,
                      const char *name);
+
+/* strict.c, inside a run: raises "file: ..." when the module at idx (a
+ * default's table, or with type_codes a merchant's {name = lua type}) breaks
+ * the contract's rules (unknown or misspelt functions, none of the
+ * contract's names defined). lib.* modules pass. */
+void policy_check_module(lua_State *L, int idx, int type_codes, const char *file, const char *module,
+                         int merchant);
 
 /* call.c, inside a run: charges a Lua -> JSON conversion's work. */
 void policy_charge_conversion(lua_State *L, const luajson_work *w);

@@ -150,6 +150,8 @@ typedef struct {
     const pfile *file;
     FILE *out;
     int passed, failed;
+    const policy_test_opts *opts;
+    json_t *failures;    /* [{file, test, error}] */
     uint64_t units_left; /* of the whole run */
     uint64_t ns_left;
     int stopped;         /* the run's budget is spent or TEST_MAX tests ran */
@@ -295,6 +297,9 @@ static int file_body(lua_State *L) {
 static void report(runner *r, int ok, const char *name, const char *msg) {
     if (ok) r->passed++;
     else r->failed++;
+    if (!ok && r->failures && json_array_size(r->failures) < POLICY_TEST_FAILURES_MAX)
+        json_array_append_new(r->failures, json_pack("{s:s?,s:s?,s:s}", "file", r->file ? r->file->name : NULL,
+                                                     "test", name ? name : r->file ? "(top level)" : NULL, "error", msg));
     if (r->out == NULL) return;
     fprintf(r->out, "%s - %s", ok ? "ok" : "not ok", r->file ? r->file->name : "tests");
     if (name) fprintf(r->out, ": %s", name);
@@ -341,6 +346,16 @@ static int run_over(runner *r) {
     r->file = f;
     return 1;
 }
+/* The test `name` of the current file passes opts->filter ("FILE: NAME"
+ * contains it). */
+static int selected(const runner *r, const char *name) {
+    const char *f = r->opts ? r->opts->filter : NULL;
+    if (f == NULL || *f == '\0') return 1;
+    char full[1600];
+    snprintf(full, sizeof full, "%s: %s", r->file ? r->file->name : "", name);
+    return strstr(full, f) != NULL;
+}
+
 /* Runs the tests of the list at the top of the stack, then pops it. */
 static void run_list(runner *r) {
     lua_State *L = r->ps->sb.L;
@@ -351,6 +366,10 @@ static void run_list(runner *r) {
         lua_rawgeti(L, list, i);
         lua_rawgeti(L, -1, 1);
         snprintf(name, sizeof name, "%s", lua_tostring(L, -1));
+        if (!selected(r, name)) {
+            lua_settop(L, list);
+            continue;
+        }
         lua_rawgeti(L, -2, 2);
         lua_replace(L, list + 1);
         lua_settop(L, list + 1);
@@ -383,31 +402,63 @@ static int run_all(runner *r, const pfiles *tests, char *err, size_t errlen) {
     lua_pushcfunction(L, harness_body);
     lua_pushlightuserdata(L, r);
     if (run_piece(r, 1, 0, 1, err, errlen) != 0) return -1;
-    for (size_t i = 0; i < tests->n; i++) run_file(r, &tests->v[i]);
+    for (size_t i = 0; i < tests->n; i++) {
+        if (r->opts && r->opts->only && strcmp(r->opts->only, tests->v[i].name) != 0) continue;
+        run_file(r, &tests->v[i]);
+    }
     return 0;
 }
 
-int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *failed, char *err,
-                     size_t errlen) {
-    *passed = *failed = 0;
-    runner r = {.out = out, .globals_ref = LUA_NOREF, .take_ref = LUA_NOREF};
+/* opts->only names a test file of the set. */
+static int only_known(const policy_test_opts *opts, const pfiles *tests, char *err, size_t errlen) {
+    if (opts == NULL || opts->only == NULL) return 0;
+    for (size_t i = 0; i < tests->n; i++)
+        if (strcmp(tests->v[i].name, opts->only) == 0) return 0;
+    snprintf(err, errlen, "%.200s: no such test file in the set", opts->only);
+    return -1;
+}
+
+int policy_test_run(const policy_config *cfg, const policy_test_opts *opts, FILE *out, policy_test_result *res,
+                    char *err, size_t errlen) {
+    memset(res, 0, sizeof *res);
+    res->failures = json_array();
+    runner r = {.out = out, .globals_ref = LUA_NOREF, .take_ref = LUA_NOREF, .opts = opts,
+                .failures = res->failures};
     pfiles tests;
     if (policy_set_load(cfg, &r.ps, err, errlen) != 0 ||
-        fileset_gather(cfg->dir, cfg->sources, FILESET_TESTS, &tests, err, errlen) != 0) {
+        fileset_gather(cfg->dir, cfg->sources, FILESET_TESTS, !cfg->lax, &tests, err, errlen) != 0) {
         if (out) fprintf(out, "not ok - load: %s\n0 passed, 1 failed\n", err);
+        json_array_append_new(res->failures, json_pack("{s:n,s:s,s:s}", "file", "test", "load", "error", err));
         policy_set_free(r.ps);
-        *failed = 1;
+        res->failed = 1;
+        return -1;
+    }
+    if (only_known(opts, &tests, err, errlen) != 0) {
+        fileset_free(&tests);
+        policy_set_free(r.ps);
         return -1;
     }
     r.units_left = mul_sat(r.ps->budget, TEST_RUN_FACTOR);
     r.ns_left = mul_sat(r.units_left, SANDBOX_NS_PER_UNIT);
     int rc = run_all(&r, &tests, err, errlen);
+    for (size_t i = 0; i < tests.n; i++)
+        res->files += !(opts && opts->only && strcmp(opts->only, tests.v[i].name) != 0);
     fileset_free(&tests);
     policy_set_free(r.ps);
-    *passed = r.passed;
-    *failed = r.failed + (rc != 0);
-    if (out) fprintf(out, "%d passed, %d failed\n", *passed, *failed);
+    res->passed = r.passed;
+    res->failed = r.failed + (rc != 0);
+    if (out) fprintf(out, "%d passed, %d failed\n", res->passed, res->failed);
     if (rc == 0 && r.failed > 0)
         snprintf(err, errlen, "%d of %d policy tests failed", r.failed, r.passed + r.failed);
     return rc == 0 && r.failed == 0 ? 0 : -1;
+}
+
+int policy_run_tests(const policy_config *cfg, FILE *out, int *passed, int *failed, char *err,
+                     size_t errlen) {
+    policy_test_result res;
+    int rc = policy_test_run(cfg, NULL, out, &res, err, errlen);
+    *passed = res.passed;
+    *failed = res.failed;
+    json_decref(res.failures);
+    return rc;
 }

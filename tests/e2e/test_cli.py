@@ -91,5 +91,51 @@ class CliTest(ServerTestCase):
         self.assertEqual(r.returncode, 2)
 
 
+    # ---- versions, push, activate VERSION, rollback; policy test FILE --filter ----
+
+    def test_push_activate_versions_rollback(self):
+        v1 = self.s.get("/v1/admin/policies").json["version"]
+        cand = policies_copy(self)
+        with open(os.path.join(cand, "routing.lua"), "a") as f:
+            f.write("-- pushed from a shell\n")
+        r = self.cli("push", "--sources", cand)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        v2 = r.stdout.split("version ")[-1].split()[0]
+        self.assertEqual(len(v2), 64, r.stdout)
+        r = self.cli("activate", v2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("active   " + v2, r.stdout)
+        self.assertIn("previous " + v1, r.stdout)
+        self.assertIn(" passed, 0 failed", r.stdout)
+        r = self.cli("versions")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("* " + v2[:12]), r.stdout)
+        self.assertIn("activate", r.stdout)
+        r = self.cli("rollback", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["version"], v1)
+        r = self.cli("activate", "f" * 64)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("404 not_found", r.stderr)
+
+    def test_policy_test_one_file_and_a_filter(self):
+        with open(os.path.join(self.pdir, "tests", "z_test.lua"), "w") as f:
+            f.write("test('alpha fails', function() eq(1, 2) end)\ntest('beta fails', function() ok(nil) end)\n")
+        r = subprocess.run([BINARY, "policy", "test", os.path.join(self.pdir, "tests", "z_test.lua")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[-1], "0 passed, 2 failed")  # every failure, then the summary alone
+        self.assertEqual(len([x for x in lines if x.startswith("not ok - tests/z_test.lua")]), 2)
+        self.assertIn("2 of 2 policy tests failed", r.stderr)
+        r = subprocess.run([BINARY, "policy", "test", self.pdir, "--filter", "beta"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.stdout.splitlines()[-1], "0 passed, 1 failed")
+        r = subprocess.run([BINARY, "policy", "test", self.pdir, "--filter", "window"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stdout.splitlines()[-1], r"^[1-9]\d* passed, 0 failed$")
+
+
 if __name__ == "__main__":
     main()

@@ -118,6 +118,13 @@ class OpenApiAgainstTheServer(ServerTestCase):
         ok(s.post("/v1/admin/policies/replay", {"sources": {"returns.lua": returns}, "limit": 10}), 200)
         ok(s.post("/v1/admin/policies/shadow", {"sources": {"returns.lua": returns + "\n-- shadow\n"}}), 200)
         ok(s.request("DELETE", "/v1/admin/policies/shadow"), 200)
+        active = s.get("/v1/admin/policies").json["version"]
+        up = s.post("/v1/admin/policies/versions", {"sources": {"returns.lua": returns + "\n-- v2\n"}, "base": "active"})
+        ok(up, 201)
+        ok(s.get("/v1/admin/policies/versions?limit=5"), 200)
+        ok(s.get("/v1/admin/policies/versions/" + active), 200)
+        ok(s.post("/v1/admin/policies/activate", {"version": up.json["version"]}), 200)
+        ok(s.post("/v1/admin/policies/rollback"), 200)
         self.assertEqual(consult["type"], "consultation")
         # an agent's desk: availability, the next case, work lists, relationship NPS, survey answers
         ok(s.post("/v1/agents/a1/availability", {"online": True, "capacity": 9}, token="ag1"), 200)

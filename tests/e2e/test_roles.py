@@ -53,6 +53,10 @@ def survey_on_fresh_case(t, col):
     return "/v1/cases/%s/survey" % cid, {"csat": 5}
 
 
+def active_version(t):
+    return t.s.get("/v1/admin/policies").json["version"]
+
+
 def new_agent(t, col):
     return "/v1/agents", {"agent_id": "ag-%s" % col_name(col), "name": "N", "queues": ["quality"],
                           "skills": [], "capacity": 1, "online": True}
@@ -213,6 +217,20 @@ ROWS = [
      "200  403  403  403  403  403  403  403  401  401"),
     ("DELETE", "/v1/admin/policies/shadow", fixed("/v1/admin/policies/shadow"),
      "200  403  403  403  403  403  403  403  401  401"),
+    ("GET", "/v1/admin/policies/versions", fixed("/v1/admin/policies/versions"),
+     "200  200  403  403  403  403  403  403  401  401"),
+    ("GET", "/v1/admin/policies/versions/{version}",
+     lambda t, col: ("/v1/admin/policies/versions/" + active_version(t), None),
+     "200  200  403  403  403  403  403  403  401  401"),
+    ("POST", "/v1/admin/policies/versions", lambda t, col: ("/v1/admin/policies/versions",
+                                                            {"sources": {"returns.lua": returns_source()}}),
+     "201  403  403  403  403  403  403  403  401  401"),
+    ("POST", "/v1/admin/policies/activate",
+     lambda t, col: ("/v1/admin/policies/activate", {"version": active_version(t)}),
+     "200  403  403  403  403  403  403  403  401  401"),
+    # nothing was active before: 409 no_previous_version for the one who may
+    ("POST", "/v1/admin/policies/rollback", fixed("/v1/admin/policies/rollback"),
+     "409  403  403  403  403  403  403  403  401  401"),
     ("POST", "/v1/admin/clock", fixed("/v1/admin/clock", {"advance": 0}),
      "200  403  403  403  403  403  403  403  401  401"),
     ("GET", "/v1/admin/routes", fixed("/v1/admin/routes"),
