@@ -81,6 +81,8 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN | R_PLATFORM},
     {"GET", "/v1/admin/routes", "GET /v1/admin/routes", h_admin_routes, R_ADMIN},
 };
+_Static_assert(sizeof routes / sizeof routes[0] + 1 <= METRIC_ROUTES,
+               "METRIC_ROUTES must hold every route's label and \"unmatched\"");
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
