@@ -129,6 +129,9 @@ void reply_store_error(http_request *req, int err);
 int req_query_known(http_request *req, const char *const *known);
 /* Every member of obj must be one of known: 400 unknown_field naming it. */
 int req_only_known(http_request *req, const json_t *obj, const char *const *known);
+/* For requests that take no body: none, blanks or {} pass; any member is
+ * 400 unknown_field naming it, and anything else 400 invalid_json. */
+int req_no_body(http_request *req);
 /* Field validation for the bodies the api reads itself (agents, admin). Each
  * answers 400 invalid_field naming `field` and returns -1 when the value is
  * missing (if required) or of the wrong type. */

@@ -252,3 +252,17 @@ int req_only_known(http_request *req, const json_t *obj, const char *const *know
     }
     return 0;
 }
+
+int req_no_body(http_request *req) {
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    size_t i = 0;
+    while (body && i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
+    if (body == NULL || i == len) return 0; /* nothing, or only blanks */
+    json_t *in = req_json_body(req);
+    if (in == NULL) return -1;
+    static const char *const none[] = {NULL};
+    int rc = req_only_known(req, in, none);
+    json_decref(in);
+    return rc;
+}

@@ -266,6 +266,7 @@ static void vjob_start(server *s, http_request *req, const principal *who, vjob_
 
 void h_admin_reload(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
+    if (req_no_body(req) != 0) return;
     vjob_start(s, req, who, VJ_RELOAD, "reload", 1, NULL, NULL);
 }
 
@@ -395,6 +396,7 @@ void h_admin_activate(server *s, http_request *req, const route_params *p, const
 /* The version active before the current one becomes active again. */
 void h_admin_rollback(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
+    if (req_no_body(req) != 0) return;
     if (s->history.previous[0] == '\0') {
         http_respond_error(req, 409, "no_previous_version", "no version was active before the current one", NULL);
         return;

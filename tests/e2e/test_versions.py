@@ -125,6 +125,14 @@ class VersionsTest(ServerTestCase):
         err = self.assertError(self.s.post("/v1/admin/policies/versions", {"sources": {}, "base": "dir"}), 400)
         self.assertIn("directory, active, none", err["message"])
         self.assertError(self.s.post("/v1/admin/policies/versions", {"sources": {"returns.lua": 3}}), 400)
+        # reload and rollback take no body: a member is named, not ignored
+        err = self.assertError(self.s.post("/v1/admin/policies/reload", {"sources": {}}), 400, "unknown_field")
+        self.assertEqual(err["field"], "sources")
+        err = self.assertError(self.s.post("/v1/admin/policies/rollback", {"version": "f" * 64}), 400,
+                               "unknown_field")
+        self.assertEqual(err["field"], "version")
+        self.assertError(self.s.post("/v1/admin/policies/reload", raw_body=b"[1]"), 400, "invalid_json")
+        self.assertStatus(self.s.post("/v1/admin/policies/reload", {}), 200)
         # bound to a merchant: no platform-wide policy writes
         self.assertError(self.s.post("/v1/admin/policies/rollback", token="svc1"), 403)
 
