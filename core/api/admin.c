@@ -119,6 +119,7 @@ static json_t *describe_sets(server *s) {
 }
 
 void h_admin_policies(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)p;
     (void)who;
     http_respond_json(req, 200, describe_sets(s));

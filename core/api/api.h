@@ -127,6 +127,8 @@ void reply_store_error(http_request *req, int err);
 /* Every query parameter must be one of known (NULL-terminated): 400 naming
  * the first that is not. 0 or -1 (answered). */
 int req_query_known(http_request *req, const char *const *known);
+/* For endpoints without query parameters: any is 400 unknown_parameter. */
+int req_no_query(http_request *req);
 /* Every member of obj must be one of known: 400 unknown_field naming it. */
 int req_only_known(http_request *req, const json_t *obj, const char *const *known);
 /* For requests that take no body: none, blanks or {} pass; any member is

@@ -40,18 +40,21 @@ static void respond_asset(http_request *req, const char *name) {
 }
 
 void h_console_root(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)s, (void)p, (void)who;
     http_response_header(req, "Location", "/console/");
     http_respond(req, 301, "text/plain; charset=utf-8", "/console/\n", 10);
 }
 
 void h_console_file(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)s, (void)who;
     const char *file = route_param(p, "file");
     respond_asset(req, file != NULL ? file : "index.html");
 }
 
 void h_openapi(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)s, (void)p, (void)who;
     const console_asset *a = console_asset_find("openapi.json");
     if (a == NULL) {
@@ -63,6 +66,7 @@ void h_openapi(server *s, http_request *req, const route_params *p, const princi
 }
 
 void h_me(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)s, (void)p;
     http_respond_json(req, 200,
                       json_pack("{s:s,s:s?,s:s?}", "role", role_name(who->role), "merchant_id",
@@ -70,6 +74,7 @@ void h_me(server *s, http_request *req, const route_params *p, const principal *
 }
 
 void h_case_allowed(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     as_case c;
     if (case_load_for(s, req, who, route_param(p, "id"), 0, &c) != 0) return;
     textbuf tb = {0};

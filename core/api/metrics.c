@@ -28,6 +28,7 @@ void metrics_on_response(void *ud, const http_request *req, int status, uint64_t
 }
 
 void h_healthz(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)p;
     (void)who;
     http_respond_json(req, 200, json_pack("{s:s,s:s,s:I}", "status", s->stopping ? "stopping" : "ok",
@@ -99,6 +100,7 @@ static void write_policy_metrics(server *s, textbuf *tb) {
 }
 
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)p;
     (void)who;
     textbuf tb = {0};

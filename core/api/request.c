@@ -172,6 +172,11 @@ int req_query_known(http_request *req, const char *const *known) {
     return 0;
 }
 
+int req_no_query(http_request *req) {
+    static const char *const none[] = {NULL};
+    return req_query_known(req, none);
+}
+
 int req_string(http_request *req, json_t *obj, const char *field, int required, const char **out) {
     json_t *v = json_object_get(obj, field);
     *out = NULL;

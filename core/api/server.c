@@ -90,6 +90,7 @@ _Static_assert(sizeof routes / sizeof routes[0] + 1 <= METRIC_ROUTES,
  * call each route; tests/e2e/test_roles.py checks its role x route matrix
  * covers every one. */
 void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
     (void)s;
     (void)p;
     (void)who;

@@ -145,7 +145,10 @@ class ListTest(ServerTestCase):
         self.make_order()
         cid = self.open_case(type="return", order_id="o1")["case_id"]
         for path in ("/v1/events?afer=1", "/v1/agents?online=true", "/v1/orders/o1?full=1",
-                     "/v1/cases/%s?x=1" % cid, "/v1/cases/%s/timeline?page=2" % cid, "/v1/alerts?level=3"):
+                     "/v1/cases/%s?x=1" % cid, "/v1/cases/%s/timeline?page=2" % cid, "/v1/alerts?level=3",
+                     "/healthz?deep=1", "/metrics?format=json", "/openapi.json?v=2", "/v1/me?full=1",
+                     "/v1/admin/policies?merchant=m1", "/v1/admin/routes?role=agent",
+                     "/v1/cases/%s/actions?all=1" % cid, "/console/app.js?v=1"):
             err = self.assertError(self.s.get(path), 400, "unknown_parameter")
             self.assertEqual(err["field"], path.split("?")[1].split("=")[0], path)
         for path, body, field in (("/v1/admin/clock", {"advance": 0, "speed": 2}, "speed"),
