@@ -455,7 +455,8 @@ static int load_files(json_t *files, policy_set **out, policy_test_result *res, 
 }
 
 static void start_committed(int status, void *ud) {
-    (void)ud;
+    server *s = ud;
+    s->history.start_recorded = 1;
     if (status != 0)
         log_emit(LOG_ERROR, "cannot record the policy version served at start",
                  json_pack("{s:s}", "error", store_strerror(status)));
@@ -538,7 +539,14 @@ int versions_start(server *s) {
             history_applied(s, &c); /* before any request: the start's batch is the first */
         }
     }
-    if (b) store_submit(b, start_committed, NULL);
+    if (b) {
+        /* Durable before the server listens: a first request must not find
+         * the start's batch in the write backlog (a --max-pending-writes 1
+         * server would answer it 503), nor read a version not yet stored.
+         * Only the store's handle is active yet: this waits one commit. */
+        store_submit(b, start_committed, s);
+        while (!s->history.start_recorded) uv_run(s->loop, UV_RUN_ONCE);
+    }
     log_emit(LOG_INFO, "policies", json_pack("{s:s,s:s,s:s?}", "version", V, "from", use_dir ? "directory" : "store",
                                              "directory", D));
     json_decref(by);
