@@ -153,13 +153,16 @@ typedef struct {
 
 /* An entry the change adds to a risk window: scope ("return_sku",
  * "return_merchant", "return_phone", "return_address"), keys a and b (a
- * merchant and a sku, or a contact's hash), a tag (the buyer, or ""), and
- * how long entries count (older ones are dropped). */
+ * merchant and a sku, or a contact's hash), a tag (the buyer, or ""), how
+ * long entries count (older ones are dropped), and how many of the newest
+ * the window keeps at most (0: its bound; a spike needs no more than its
+ * threshold, so a busy sku's window stays a threshold's worth of entries). */
 typedef struct {
     char scope[24];
     char a[AS_SKU_MAX + 1], b[AS_SKU_MAX + 1];
     as_id tag;
     int64_t at, span;
+    int keep;
 } as_window;
 #define CHANGES_WINDOWS_MAX 4
 

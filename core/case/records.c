@@ -353,8 +353,9 @@ void risk_window_add(store_batch *b, const as_window *w) {
     if (rc == 0) window_each(old, olen, keep_entry, &ww);
     free(old);
     keep_entry(&(window_writer){INT64_MIN, &tb, 0}, w->at, w->tag);
+    size_t kept = w->keep > 0 && w->keep < WINDOW_KEPT ? (size_t)w->keep : WINDOW_KEPT;
     size_t start = 0; /* past the bound: the oldest go */
-    for (size_t n = ww.entries + 1; n > WINDOW_KEPT && start < tb.len; n--)
+    for (size_t n = ww.entries + 1; n > kept && start < tb.len; n--)
         start += 8 + strlen(tb.buf + start + 8) + 1;
     if (tb.failed) store_batch_fail(b, STORE_ENOMEM);
     else store_batch_put(b, DB_INDEX, k.buf, k.len, tb.buf + start, tb.len - start);

@@ -15,6 +15,7 @@
  *                    different buyer ids: one person behind several accounts
  * No phone or address is stored in a window: the alert names the contact
  * masked, and the buyer ids. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@
 #define SERIAL_WINDOW (30 * DAY)
 
 static as_window *window_add(as_changes *ch, const char *scope, const char *a, const char *b, const char *tag,
-                             int64_t at, int64_t span) {
+                             int64_t at, int64_t span, int64_t keep) {
     if (ch->nwindows == CHANGES_WINDOWS_MAX) return NULL;
     as_window *w = &ch->windows[ch->nwindows++];
     memset(w, 0, sizeof *w);
@@ -36,6 +37,7 @@ static as_window *window_add(as_changes *ch, const char *scope, const char *a, c
     AS_IDSET(w->tag, tag);
     w->at = at;
     w->span = span;
+    w->keep = keep > 0 && keep < INT32_MAX ? (int)keep : 0;
     return w;
 }
 
@@ -53,10 +55,12 @@ static void return_spikes(const as_decider *d, const as_case *c, const json_t *r
         if (i == 0 && !c->sku[0]) continue;
         char scope[24];
         snprintf(scope, sizeof scope, "return_%s", scopes[i].scope);
-        as_window *w = window_add(ch, scope, c->merchant_id, scopes[i].sku, "", d->now, DAY);
+        int64_t limit = risk_rule_of(rules, scopes[i].rule, scopes[i].dflt);
+        /* the alert fires when a return makes the count exactly `limit`:
+         * entries beyond the newest `limit` can never change that */
+        as_window *w = window_add(ch, scope, c->merchant_id, scopes[i].sku, "", d->now, DAY, limit);
         as_window_count wc;
         if (w == NULL || window_read(d, w, &wc) != 0) continue;
-        int64_t limit = risk_rule_of(rules, scopes[i].rule, scopes[i].dflt);
         int64_t n = wc.count + 1;
         if (n != limit) continue;
         members_w m;
@@ -75,7 +79,8 @@ static void serial_returner(const as_decider *d, const as_case *c, const json_t 
     if (value == NULL || contact_hash(kind, value, hash) != 0) return;
     snprintf(scope, sizeof scope, "return_%s", kind);
     /* per merchant: the alert names buyer ids, and a merchant sees its own buyers only */
-    as_window *w = window_add(ch, scope, hash, c->merchant_id, c->buyer_id, d->now, SERIAL_WINDOW);
+    /* all the window's entries: distinct buyers among older ones count too */
+    as_window *w = window_add(ch, scope, hash, c->merchant_id, c->buyer_id, d->now, SERIAL_WINDOW, 0);
     as_window_count wc;
     if (w == NULL || window_read(d, w, &wc) != 0) return;
     int64_t limit = risk_rule_of(rules, "serial_returns_30d", 6);

@@ -497,11 +497,35 @@ static void failed_change_set_fails_the_batch(void **state) {
     assert_int_equal(commit_wait(&w->sf, b), STORE_ENOMEM);
 }
 
+/* A risk window keeps at most `keep` of its newest entries (a return spike's
+ * threshold): a busy sku's window is rewritten at its threshold's size, not
+ * at the bound, with every return. keep 0 is the bound. */
+static void risk_window_keeps_its_newest(void **state) {
+    world *w = *state;
+    for (int i = 0; i < 10; i++) {
+        as_window win = {.scope = "return_sku", .a = "M-1", .b = "A", .tag = {"B-1"}, .at = NOW + i,
+                         .span = DAY, .keep = 3};
+        as_window all = win;
+        snprintf(all.b, sizeof all.b, "%s", "ALL");
+        all.keep = 0;
+        store_batch *b = store_batch_new(w->sf.s);
+        risk_window_add(b, &win);
+        risk_window_add(b, &all);
+        assert_int_equal(commit_wait(&w->sf, b), 0);
+    }
+    as_window_count kept, every;
+    assert_int_equal(risk_window_read(w->sf.s, "return_sku", "M-1", "A", NOW - 1, "", &kept), 0);
+    assert_int_equal(risk_window_read(w->sf.s, "return_sku", "M-1", "ALL", NOW - 1, "", &every), 0);
+    assert_int_equal(kept.count, 3);
+    assert_int_equal(every.count, 10);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_return_from_open_to_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(spawned_cases_and_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_change_set_fails_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(risk_window_keeps_its_newest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
