@@ -92,7 +92,9 @@ static int read_chunk(store *db, store_db dbi, chunk *c, int first) {
         const void *k, *v;
         size_t klen, vlen;
         while (c->n < CHUNK && (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
-            rc = 0;
+            const char *text;
+            if (store_packs(dbi) && (rc = store_read_text(rd, v, vlen, &text, &vlen)) != 0) break;
+            if (store_packs(dbi)) v = text;
             char *copy = malloc(vlen + 1);
             if (copy == NULL || klen > STORE_KEY_MAX) {
                 free(copy);

@@ -47,6 +47,8 @@ static int load(store *db, store_db dbi, const store_key *k, int latest,
     const void *val;
     size_t vlen;
     rc = store_read_get(rd, dbi, k->buf, k->len, &val, &vlen);
+    const char *text;
+    if (rc == 0 && store_packs(dbi) && (rc = store_read_text(rd, val, vlen, &text, &vlen)) == 0) val = text;
     if (rc == 0 && decode(out, val, vlen, err, sizeof err) != 0) rc = undecodable(what, id, err);
     store_read_end(rd);
     return rc;
@@ -100,10 +102,13 @@ int case_read_seq(store_read *rd, uint64_t seq, as_case *out) {
     store_key k;
     id_key(&k, id);
     const void *val;
+    const char *text;
     size_t vlen;
     case_init(out);
     int rc = store_read_get(rd, DB_CASES, k.buf, k.len, &val, &vlen);
+    if (rc == 0) rc = store_read_text(rd, val, vlen, &text, &vlen);
     if (rc != 0) return rc;
+    val = text;
     char err[256];
     return case_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("case", id, err);
 }
