@@ -94,6 +94,19 @@ int ledger_load(store *db, const char *order_id, as_ledger *out) {
     return rc == STORE_ENOTFOUND ? 0 : rc;
 }
 
+int order_read(store_read *rd, const char *order_id, as_order *out) {
+    store_key k;
+    id_key(&k, order_id);
+    order_init(out);
+    if (k.overflow) return STORE_ENOTFOUND;
+    const void *val;
+    size_t vlen;
+    int rc = store_read_get(rd, DB_ORDERS, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    char err[256];
+    return order_decode(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("order", order_id, err);
+}
+
 int case_read_seq(store_read *rd, uint64_t seq, as_case *out) {
     as_case_id id;
     case_id_format(seq, id);
@@ -208,6 +221,16 @@ int customer_read(store *db, const char *merchant_id, const char *buyer_id, int6
     if (buyer_id == NULL) return -1;
     store_read *rd;
     if (store_read_begin(db, &rd) != 0) return -1;
+    int rc = customer_read_in(rd, merchant_id, buyer_id, now, before_seq, out);
+    store_read_end(rd);
+    return rc;
+}
+
+int customer_read_in(store_read *rd, const char *merchant_id, const char *buyer_id, int64_t now, uint64_t before_seq,
+                     as_customer *out) {
+    memset(out, 0, sizeof *out);
+    out->lifetime_spend_cents = AS_NONE;
+    if (buyer_id == NULL) return -1;
     int64_t since = now - CUSTOMER_WINDOW;
     if (before_seq) count_before(rd, buyer_id, since, before_seq, &out->returns_30d, &out->cases_30d);
     else count_recent(rd, buyer_id, since, &out->returns_30d, &out->cases_30d);
@@ -226,7 +249,6 @@ int customer_read(store *db, const char *merchant_id, const char *buyer_id, int6
         if (json_is_integer(spend)) out->lifetime_spend_cents = json_integer_value(spend);
         json_decref(p);
     }
-    store_read_end(rd);
     return 0;
 }
 
