@@ -56,6 +56,7 @@ typedef struct {
 } policy_history;
 
 typedef struct server server;
+typedef struct jobs jobs; /* jobs.c: background replays */
 typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
                             const principal *who);
 
@@ -63,6 +64,16 @@ typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
  * "unmatched" (server.c checks at compile time that they fit). */
 #define METRIC_ROUTES 96
 #define METRIC_STATUSES 16
+
+/* looplag.c: how late the loop thread runs a periodic check. */
+#define LAG_BUCKETS 11
+typedef struct {
+    uv_timer_t timer;
+    int started;
+    uint64_t last_ns;
+    double last_s, max_s, sum_s;
+    uint64_t count, buckets[LAG_BUCKETS]; /* cumulative, as Prometheus buckets are */
+} loop_lag;
 
 typedef struct {
     const char *route[METRIC_ROUTES];
@@ -100,6 +111,8 @@ struct server {
     int timers_busy;      /* a timer round is waiting for its commit */
     struct timer_waiter *timer_waiters; /* callers that came while it was busy */
     webhook *webhook;     /* --webhook: pushes the feed, or NULL */
+    jobs *jobs;           /* background replays (jobs.c) */
+    loop_lag lag;         /* looplag.c */
 };
 
 /* ---- webhooks.c: the feed pushed to --webhook ---- */
@@ -238,6 +251,16 @@ void nps_activity(server *s, store_batch *b, as_decider *d, const char *merchant
 /* An "nps" timer (id "buyer/merchant") came due: the round is sent. */
 void nps_fire_due(server *s, store_batch *b, const char *id, int64_t at);
 
+/* ---- jobs.c: replays over any range, each on a thread of its own ---- */
+int jobs_start(server *s);
+/* Cancels every job and joins the running one's thread (before the store closes). */
+void jobs_stop(server *s);
+
+/* ---- looplag.c ---- */
+int looplag_start(server *s);
+void looplag_stop(server *s);
+void looplag_metrics(const server *s, textbuf *tb);
+
 /* ---- handlers, one file per resource ---- */
 void h_healthz(server *s, http_request *req, const route_params *p, const principal *who);
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who);
@@ -276,5 +299,10 @@ void h_admin_activate(server *s, http_request *req, const route_params *p, const
 void h_admin_rollback(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_replay(server *s, http_request *req, const route_params *p, const principal *who);
+void h_jobs_list(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_diffs(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_cancel(server *s, http_request *req, const route_params *p, const principal *who);
 
 #endif

@@ -1,0 +1,720 @@
+/* api/jobs: replays over any range, in the background (issue 11).
+ *
+ *   POST   /v1/admin/jobs/replay       {sources? | version?, since?, until?, merchant_id?} -> 202 the job
+ *   GET    /v1/admin/jobs              {jobs: [job...]} newest first
+ *   GET    /v1/admin/jobs/{id}         the job: state, progress, summary
+ *   GET    /v1/admin/jobs/{id}/diffs   ?after=N&limit=L -> {diffs, next_after}
+ *   DELETE /v1/admin/jobs/{id}         cancels it (200 the job)
+ *
+ * A job re-opens every stored case of a decided type created in [since,
+ * until] (of one merchant, or of all) twice: with the baseline (the version
+ * active when the job was posted) and with the candidate (sources over the
+ * policies directory, or a kept version), both as of the case's creation
+ * with the same reads (case/replay.h). Comparing set with set on the same
+ * inputs counts what the candidate changes, not what people did to the cases
+ * since (a settled review, an escalation, an inspection's refund). The
+ * summary counts, per module, each `before -> after` label pair and the money
+ * approved at the openings under each set; each case where a module differs
+ * is a diff, kept for paging.
+ *
+ * Threads: a job runs on a thread of its own, never on the loop thread nor
+ * on libuv's small pool (whose file work it would hold up): it loads its own
+ * two policy sets there (a policy_set is never shared between threads, and
+ * the loads get the same budgets and sandbox as the server's: policy.h) and
+ * reads through its own short read transactions, one per chunk of cases
+ * (store_read_begin_detached): LMDB keeps every page a live reader may see,
+ * and the map cannot grow while one lives, so a read never spans the job.
+ * One job runs at a time (the machine's cores serve requests first); the
+ * others wait queued. The loop thread reads a job's figures under its mutex;
+ * the thread says it has ended through a uv_async, and the loop joins it.
+ *
+ * Jobs live in memory: a restart drops them (and a running one stops).
+ * At most JOBS_KEPT are kept; a new one drops the oldest finished, and when
+ * every kept job is still queued or running a new one is 503. Tenancy: a
+ * token bound to a merchant replays only that merchant's cases and sees only
+ * its own jobs (another's is 404). */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "case/codec.h"
+#include "case/replay.h"
+#include "util/jsonw.h"
+#include "util/log.h"
+
+#define JOBS_KEPT 16
+#define CHUNK_CASES 256       /* cases replayed per read transaction */
+#define CHUNK_INDEX 8192      /* index entries counted per read transaction */
+#define DIFFS_KEPT 100000     /* diffs kept per job; later ones are counted */
+#define DIFFS_PAGE_DEFAULT 100
+#define DIFFS_PAGE_MAX 1000
+#define TRANSITIONS_MAX 64    /* label pairs kept per module; the rest under "(other)" */
+#define LABEL_MAX 48
+
+typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state;
+static const char *const STATE_NAMES[] = {"queued", "running", "done", "failed", "cancelled"};
+
+typedef struct {
+    char before[LABEL_MAX], after[LABEL_MAX];
+    uint64_t count;
+} transition;
+
+typedef struct {
+    uint64_t changed;
+    transition t[TRANSITIONS_MAX];
+    size_t n;
+    uint64_t other;
+} module_tally;
+
+typedef struct job job;
+struct job {
+    uint64_t id;
+    char id_text[24];
+    job_state state; /* (mu) */
+    /* what it replays: set on the loop thread before the thread starts */
+    int64_t since, until;
+    int has_until;
+    as_id merchant; /* "" all */
+    char *dir;            /* the policies directory (candidate sources go over it) */
+    json_t *cand_sources; /* over dir; or NULL */
+    json_t *cand_files;   /* a kept version's files; or NULL */
+    json_t *base_files;   /* the active version's files; NULL: the directory */
+    char cand_label[80];  /* "sources" or the version */
+    int64_t posted_at;    /* server clock */
+    /* (mu) progress and results */
+    uv_mutex_t mu;
+    uint64_t total, done, evaluated, changed, failed_cases;
+    module_tally mods[RM__COUNT];
+    int64_t refund_before, refund_after, coupon_before, coupon_after;
+    char **diffs;
+    size_t ndiffs, diffs_cap;
+    uint64_t diffs_dropped;
+    char error[512];
+    char cand_version[65], base_version[65];
+    double started_s, finished_s; /* monotonic seconds */
+    atomic_int cancel;
+    /* (loop) the thread */
+    uv_thread_t thread;
+    int thread_started, thread_ended; /* ended: (mu) */
+    jobs *reg;
+};
+
+struct jobs {
+    server *s;
+    uv_async_t async;
+    job *list[JOBS_KEPT]; /* oldest first */
+    size_t n;
+    uint64_t next_id;
+    int running; /* a job's thread is started and not joined */
+};
+
+static double mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void job_free(job *j) {
+    if (j == NULL) return;
+    free(j->dir);
+    json_decref(j->cand_sources);
+    json_decref(j->cand_files);
+    json_decref(j->base_files);
+    for (size_t i = 0; i < j->ndiffs; i++) free(j->diffs[i]);
+    free(j->diffs);
+    uv_mutex_destroy(&j->mu);
+    free(j);
+}
+
+/* ---- the job's thread ---- */
+
+/* The job failed: `what` (and why, if detail). */
+static void job_fail(job *j, const char *what, const char *detail) {
+    uv_mutex_lock(&j->mu);
+    snprintf(j->error, sizeof j->error, "%s%s%.400s", what, detail ? ": " : "", detail ? detail : "");
+    j->state = JOB_FAILED;
+    uv_mutex_unlock(&j->mu);
+}
+
+static void tally(module_tally *m, const char *before, const char *after) {
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->t[i].before, before) && !strcmp(m->t[i].after, after)) {
+            m->t[i].count++;
+            return;
+        }
+    if (m->n == TRANSITIONS_MAX) {
+        m->other++;
+        return;
+    }
+    transition *t = &m->t[m->n++];
+    snprintf(t->before, sizeof t->before, "%s", before);
+    snprintf(t->after, sizeof t->after, "%s", after);
+    t->count = 1;
+}
+
+/* The diff of one case (malloc'd JSON text), or NULL when out of memory. */
+static char *diff_text(const as_case *c, const replay_view *b, const replay_view *a, unsigned changed) {
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    emitter *e = jsonw_emitter(&w);
+    emit_object(e);
+    emit_kstr(e, "case_id", c->case_id);
+    emit_kstr(e, "type", case_type_name(c->type));
+    emit_kstr(e, "merchant_id", c->merchant_id[0] ? c->merchant_id : NULL);
+    emit_kint(e, "created_at", c->created_at);
+    emit_key(e, "changed");
+    emit_array(e);
+    for (int m = 0; m < RM__COUNT; m++)
+        if (changed & (1u << m)) emit_str(e, replay_module_name((replay_module)m));
+    emit_array_end(e);
+    emit_key(e, "before");
+    replay_view_encode(b, e);
+    emit_key(e, "after");
+    replay_view_encode(a, e);
+    emit_object_end(e);
+    if (tb.failed) {
+        tb_free(&tb);
+        return NULL;
+    }
+    return tb.buf;
+}
+
+/* Records one case's two openings. */
+static void job_record(job *j, const as_case *c, const replay_view *b, const replay_view *a) {
+    unsigned changed = 0;
+    for (int m = 0; m < RM__COUNT; m++)
+        if (replay_differs(b, a, (replay_module)m)) changed |= 1u << m;
+    char *diff = changed ? diff_text(c, b, a, changed) : NULL;
+    uv_mutex_lock(&j->mu);
+    j->evaluated++;
+    for (int m = 0; m < RM__COUNT; m++) {
+        char lb[LABEL_MAX], la[LABEL_MAX];
+        replay_label(b, (replay_module)m, lb, sizeof lb);
+        replay_label(a, (replay_module)m, la, sizeof la);
+        tally(&j->mods[m], lb, la);
+        j->mods[m].changed += (changed >> m) & 1u;
+    }
+    j->refund_before += b->refund_cents;
+    j->refund_after += a->refund_cents;
+    j->coupon_before += b->coupon_cents;
+    j->coupon_after += a->coupon_cents;
+    if (changed) {
+        j->changed++;
+        if (diff && j->ndiffs == j->diffs_cap && j->diffs_cap < DIFFS_KEPT) {
+            size_t cap = j->diffs_cap ? j->diffs_cap * 2 : 256;
+            if (cap > DIFFS_KEPT) cap = DIFFS_KEPT;
+            char **p = realloc(j->diffs, cap * sizeof *p);
+            if (p) j->diffs = p, j->diffs_cap = cap;
+        }
+        if (diff && j->ndiffs < j->diffs_cap) j->diffs[j->ndiffs++] = diff, diff = NULL;
+        else j->diffs_dropped++;
+    }
+    uv_mutex_unlock(&j->mu);
+    free(diff);
+}
+
+/* The index of the cases the job covers: the merchant's, or every case's. */
+static void job_prefix(const job *j, store_key *k) {
+    if (j->merchant[0]) case_index_prefix(k, "merchant_id", j->merchant);
+    else case_index_prefix(k, "all", "");
+}
+
+/* An index entry: the case's seq (the key's last 8 bytes), its created_at
+ * and type (the value). 1 if the job covers it. */
+static int job_covers(const job *j, const void *key, size_t klen, const void *val, size_t vlen, uint64_t *seq) {
+    if (klen < 8 || vlen < 9) return 0;
+    *seq = key_get_u64((const char *)key + klen - 8);
+    int64_t created = (int64_t)key_get_u64(val);
+    char type[32];
+    size_t tlen = vlen - 8 < sizeof type - 1 ? vlen - 8 : sizeof type - 1;
+    memcpy(type, (const char *)val + 8, tlen);
+    type[tlen] = '\0';
+    int t = case_type_from_name(type);
+    return created >= j->since && created <= j->until && t >= 0 && case_type_needs_decision((case_type)t);
+}
+
+/* One chunk of the index from after `*last` (0: the start): counts what the
+ * job covers (count) or replays it (sets). 1 if there is more, 0 at the
+ * end, -1 on a store error. */
+static int job_chunk(job *j, store *db, uint64_t *last, policy_set *base, policy_set *cand) {
+    store_key prefix, from;
+    job_prefix(j, &prefix);
+    from = prefix;
+    key_u64(&from, *last + 1);
+    store_read *rd;
+    store_iter *it;
+    if (store_read_begin_detached(db, &rd) != 0) return -1;
+    if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 0, &it) != 0) {
+        store_read_end(rd);
+        return -1;
+    }
+    const void *k, *v;
+    size_t klen, vlen;
+    int rc = 0, entries = 0, cases = 0;
+    uint64_t covered = 0;
+    /* bounded both ways: a few cases replayed, or many entries skipped */
+    while (entries < CHUNK_INDEX && cases < CHUNK_CASES && !atomic_load(&j->cancel) &&
+           (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
+        uint64_t seq = *last;
+        int covers = job_covers(j, k, klen, v, vlen, &seq);
+        *last = seq;
+        entries++;
+        if (!covers) continue;
+        if (cand == NULL) {
+            covered++;
+            continue;
+        }
+        cases++;
+        as_case c;
+        as_changes cb, ca;
+        as_error err;
+        int ok = case_read_seq(rd, seq, &c) == 0;
+        if (ok && replay_eligible(&c)) {
+            int rb = replay_open(rd, base, &c, &cb, &err), ra = rb == 0 ? replay_open(rd, cand, &c, &ca, &err) : -1;
+            if (ra == 0) {
+                replay_view vb, va;
+                replay_view_of(cb.after, &vb);
+                replay_view_of(ca.after, &va);
+                job_record(j, &c, &vb, &va);
+                changes_free(&ca);
+            }
+            if (rb == 0) changes_free(&cb);
+            ok = ra == 0;
+        }
+        case_free(&c);
+        uv_mutex_lock(&j->mu);
+        j->done++;
+        j->failed_cases += !ok;
+        uv_mutex_unlock(&j->mu);
+    }
+    store_iter_close(it);
+    store_read_end(rd);
+    if (cand == NULL && covered) {
+        uv_mutex_lock(&j->mu);
+        j->total += covered;
+        uv_mutex_unlock(&j->mu);
+    }
+    if (rc < 0) return -1;
+    return entries == CHUNK_INDEX || cases == CHUNK_CASES;
+}
+
+static policy_set *job_load(job *j, const policy_config *cfg, const char *which) {
+    policy_set *ps = NULL;
+    char err[1024];
+    if (policy_set_load(cfg, &ps, err, sizeof err) != 0) {
+        job_fail(j, which, err);
+        return NULL;
+    }
+    return ps;
+}
+
+static void job_run(void *arg) {
+    job *j = arg;
+    store *db = j->reg->s->db;
+    uv_mutex_lock(&j->mu);
+    j->state = JOB_RUNNING;
+    j->started_s = mono_s();
+    uv_mutex_unlock(&j->mu);
+    policy_config bcfg = {.dir = j->base_files ? NULL : j->dir, .sources = j->base_files};
+    policy_config ccfg = {.dir = j->cand_files ? NULL : j->dir, .sources = j->cand_files ? j->cand_files : j->cand_sources};
+    policy_set *base = job_load(j, &bcfg, "the baseline set does not load"), *cand = NULL;
+    if (base) cand = job_load(j, &ccfg, "the candidate set does not load");
+    if (cand) {
+        uv_mutex_lock(&j->mu);
+        snprintf(j->base_version, sizeof j->base_version, "%s", policy_set_version(base));
+        snprintf(j->cand_version, sizeof j->cand_version, "%s", policy_set_version(cand));
+        uv_mutex_unlock(&j->mu);
+        int rc = 1;
+        uint64_t last = 0;
+        while (rc == 1 && !atomic_load(&j->cancel)) rc = job_chunk(j, db, &last, NULL, NULL); /* the total */
+        last = 0;
+        while (rc >= 0 && !atomic_load(&j->cancel) && (rc = job_chunk(j, db, &last, base, cand)) == 1) {
+        }
+        if (rc < 0) job_fail(j, "the store could not be read", NULL);
+    }
+    policy_set_free(base);
+    policy_set_free(cand);
+    uv_mutex_lock(&j->mu);
+    if (j->state == JOB_RUNNING) j->state = atomic_load(&j->cancel) ? JOB_CANCELLED : JOB_DONE;
+    j->finished_s = mono_s();
+    j->thread_ended = 1;
+    uv_mutex_unlock(&j->mu);
+    uv_async_send(&j->reg->async);
+}
+
+/* ---- the registry (loop thread) ---- */
+
+/* Starts the oldest queued job if none runs. */
+static void jobs_next(jobs *r) {
+    if (r->running || r->s->stopping) return;
+    for (size_t i = 0; i < r->n; i++) {
+        job *j = r->list[i];
+        if (j->state != JOB_QUEUED || atomic_load(&j->cancel)) continue;
+        if (uv_thread_create(&j->thread, job_run, j) != 0) {
+            job_fail(j, "no thread could be started for the job", NULL);
+            continue;
+        }
+        j->thread_started = 1;
+        r->running = 1;
+        return;
+    }
+}
+
+/* A job's thread said it ended: join it, start the next. */
+static void on_job_ended(uv_async_t *h) {
+    jobs *r = h->data;
+    for (size_t i = 0; i < r->n; i++) {
+        job *j = r->list[i];
+        uv_mutex_lock(&j->mu);
+        int ended = j->thread_started && j->thread_ended;
+        uv_mutex_unlock(&j->mu);
+        if (!ended) continue;
+        uv_thread_join(&j->thread);
+        j->thread_started = 0;
+        r->running = 0;
+    }
+    jobs_next(r);
+}
+
+int jobs_start(server *s) {
+    jobs *r = calloc(1, sizeof *r);
+    if (r == NULL) return -1;
+    r->s = s;
+    r->next_id = 1;
+    if (uv_async_init(s->loop, &r->async, on_job_ended) != 0) {
+        free(r);
+        return -1;
+    }
+    r->async.data = r;
+    uv_unref((uv_handle_t *)&r->async); /* jobs never keep the loop alive */
+    s->jobs = r;
+    return 0;
+}
+
+static void on_async_closed(uv_handle_t *h) { free(h->data); }
+
+/* Cancels every job and waits for the running one's thread (it checks its
+ * cancel flag between cases, so this is one case's time, or a policy set's
+ * load), so no read of the store outlives the server. */
+void jobs_stop(server *s) {
+    jobs *r = s->jobs;
+    if (r == NULL) return;
+    s->jobs = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        job *j = r->list[i];
+        atomic_store(&j->cancel, 1);
+        if (j->thread_started) uv_thread_join(&j->thread);
+        job_free(j);
+    }
+    r->n = 0;
+    uv_close((uv_handle_t *)&r->async, on_async_closed);
+}
+
+static job *job_find(jobs *r, const char *id, const principal *who) {
+    for (size_t i = 0; r && i < r->n; i++)
+        if (!strcmp(r->list[i]->id_text, id) &&
+            principal_sees_merchant(who, r->list[i]->merchant[0] ? r->list[i]->merchant : NULL) &&
+            (who->merchant == NULL || r->list[i]->merchant[0]))
+            return r->list[i];
+    return NULL;
+}
+
+/* Room for one more: drops the oldest finished job; 0, or -1 when every
+ * kept job is queued or running. */
+static int jobs_room(jobs *r) {
+    if (r->n < JOBS_KEPT) return 0;
+    for (size_t i = 0; i < r->n; i++) {
+        job *j = r->list[i];
+        uv_mutex_lock(&j->mu);
+        int finished = j->state >= JOB_DONE && !j->thread_started;
+        uv_mutex_unlock(&j->mu);
+        if (!finished) continue;
+        job_free(j);
+        memmove(&r->list[i], &r->list[i + 1], (r->n - i - 1) * sizeof r->list[0]);
+        r->n--;
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- answers ---- */
+
+static void tally_json(emitter *e, const module_tally *m) {
+    emit_object(e);
+    emit_kint(e, "changed", (int64_t)m->changed);
+    emit_key(e, "transitions");
+    emit_array(e);
+    for (size_t i = 0; i < m->n; i++) {
+        emit_object(e);
+        emit_kstr(e, "before", m->t[i].before);
+        emit_kstr(e, "after", m->t[i].after);
+        emit_kint(e, "count", (int64_t)m->t[i].count);
+        emit_object_end(e);
+    }
+    if (m->other) {
+        emit_object(e);
+        emit_kstr(e, "before", "(other)");
+        emit_kstr(e, "after", "(other)");
+        emit_kint(e, "count", (int64_t)m->other);
+        emit_object_end(e);
+    }
+    emit_array_end(e);
+    emit_object_end(e);
+}
+
+/* The job as JSON (under its mutex). */
+static void job_encode(job *j, emitter *e) {
+    uv_mutex_lock(&j->mu);
+    double end = j->finished_s > 0 ? j->finished_s : mono_s();
+    double secs = j->started_s > 0 ? end - j->started_s : 0;
+    emit_object(e);
+    emit_kstr(e, "job_id", j->id_text);
+    emit_kstr(e, "kind", "replay");
+    emit_kstr(e, "state", STATE_NAMES[j->state]);
+    emit_kint(e, "posted_at", j->posted_at);
+    emit_key(e, "params");
+    emit_object(e);
+    emit_kint(e, "since", j->since);
+    emit_kopt(e, "until", j->has_until ? j->until : AS_NONE);
+    emit_kstr(e, "merchant_id", j->merchant[0] ? j->merchant : NULL);
+    emit_kstr(e, "candidate", j->cand_label);
+    emit_object_end(e);
+    emit_kstr(e, "baseline_version", j->base_version[0] ? j->base_version : NULL);
+    emit_kstr(e, "candidate_version", j->cand_version[0] ? j->cand_version : NULL);
+    emit_key(e, "progress");
+    emit_object(e);
+    emit_kint(e, "total", (int64_t)j->total);
+    emit_kint(e, "done", (int64_t)j->done);
+    emit_kint(e, "evaluated", (int64_t)j->evaluated);
+    emit_kint(e, "failed", (int64_t)j->failed_cases);
+    emit_kint(e, "elapsed_ms", (int64_t)(secs * 1000));
+    emit_kint(e, "cases_per_second", secs > 0.001 ? (int64_t)((double)j->done / secs) : 0);
+    emit_object_end(e);
+    emit_key(e, "summary");
+    emit_object(e);
+    emit_kint(e, "evaluated", (int64_t)j->evaluated);
+    emit_kint(e, "changed", (int64_t)j->changed);
+    emit_key(e, "by_module");
+    emit_object(e);
+    for (int m = 0; m < RM__COUNT; m++) {
+        emit_key(e, replay_module_name((replay_module)m));
+        tally_json(e, &j->mods[m]);
+    }
+    emit_object_end(e);
+    emit_key(e, "money");
+    emit_object(e);
+    emit_kint(e, "refund_cents_before", j->refund_before);
+    emit_kint(e, "refund_cents_after", j->refund_after);
+    emit_kint(e, "refund_cents_delta", j->refund_after - j->refund_before);
+    emit_kint(e, "coupon_cents_before", j->coupon_before);
+    emit_kint(e, "coupon_cents_after", j->coupon_after);
+    emit_object_end(e);
+    emit_kint(e, "diffs", (int64_t)j->ndiffs);
+    emit_kint(e, "diffs_dropped", (int64_t)j->diffs_dropped);
+    emit_object_end(e);
+    emit_kstr(e, "error", j->error[0] ? j->error : NULL);
+    emit_object_end(e);
+    uv_mutex_unlock(&j->mu);
+}
+
+static void reply_job(http_request *req, job *j, int status) {
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    job_encode(j, jsonw_emitter(&w));
+    if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(req, status, "application/json", tb.buf, tb.len);
+    tb_free(&tb);
+}
+
+/* ---- handlers ---- */
+
+/* The candidate of a job body: sources over the directory, or a kept
+ * version, or (neither) the active version's own files. 0, or -1 answered. */
+static int job_candidate(server *s, http_request *req, json_t *in, job *j) {
+    json_t *sources = json_object_get(in, "sources");
+    const char *version = NULL;
+    if (req_string(req, in, "version", 0, &version) != 0) return -1;
+    if (sources && version) {
+        reply_invalid(req, "version", "give sources or version, not both");
+        return -1;
+    }
+    if (sources) {
+        const char *name;
+        json_t *text;
+        if (!json_is_object(sources)) {
+            reply_invalid(req, "sources", "must be an object of file name to source text");
+            return -1;
+        }
+        json_object_foreach(sources, name, text) {
+            if (!json_is_string(text) && !json_is_null(text)) {
+                char field[300];
+                snprintf(field, sizeof field, "sources.%s", name);
+                reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
+                return -1;
+            }
+        }
+        j->cand_sources = json_deep_copy(sources);
+        snprintf(j->cand_label, sizeof j->cand_label, "sources");
+        return j->cand_sources ? 0 : (http_respond_error(req, 503, "unavailable", "out of memory", NULL), -1);
+    }
+    const char *v = version ? version : s->history.active;
+    if (version && !history_version_ok(version)) {
+        reply_invalid(req, "version", "must be a policy version: 64 lower-case hex digits");
+        return -1;
+    }
+    j->cand_files = v[0] ? history_files(s, v) : NULL;
+    if (j->cand_files == NULL && version) {
+        reply_not_found(req, "policy version");
+        return -1;
+    }
+    snprintf(j->cand_label, sizeof j->cand_label, "%s", version ? version : "active");
+    return 0;
+}
+
+void h_job_replay(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const known[] = {"sources", "version", "since", "until", "merchant_id", NULL};
+    (void)p;
+    json_t *in = req_json_body(req);
+    if (in == NULL) return;
+    job *j = calloc(1, sizeof *j);
+    const char *merchant = NULL;
+    int has_until = 0;
+    if (j == NULL || uv_mutex_init(&j->mu) != 0) {
+        free(j);
+        json_decref(in);
+        http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    int ok = req_only_known(req, in, known) == 0 && req_int(req, in, "since", 0, 0, INT64_MAX / 2, &j->since, NULL) == 0 &&
+             req_int(req, in, "until", 0, 0, INT64_MAX / 2, &j->until, &has_until) == 0 &&
+             req_id(req, in, "merchant_id", 0, &merchant) == 0 && job_candidate(s, req, in, j) == 0;
+    j->has_until = has_until;
+    if (ok && !has_until) j->until = INT64_MAX / 2;
+    if (ok && j->until < j->since) {
+        reply_invalid(req, "until", "must not be before since");
+        ok = 0;
+    }
+    if (ok && who->merchant && merchant && strcmp(merchant, who->merchant) != 0) {
+        reply_forbidden(req, "this token is bound to another merchant");
+        ok = 0;
+    }
+    if (ok && jobs_room(s->jobs) != 0) {
+        http_response_header(req, "Retry-After", "5");
+        http_respond_error(req, 503, "unavailable", "every kept job is still queued or running", NULL);
+        ok = 0;
+    }
+    json_decref(in);
+    if (ok) {
+        AS_IDSET(j->merchant, who->merchant ? who->merchant : merchant ? merchant : "");
+        j->dir = strdup(s->cfg.policies_dir);
+        j->base_files = s->history.active[0] ? history_files(s, s->history.active) : NULL;
+        j->posted_at = clock_now(&s->clock);
+        j->reg = s->jobs;
+        j->id = s->jobs->next_id++;
+        snprintf(j->id_text, sizeof j->id_text, "J%" PRIu64, j->id);
+        j->state = JOB_QUEUED;
+        if (j->dir == NULL) {
+            ok = 0;
+            http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+        }
+    }
+    if (!ok) {
+        job_free(j);
+        return;
+    }
+    s->jobs->list[s->jobs->n++] = j;
+    jobs_next(s->jobs);
+    reply_job(req, j, 202);
+}
+
+void h_jobs_list(server *s, http_request *req, const route_params *p, const principal *who) {
+    (void)p;
+    if (req_no_query(req) != 0) return;
+    textbuf tb = {0};
+    jsonw w;
+    jsonw_init(&w, &tb);
+    emitter *e = jsonw_emitter(&w);
+    emit_object(e);
+    emit_key(e, "jobs");
+    emit_array(e);
+    for (size_t i = s->jobs->n; i-- > 0;)
+        if (job_find(s->jobs, s->jobs->list[i]->id_text, who)) job_encode(s->jobs->list[i], e);
+    emit_array_end(e);
+    emit_object_end(e);
+    if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(req, 200, "application/json", tb.buf, tb.len);
+    tb_free(&tb);
+}
+
+void h_job_get(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0) return;
+    job *j = job_find(s->jobs, route_param(p, "id"), who);
+    if (j == NULL) reply_not_found(req, "job");
+    else reply_job(req, j, 200);
+}
+
+void h_job_cancel(server *s, http_request *req, const route_params *p, const principal *who) {
+    if (req_no_query(req) != 0 || req_no_body(req) != 0) return;
+    job *j = job_find(s->jobs, route_param(p, "id"), who);
+    if (j == NULL) {
+        reply_not_found(req, "job");
+        return;
+    }
+    atomic_store(&j->cancel, 1);
+    uv_mutex_lock(&j->mu);
+    if (j->state == JOB_QUEUED) j->state = JOB_CANCELLED; /* never started: no thread to wait for */
+    uv_mutex_unlock(&j->mu);
+    reply_job(req, j, 200);
+}
+
+/* A non-negative integer query parameter within [min, max]; 0, or -1 answered. */
+static int query_int(http_request *req, const char *name, int64_t min, int64_t max, int64_t *out) {
+    char buf[32];
+    int has = http_query_param(req, name, buf, sizeof buf);
+    if (has == 0) return 0;
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    if (has < 0 || buf[0] == '\0' || *end || v < min || v > max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "must be an integer from %" PRId64 " to %" PRId64, min, max);
+        reply_invalid(req, name, msg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void h_job_diffs(server *s, http_request *req, const route_params *p, const principal *who) {
+    static const char *const known[] = {"after", "limit", NULL};
+    if (req_query_known(req, known) != 0) return;
+    int64_t after = 0, limit = DIFFS_PAGE_DEFAULT;
+    if (query_int(req, "after", 0, INT64_MAX / 2, &after) != 0 ||
+        query_int(req, "limit", 1, DIFFS_PAGE_MAX, &limit) != 0)
+        return;
+    job *j = job_find(s->jobs, route_param(p, "id"), who);
+    if (j == NULL) {
+        reply_not_found(req, "job");
+        return;
+    }
+    textbuf tb = {0};
+    tb_printf(&tb, "{\"job_id\":\"%s\",\"diffs\":[", j->id_text);
+    uv_mutex_lock(&j->mu);
+    size_t from = (uint64_t)after < j->ndiffs ? (size_t)after : j->ndiffs, to = from;
+    for (; to < j->ndiffs && to - from < (size_t)limit; to++) {
+        if (to > from) tb_append(&tb, ",", 1);
+        tb_append(&tb, j->diffs[to], strlen(j->diffs[to]));
+    }
+    int more = to < j->ndiffs || j->state <= JOB_RUNNING;
+    uv_mutex_unlock(&j->mu);
+    if (more) tb_printf(&tb, "],\"next_after\":%zu}", to);
+    else tb_printf(&tb, "],\"next_after\":null}");
+    if (tb.failed) http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+    else http_respond(req, 200, "application/json", tb.buf, tb.len);
+    tb_free(&tb);
+}
