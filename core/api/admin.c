@@ -140,9 +140,34 @@ static void reply_rejected(server *s, http_request *req, const char *err) {
     reply_policy_rejected(s, req, err, NULL);
 }
 
+static double rate(uint64_t part, uint64_t whole) { return whole ? (double)part / (double)whole : 0; }
+
+void shadow_reset(server *s) {
+    memset(&s->shadow_tally, 0, sizeof s->shadow_tally);
+    s->shadow_since = clock_now(&s->clock);
+}
+
+/* summary: {since, evaluated, agreed, errors, agreement_rate, by_module}: only
+ * eligibility runs in shadow, so by_module holds it alone. */
+json_t *shadow_describe(server *s) {
+    if (s->shadow == NULL) return NULL;
+    json_t *d = policy_set_describe(s->shadow);
+    const as_shadow_tally *t = &s->shadow_tally;
+    json_t *module = json_pack("{s:I,s:I,s:I,s:f}", "evaluated", (json_int_t)t->evaluated, "agreed",
+                               (json_int_t)t->agreed, "errors", (json_int_t)t->errors, "agreement_rate",
+                               rate(t->agreed, t->evaluated));
+    json_t *summary = json_pack("{s:I,s:I,s:I,s:I,s:f,s:{s:o*}}", "since", (json_int_t)s->shadow_since, "evaluated",
+                                (json_int_t)t->evaluated, "agreed", (json_int_t)t->agreed, "errors",
+                                (json_int_t)t->errors, "agreement_rate", rate(t->agreed, t->evaluated), "by_module",
+                                "eligibility", module);
+    if (d) json_object_set_new(d, "summary", summary);
+    else json_decref(summary);
+    return d;
+}
+
 static json_t *describe_sets(server *s) {
     json_t *d = policy_set_describe(s->policies);
-    if (d && s->shadow) json_object_set_new(d, "shadow", policy_set_describe(s->shadow));
+    if (d && s->shadow) json_object_set_new(d, "shadow", shadow_describe(s));
     return d;
 }
 
@@ -175,6 +200,7 @@ void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, co
     (void)who;
     if (s->shadow) policy_set_free(s->shadow);
     s->shadow = NULL;
+    shadow_reset(s);
     http_respond_json(req, 200, describe_sets(s));
 }
 

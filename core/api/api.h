@@ -112,6 +112,8 @@ struct server {
     struct timer_waiter *timer_waiters; /* callers that came while it was busy */
     webhook *webhook;     /* --webhook: pushes the feed, or NULL */
     jobs *jobs;           /* background replays (jobs.c) */
+    as_shadow_tally shadow_tally; /* the shadow's agreement since shadow_since (admin.c) */
+    int64_t shadow_since;
     loop_lag lag;         /* looplag.c */
 };
 
@@ -250,6 +252,13 @@ void backlog_note_freed(const as_changes *ch, as_id *agents, size_t *n, size_t m
 void nps_activity(server *s, store_batch *b, as_decider *d, const char *merchant_id, const char *buyer_id);
 /* An "nps" timer (id "buyer/merchant") came due: the round is sent. */
 void nps_fire_due(server *s, store_batch *b, const char *id, int64_t at);
+
+/* ---- admin.c ---- */
+/* The shadow set's description with its summary (agreement since it
+ * started), or NULL when none runs. */
+json_t *shadow_describe(server *s);
+/* A shadow set starts (or stops): its counts start again. */
+void shadow_reset(server *s);
 
 /* ---- jobs.c: replays over any range, each on a thread of its own ---- */
 int jobs_start(server *s);
