@@ -448,23 +448,20 @@ void nps_store(store_batch *b, const as_nps *before, const as_nps *after) {
 
 /* ---- agents ---- */
 
+/* Counts the agent's work list (active cases only, 'w' | 'd' | "assignee"),
+ * reading no case: the 'c' assignee index holds every case the agent ever
+ * had, and loading each one grew with the agent's history. */
 int64_t agent_open_cases(store *db, const char *agent_id) {
     store_key prefix;
-    case_index_prefix(&prefix, "assignee", agent_id);
+    work_prefix(&prefix, WORK_BY_DUE, "assignee", agent_id);
     store_read *rd;
     store_iter *it;
-    if (prefix.overflow || store_read_begin(db, &rd) != 0) return 0;
+    if (prefix.overflow || !agent_id[0] || store_read_begin(db, &rd) != 0) return 0;
     int64_t n = 0;
     if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) == 0) {
         const void *k, *v;
         size_t klen, vlen;
-        while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
-            as_case c;
-            if (case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8), &c) == 0) {
-                n += case_status_active(c.status);
-                case_free(&c);
-            }
-        }
+        while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) n++;
         store_iter_close(it);
     }
     store_read_end(rd);
