@@ -534,6 +534,13 @@ static void reply_job(http_request *req, job *j, int status) {
 
 /* ---- handlers ---- */
 
+/* The registry, or NULL after answering 503: a stopping server has ended its
+ * jobs, and requests still draining must not reach them. */
+static jobs *registry(server *s, http_request *req) {
+    if (s->jobs == NULL) http_respond_error(req, 503, "unavailable", "the server is stopping", NULL);
+    return s->jobs;
+}
+
 /* The candidate of a job body: sources over the directory, or a kept
  * version, or (neither) the active version's own files. 0, or -1 answered. */
 static int job_candidate(server *s, http_request *req, json_t *in, job *j) {
@@ -580,6 +587,7 @@ static int job_candidate(server *s, http_request *req, json_t *in, job *j) {
 void h_job_replay(server *s, http_request *req, const route_params *p, const principal *who) {
     static const char *const known[] = {"sources", "version", "since", "until", "merchant_id", NULL};
     (void)p;
+    if (registry(s, req) == NULL) return;
     json_t *in = req_json_body(req);
     if (in == NULL) return;
     job *j = calloc(1, sizeof *j);
@@ -635,7 +643,7 @@ void h_job_replay(server *s, http_request *req, const route_params *p, const pri
 
 void h_jobs_list(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
-    if (req_no_query(req) != 0) return;
+    if (req_no_query(req) != 0 || registry(s, req) == NULL) return;
     textbuf tb = {0};
     jsonw w;
     jsonw_init(&w, &tb);
@@ -653,14 +661,14 @@ void h_jobs_list(server *s, http_request *req, const route_params *p, const prin
 }
 
 void h_job_get(server *s, http_request *req, const route_params *p, const principal *who) {
-    if (req_no_query(req) != 0) return;
+    if (req_no_query(req) != 0 || registry(s, req) == NULL) return;
     job *j = job_find(s->jobs, route_param(p, "id"), who);
     if (j == NULL) reply_not_found(req, "job");
     else reply_job(req, j, 200);
 }
 
 void h_job_cancel(server *s, http_request *req, const route_params *p, const principal *who) {
-    if (req_no_query(req) != 0 || req_no_body(req) != 0) return;
+    if (req_no_query(req) != 0 || req_no_body(req) != 0 || registry(s, req) == NULL) return;
     job *j = job_find(s->jobs, route_param(p, "id"), who);
     if (j == NULL) {
         reply_not_found(req, "job");
@@ -695,7 +703,7 @@ void h_job_diffs(server *s, http_request *req, const route_params *p, const prin
     if (req_query_known(req, known) != 0) return;
     int64_t after = 0, limit = DIFFS_PAGE_DEFAULT;
     if (query_int(req, "after", 0, INT64_MAX / 2, &after) != 0 ||
-        query_int(req, "limit", 1, DIFFS_PAGE_MAX, &limit) != 0)
+        query_int(req, "limit", 1, DIFFS_PAGE_MAX, &limit) != 0 || registry(s, req) == NULL)
         return;
     job *j = job_find(s->jobs, route_param(p, "id"), who);
     if (j == NULL) {
