@@ -49,7 +49,8 @@
 #define JOBS_KEPT 16
 #define CHUNK_CASES 256       /* cases replayed per read transaction */
 #define CHUNK_INDEX 8192      /* index entries counted per read transaction */
-#define DIFFS_KEPT 100000     /* diffs kept per job; later ones are counted */
+#define DIFFS_KEPT 20000      /* diffs kept per job (~500 B each: at most ~10 MB a job, ~160 MB for
+                                 all JOBS_KEPT); later ones are only counted */
 #define DIFFS_PAGE_DEFAULT 100
 #define DIFFS_PAGE_MAX 1000
 #define TRANSITIONS_MAX 64    /* label pairs kept per module; the rest under "(other)" */
