@@ -106,6 +106,7 @@ struct server {
     uv_signal_t sigterm, sigint;
     int stopping;
     int64_t started_at;
+    uint64_t start_ns;    /* uv_hrtime at server_start: the "listening" log says how long the start took */
     uv_timer_t tick;      /* real clock: fires due timers */
     int tick_active;
     int timers_busy;      /* a timer round is waiting for its commit */

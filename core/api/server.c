@@ -262,9 +262,10 @@ static int start_http(server *s) {
         return -1;
     }
     log_emit(LOG_INFO, "listening",
-             json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "host", s->cfg.host, "port", http_server_port(s->http),
+             json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:f}", "host", s->cfg.host, "port", http_server_port(s->http),
                        "data", s->cfg.data_dir, "policies", s->cfg.policies_dir, "policy_version",
-                       policy_set_version(s->policies), "clock", s->clock.manual ? "manual" : "real"));
+                       policy_set_version(s->policies), "clock", s->clock.manual ? "manual" : "real", "start_ms",
+                       (double)(uv_hrtime() - s->start_ns) / 1e6));
     return 0;
 }
 
@@ -284,6 +285,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     if (s == NULL) return -1;
     *out = s;
     s->loop = loop;
+    s->start_ns = uv_hrtime();
     s->cfg = *cfg;
     agents_init(&s->agents);
     clock_init_real(&s->clock);
