@@ -313,7 +313,6 @@ void h_job_replay(server *s, http_request *req, const route_params *p, const pri
         http_respond_error(req, 503, "unavailable", "every kept job is still queued or running", NULL);
         ok = 0;
     }
-    json_decref(in);
     if (ok) {
         AS_IDSET(j->merchant, who->merchant ? who->merchant : merchant ? merchant : "");
         j->dir = strdup(s->cfg.policies_dir);
@@ -328,6 +327,7 @@ void h_job_replay(server *s, http_request *req, const route_params *p, const pri
             http_respond_error(req, 503, "unavailable", "out of memory", NULL);
         }
     }
+    json_decref(in); /* merchant was borrowed from it */
     if (!ok) {
         job_free(j);
         return;
