@@ -7,6 +7,9 @@
  * mutex for the loop thread to read. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -217,6 +220,11 @@ static policy_set *job_load(job *j, const policy_config *cfg, const char *which)
 
 void job_run(void *arg) {
     job *j = arg;
+    /* Below the loop thread on the machine's cores: on Linux a thread has a
+     * nice value of its own. With 2 cores shared by the loop, the writer and
+     * a job at the same priority, /healthz p99 was 47 ms while a job ran. A
+     * thread that cannot lower itself runs as it is. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), JOB_NICE);
     store *db = j->reg->s->db;
     uv_mutex_lock(&j->mu);
     j->state = JOB_RUNNING;

@@ -22,6 +22,7 @@
 #define DIFFS_PAGE_MAX 1000
 #define TRANSITIONS_MAX 64    /* label pairs kept per module; the rest under "(other)" */
 #define LABEL_MAX 48
+#define JOB_NICE 15           /* the job thread's nice value: the loop thread first */
 
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state;
 
