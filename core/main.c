@@ -6,6 +6,7 @@
  *              [--max-pending-writes N] [--policy-error-alert N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
  *              [--quiet]
  *   aftersaled policy test DIR|FILE [--filter TEXT]
+ *   aftersaled seed --data DIR --cases N [...]   (cli/seed.c)
  */
 #include <limits.h>
 #include <signal.h>
@@ -46,7 +47,10 @@ static void usage(FILE *out) {
             "  policy test DIR|FILE [--filter TEXT]  run the set's tests (DIR/tests/*.lua and\n"
             "                       DIR/merchants/ID/tests/*.lua), or one test file, or the tests whose\n"
             "                       \"FILE: NAME\" contains TEXT; exit 1 on failure\n"
-            "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n");
+            "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n"
+            "  seed --data DIR --cases N [--merchants M --agents A --days D --seed S --policies DIR]\n"
+            "                       write N realistic cases into DIR through the domain layer, for\n"
+            "                       measurements (no server may run on DIR meanwhile)\n");
 }
 
 static int parse_listen(const char *arg, server_config *cfg) {
@@ -208,6 +212,7 @@ static int policy_test(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "seed")) return cli_seed(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "policy")) {
         if (argc >= 3 && !strcmp(argv[2], "test")) return policy_test(argc - 3, argv + 3);
         if (argc >= 3) return cli_policy(argc - 2, argv + 2);

@@ -6,9 +6,10 @@
  * the loop thread then swaps the set in between two requests and frees the
  * old one, so every request runs on one version from start to end. A set
  * that fails to load, or whose tests fail, is refused with 422 and the old
- * set keeps serving. Dry-run and replay evaluate with a candidate set on the
- * loop thread by making it the active set for the length of one synchronous
- * evaluation, then putting the active set back. */
+ * set keeps serving. Dry-run evaluates its one case with the candidate on the
+ * loop thread; replay re-decides its (at most 1,000) cases on the worker that
+ * loaded the candidate, through read transactions of its own, and the loop
+ * thread only sends the answer. Replays over any range are jobs (jobs.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "api/api.h"
 #include "api/timers.h"
 #include "case/codec.h"
+#include "case/replay.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 
@@ -35,7 +37,14 @@ struct policy_job {
     policy_set *set; /* the loaded candidate, or NULL */
     char err[2048];
     policy_job_done done;
+    /* replay: runs on the worker too, after the load (replay_on_worker) */
+    int replay;
+    store *db;
+    char *merchant;  /* the token's merchant: only its cases; NULL all */
+    char *answer;    /* the answer's text, or NULL (err says why) */
 };
+
+static void replay_on_worker(policy_job *job);
 
 static void load_on_worker(uv_work_t *w) {
     policy_job *job = w->data;
@@ -64,6 +73,7 @@ static void load_on_worker(uv_work_t *w) {
         if (rc != 0) return;
     }
     if (policy_set_load(&cfg, &job->set, job->err, sizeof job->err) != 0) job->set = NULL;
+    else if (job->replay) replay_on_worker(job);
 }
 
 static void after_load(uv_work_t *w, int status) {
@@ -75,11 +85,13 @@ static void after_load(uv_work_t *w, int status) {
     }
     job->done(job);
     json_decref(job->in);
+    free(job->merchant);
+    free(job->answer);
     free(job);
 }
 
-static void start_job(server *s, http_request *req, json_t *in, int run_tests,
-                      policy_job_done done) {
+static void start_job_as(server *s, http_request *req, json_t *in, int run_tests, policy_job_done done,
+                         const principal *replay_for) {
     if (s->policy_busy) {
         json_decref(in);
         http_response_header(req, "Retry-After", "1");
@@ -98,9 +110,21 @@ static void start_job(server *s, http_request *req, json_t *in, int run_tests,
     job->run_tests = run_tests;
     job->done = done;
     job->work.data = job;
+    if (replay_for) {
+        job->replay = 1;
+        job->db = s->db;
+        job->merchant = replay_for->merchant ? strdup(replay_for->merchant) : NULL;
+        if (replay_for->merchant && job->merchant == NULL) {
+            json_decref(in);
+            free(job);
+            http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+            return;
+        }
+    }
     int rc = uv_queue_work(s->loop, &job->work, load_on_worker, after_load);
     if (rc != 0) {
         json_decref(in);
+        free(job->merchant);
         free(job);
         http_respond_error(req, 503, "unavailable", uv_strerror(rc), NULL);
         return;
@@ -108,13 +132,42 @@ static void start_job(server *s, http_request *req, json_t *in, int run_tests,
     s->policy_busy = 1;
 }
 
+static void start_job(server *s, http_request *req, json_t *in, int run_tests, policy_job_done done) {
+    start_job_as(s, req, in, run_tests, done, NULL);
+}
+
 static void reply_rejected(server *s, http_request *req, const char *err) {
     reply_policy_rejected(s, req, err, NULL);
 }
 
+static double rate(uint64_t part, uint64_t whole) { return whole ? (double)part / (double)whole : 0; }
+
+void shadow_reset(server *s) {
+    memset(&s->shadow_tally, 0, sizeof s->shadow_tally);
+    s->shadow_since = clock_now(&s->clock);
+}
+
+/* summary: {since, evaluated, agreed, errors, agreement_rate, by_module}: only
+ * eligibility runs in shadow, so by_module holds it alone. */
+json_t *shadow_describe(server *s) {
+    if (s->shadow == NULL) return NULL;
+    json_t *d = policy_set_describe(s->shadow);
+    const as_shadow_tally *t = &s->shadow_tally;
+    json_t *module = json_pack("{s:I,s:I,s:I,s:f}", "evaluated", (json_int_t)t->evaluated, "agreed",
+                               (json_int_t)t->agreed, "errors", (json_int_t)t->errors, "agreement_rate",
+                               rate(t->agreed, t->evaluated));
+    json_t *summary = json_pack("{s:I,s:I,s:I,s:I,s:f,s:{s:o*}}", "since", (json_int_t)s->shadow_since, "evaluated",
+                                (json_int_t)t->evaluated, "agreed", (json_int_t)t->agreed, "errors",
+                                (json_int_t)t->errors, "agreement_rate", rate(t->agreed, t->evaluated), "by_module",
+                                "eligibility", module);
+    if (d) json_object_set_new(d, "summary", summary);
+    else json_decref(summary);
+    return d;
+}
+
 static json_t *describe_sets(server *s) {
     json_t *d = policy_set_describe(s->policies);
-    if (d && s->shadow) json_object_set_new(d, "shadow", policy_set_describe(s->shadow));
+    if (d && s->shadow) json_object_set_new(d, "shadow", shadow_describe(s));
     return d;
 }
 
@@ -147,6 +200,7 @@ void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, co
     (void)who;
     if (s->shadow) policy_set_free(s->shadow);
     s->shadow = NULL;
+    shadow_reset(s);
     http_respond_json(req, 200, describe_sets(s));
 }
 
@@ -275,32 +329,13 @@ void h_admin_dry_run(server *s, http_request *req, const route_params *p, const 
     json_decref(in);
 }
 
-/* ---- replay: stored cases re-decided by a candidate, nothing stored ---- */
+/* ---- replay: stored cases re-decided by a candidate, nothing stored ----
+ * On the worker that loaded the candidate (its own lua_State), through its
+ * own short read transactions (case/replay.h): the loop thread only answers.
+ * Newest first through the every-case index, whose values carry each case's
+ * created_at and type, so cases of other types are skipped unread. */
 
-typedef struct {
-    server *s;
-    uint64_t before_seq;
-    int64_t now;
-} replay_reads;
-
-static int replay_customer(void *ud, const char *merchant_id, const char *buyer_id, as_customer *out) {
-    replay_reads *r = ud;
-    return customer_read(r->s->db, merchant_id, buyer_id, r->now, r->before_seq, out);
-}
-
-static int64_t replay_complaints(void *ud, const char *merchant_id, const char *sku, int64_t since) {
-    (void)ud, (void)merchant_id, (void)sku, (void)since;
-    return 0; /* a replay opens nothing: no spike is reached */
-}
-
-/* The stored case as the input that opened it. */
-static void input_of(const as_case *c, case_input *in) {
-    *in = (case_input){.type = c->type, .order_id = c->order_id[0] ? c->order_id : NULL,
-                       .buyer_id = c->buyer_id[0] ? c->buyer_id : NULL,
-                       .merchant_id = c->merchant_id[0] ? c->merchant_id : NULL, .sku = c->sku[0] ? c->sku : NULL,
-                       .description = c->description, .qty = c->qty, .reason = c->reason, .channel = c->channel,
-                       .opened = c->opened, .photos = (const char *const *)c->photos, .nphotos = c->nphotos};
-}
+#define REPLAY_CHUNK 256 /* index entries per read transaction */
 
 static void decision_json(emitter *e, const as_decision *d) {
     emit_object(e);
@@ -313,51 +348,85 @@ static void decision_json(emitter *e, const as_decision *d) {
 
 static int same(const char *a, const char *b) { return (a == NULL && b == NULL) || (a && b && !strcmp(a, b)); }
 
-/* Re-opens one stored case with the candidate as of its creation (the
- * buyer's cases before it, the clock at its creation). 1 if the decision
- * differs, 0 if not, -1 if it could not run. */
-static int replay_case(server *s, policy_set *cand, const as_case *c, emitter *diffs) {
-    as_order order;
-    int has_order = c->order_id[0] && order_load(s->db, c->order_id, 0, &order) == 0;
-    if (!has_order) order_init(&order);
-    replay_reads rr = {s, c->seq, c->created_at};
-    as_reads reads = {.ud = &rr, .customer = replay_customer, .complaints = replay_complaints};
-    uint64_t scratch = c->seq;
-    as_decider d = {.policies = cand, .now = c->created_at, .reads = &reads, .next_case_seq = &scratch};
-    case_input in;
-    input_of(c, &in);
-    as_ledger none;
-    ledger_init(&none);
+/* Re-opens one stored case with the candidate; 1 if the decision differs
+ * (its diff emitted), 0 if not, -1 if it could not run. */
+static int replay_case(store_read *rd, policy_set *cand, const as_case *c, emitter *diffs) {
     as_changes ch;
     as_error err;
-    int rc = case_open(&d, &in, has_order ? &order : NULL, &none, NULL, c->seq, &ch, &err);
-    if (rc == 0) {
-        const as_decision *b = &c->decision, *a = &ch.after->decision;
-        rc = a->outcome != b->outcome || !same(a->reason_code, b->reason_code);
-        if (rc) {
-            emit_object(diffs);
-            emit_kstr(diffs, "case_id", c->case_id);
-            emit_key(diffs, "before");
-            decision_json(diffs, b);
-            emit_key(diffs, "after");
-            decision_json(diffs, a);
-            emit_object_end(diffs);
-        }
-        changes_free(&ch);
+    if (replay_open(rd, cand, c, &ch, &err) != 0) return -1;
+    const as_decision *b = &c->decision, *a = &ch.after->decision;
+    int rc = a->outcome != b->outcome || !same(a->reason_code, b->reason_code);
+    if (rc) {
+        emit_object(diffs);
+        emit_kstr(diffs, "case_id", c->case_id);
+        emit_key(diffs, "before");
+        decision_json(diffs, b);
+        emit_key(diffs, "after");
+        decision_json(diffs, a);
+        emit_object_end(diffs);
     }
-    order_free(&order);
+    changes_free(&ch);
     return rc;
 }
 
-static void replay_done(policy_job *job) {
-    server *s = job->s;
-    if (job->set == NULL) {
-        reply_rejected(s, job->req, job->err);
-        return;
+typedef struct {
+    int64_t since, limit, evaluated, changed;
+    uint64_t before; /* the next entry is of a seq below this; 0: from the newest */
+    int stop;
+} replay_walk;
+
+/* One chunk of the index, newest first. 0, or a store error. */
+static int replay_chunk(policy_job *job, replay_walk *rw, emitter *e) {
+    store_key prefix, from;
+    case_index_prefix(&prefix, "all", "");
+    from = prefix;
+    if (rw->before) key_u64(&from, rw->before - 1);
+    store_read *rd;
+    store_iter *it = NULL;
+    int rc = store_read_begin_detached(job->db, &rd);
+    if (rc != 0) return rc;
+    rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, rw->before ? from.buf : NULL,
+                         rw->before ? from.len : 0, 1, &it);
+    const void *k, *v;
+    size_t klen, vlen;
+    int n = 0;
+    while (rc == 0 && !rw->stop && rw->evaluated < rw->limit && n++ < REPLAY_CHUNK) {
+        int next = store_iter_next(it, &k, &klen, &v, &vlen);
+        if (next <= 0 || klen < 8 || vlen < 9) {
+            rc = next < 0 ? next : 0;
+            rw->stop = 1;
+            break;
+        }
+        uint64_t seq = key_get_u64((const char *)k + klen - 8);
+        rw->before = seq;
+        if ((int64_t)key_get_u64(v) < rw->since) { /* older than since: done */
+            rw->stop = 1;
+            break;
+        }
+        char type[32];
+        snprintf(type, sizeof type, "%.*s", (int)(vlen - 8), (const char *)v + 8);
+        int t = case_type_from_name(type);
+        if (t < 0 || !case_type_needs_decision((case_type)t)) continue;
+        as_case c;
+        if (case_read_seq(rd, seq, &c) != 0) {
+            case_free(&c);
+            continue;
+        }
+        if (replay_eligible(&c) && (job->merchant == NULL || !strcmp(c.merchant_id, job->merchant))) {
+            rw->changed += replay_case(rd, job->set, &c, e) == 1;
+            rw->evaluated++;
+        }
+        case_free(&c);
     }
-    int64_t since = json_integer_value(json_object_get(job->in, "since"));
-    int64_t limit = json_integer_value(json_object_get(job->in, "limit"));
-    if (limit <= 0 || limit > REPLAY_MAX) limit = REPLAY_DEFAULT;
+    if (it) store_iter_close(it);
+    store_read_end(rd);
+    return rc;
+}
+
+static void replay_on_worker(policy_job *job) {
+    replay_walk rw = {.since = json_integer_value(json_object_get(job->in, "since")),
+                      .limit = json_integer_value(json_object_get(job->in, "limit"))};
+    if (rw.limit <= 0 || rw.limit > REPLAY_MAX) rw.limit = REPLAY_DEFAULT;
     textbuf tb = {0};
     jsonw w;
     jsonw_init(&w, &tb);
@@ -365,32 +434,28 @@ static void replay_done(policy_job *job) {
     emit_object(e);
     emit_key(e, "diffs");
     emit_array(e);
-    int evaluated = 0, changed = 0;
-    const principal *who = http_request_data(job->req); /* a bound token replays its merchant's cases */
-    /* newest first; stop at `since` or the limit. Cases the core itself
-     * decided (claims beyond a line) are not the policies' to replay. */
-    for (uint64_t seq = s->seqs.next_case; seq-- > 1 && evaluated < limit;) {
-        as_case_id id;
-        case_id_format(seq, id);
-        as_case c;
-        if (case_load(s->db, id, 0, &c) != 0) continue;
-        int stop = c.created_at < since;
-        if (!stop && case_type_needs_decision(c.type) && strcmp(c.decision.module, "core") != 0 &&
-            principal_sees_merchant(who, c.merchant_id[0] ? c.merchant_id : NULL)) {
-            changed += replay_case(s, job->set, &c, e) == 1;
-            evaluated++;
-        }
-        case_free(&c);
-        if (stop) break;
-    }
+    int rc = 0;
+    while (rc == 0 && !rw.stop && rw.evaluated < rw.limit) rc = replay_chunk(job, &rw, e);
     emit_array_end(e);
-    emit_kint(e, "evaluated", evaluated);
-    emit_kint(e, "changed", changed);
+    emit_kint(e, "evaluated", rw.evaluated);
+    emit_kint(e, "changed", rw.changed);
     emit_kstr(e, "policy_version", policy_set_version(job->set));
     emit_object_end(e);
-    if (tb.failed) http_respond_error(job->req, 503, "unavailable", "out of memory", NULL);
-    else http_respond(job->req, 200, "application/json", tb.buf, tb.len);
-    tb_free(&tb);
+    if (rc != 0 || tb.failed) {
+        snprintf(job->err, sizeof job->err, "%s", rc != 0 ? store_strerror(rc) : "out of memory");
+        tb_free(&tb);
+        return;
+    }
+    job->answer = tb.buf;
+}
+
+static void replay_done(policy_job *job) {
+    if (job->set == NULL) {
+        reply_rejected(job->s, job->req, job->err);
+        return;
+    }
+    if (job->answer) http_respond(job->req, 200, "application/json", job->answer, strlen(job->answer));
+    else http_respond_error(job->req, 503, "unavailable", job->err, NULL);
     policy_set_free(job->set);
 }
 
@@ -407,8 +472,7 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
         /* answered */
     } else if (req_int(req, in, "since", 0, 0, INT64_MAX / 2, &n, NULL) == 0 &&
                req_int(req, in, "limit", 0, 1, REPLAY_MAX, &n, NULL) == 0) {
-        http_request_set_data(req, (void *)who);
-        start_job(s, req, in, 0, replay_done);
+        start_job_as(s, req, in, 0, replay_done, who);
         return;
     }
     json_decref(in);

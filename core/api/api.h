@@ -56,6 +56,7 @@ typedef struct {
 } policy_history;
 
 typedef struct server server;
+typedef struct jobs jobs; /* jobs.c: background replays */
 typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
                             const principal *who);
 
@@ -63,6 +64,16 @@ typedef void (*api_handler)(server *s, http_request *req, const route_params *p,
  * "unmatched" (server.c checks at compile time that they fit). */
 #define METRIC_ROUTES 96
 #define METRIC_STATUSES 16
+
+/* looplag.c: how late the loop thread runs a periodic check. */
+#define LAG_BUCKETS 11
+typedef struct {
+    uv_timer_t timer;
+    int started;
+    uint64_t last_ns;
+    double last_s, max_s, sum_s;
+    uint64_t count, buckets[LAG_BUCKETS]; /* cumulative, as Prometheus buckets are */
+} loop_lag;
 
 typedef struct {
     const char *route[METRIC_ROUTES];
@@ -95,11 +106,16 @@ struct server {
     uv_signal_t sigterm, sigint;
     int stopping;
     int64_t started_at;
+    uint64_t start_ns;    /* uv_hrtime at server_start: the "listening" log says how long the start took */
     uv_timer_t tick;      /* real clock: fires due timers */
     int tick_active;
     int timers_busy;      /* a timer round is waiting for its commit */
     struct timer_waiter *timer_waiters; /* callers that came while it was busy */
     webhook *webhook;     /* --webhook: pushes the feed, or NULL */
+    jobs *jobs;           /* background replays (jobs.c) */
+    as_shadow_tally shadow_tally; /* the shadow's agreement since shadow_since (admin.c) */
+    int64_t shadow_since;
+    loop_lag lag;         /* looplag.c */
 };
 
 /* ---- webhooks.c: the feed pushed to --webhook ---- */
@@ -238,6 +254,23 @@ void nps_activity(server *s, store_batch *b, as_decider *d, const char *merchant
 /* An "nps" timer (id "buyer/merchant") came due: the round is sent. */
 void nps_fire_due(server *s, store_batch *b, const char *id, int64_t at);
 
+/* ---- admin.c ---- */
+/* The shadow set's description with its summary (agreement since it
+ * started), or NULL when none runs. */
+json_t *shadow_describe(server *s);
+/* A shadow set starts (or stops): its counts start again. */
+void shadow_reset(server *s);
+
+/* ---- jobs.c: replays over any range, each on a thread of its own ---- */
+int jobs_start(server *s);
+/* Cancels every job and joins the running one's thread (before the store closes). */
+void jobs_stop(server *s);
+
+/* ---- looplag.c ---- */
+int looplag_start(server *s);
+void looplag_stop(server *s);
+void looplag_metrics(const server *s, textbuf *tb);
+
 /* ---- handlers, one file per resource ---- */
 void h_healthz(server *s, http_request *req, const route_params *p, const principal *who);
 void h_metrics(server *s, http_request *req, const route_params *p, const principal *who);
@@ -276,5 +309,10 @@ void h_admin_activate(server *s, http_request *req, const route_params *p, const
 void h_admin_rollback(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_clock(server *s, http_request *req, const route_params *p, const principal *who);
 void h_admin_routes(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_replay(server *s, http_request *req, const route_params *p, const principal *who);
+void h_jobs_list(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_get(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_diffs(server *s, http_request *req, const route_params *p, const principal *who);
+void h_job_cancel(server *s, http_request *req, const route_params *p, const principal *who);
 
 #endif

@@ -108,6 +108,7 @@ void h_metrics(server *s, http_request *req, const route_params *p, const princi
     write_store_metrics(s, &tb);
     write_policy_metrics(s, &tb);
     policy_errors_metrics(s, &tb);
+    looplag_metrics(s, &tb);
     metric_int(&tb, "aftersale_http_connections", "gauge", "Open client connections.",
                http_server_connections(s->http));
     metric_int(&tb, "aftersale_events_last_seq", "gauge", "Highest durable seq of the events feed.",

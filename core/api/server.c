@@ -80,6 +80,11 @@ static const route_def routes[] = {
      R_ADMIN | R_PLATFORM},
     {"POST", "/v1/admin/clock", "POST /v1/admin/clock", h_admin_clock, R_ADMIN | R_PLATFORM},
     {"GET", "/v1/admin/routes", "GET /v1/admin/routes", h_admin_routes, R_ADMIN},
+    {"POST", "/v1/admin/jobs/replay", "POST /v1/admin/jobs/replay", h_job_replay, R_ADMIN},
+    {"GET", "/v1/admin/jobs", "GET /v1/admin/jobs", h_jobs_list, R_ADMIN},
+    {"GET", "/v1/admin/jobs/{id}", "GET /v1/admin/jobs/{id}", h_job_get, R_ADMIN},
+    {"DELETE", "/v1/admin/jobs/{id}", "DELETE /v1/admin/jobs/{id}", h_job_cancel, R_ADMIN},
+    {"GET", "/v1/admin/jobs/{id}/diffs", "GET /v1/admin/jobs/{id}/diffs", h_job_diffs, R_ADMIN},
 };
 _Static_assert(sizeof routes / sizeof routes[0] + 1 <= METRIC_ROUTES,
                "METRIC_ROUTES must hold every route's label and \"unmatched\"");
@@ -257,9 +262,10 @@ static int start_http(server *s) {
         return -1;
     }
     log_emit(LOG_INFO, "listening",
-             json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "host", s->cfg.host, "port", http_server_port(s->http),
+             json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:f}", "host", s->cfg.host, "port", http_server_port(s->http),
                        "data", s->cfg.data_dir, "policies", s->cfg.policies_dir, "policy_version",
-                       policy_set_version(s->policies), "clock", s->clock.manual ? "manual" : "real"));
+                       policy_set_version(s->policies), "clock", s->clock.manual ? "manual" : "real", "start_ms",
+                       (double)(uv_hrtime() - s->start_ns) / 1e6));
     return 0;
 }
 
@@ -279,6 +285,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     if (s == NULL) return -1;
     *out = s;
     s->loop = loop;
+    s->start_ns = uv_hrtime();
     s->cfg = *cfg;
     agents_init(&s->agents);
     clock_init_real(&s->clock);
@@ -286,7 +293,7 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     s->started_at = clock_now(&s->clock);
     if (build_routes(s) != 0 || open_storage(s) != 0 || auth_load(s) != 0 ||
         versions_start(s) != 0 || watch_signals(s) != 0 || timers_start(s) != 0 || webhooks_start(s) != 0 ||
-        start_http(s) != 0)
+        jobs_start(s) != 0 || start_http(s) != 0 || looplag_start(s) != 0) /* lag: from the first turn */
         return -1;
     return 0;
 }
@@ -306,6 +313,8 @@ void server_stop(server *s) {
     s->stopping = 1;
     timers_stop(s);
     webhooks_stop(s);
+    jobs_stop(s);
+    looplag_stop(s);
     if (s->http) http_server_shutdown(s->http, on_drained, s);
     else on_drained(s);
 }
@@ -313,6 +322,8 @@ void server_stop(server *s) {
 void server_free(server *s) {
     if (s == NULL) return;
     if (s->http) http_server_free(s->http);
+    jobs_stop(s); /* a start that failed after these began */
+    looplag_stop(s);
     if (s->db) store_close(s->db);
     if (s->policies) policy_set_free(s->policies);
     if (s->shadow) policy_set_free(s->shadow);

@@ -129,7 +129,7 @@ static json_t *tests_summary(const vjob *j) {
 
 static json_t *describe_now(server *s) {
     json_t *d = policy_set_describe(s->policies);
-    if (d && s->shadow) json_object_set_new(d, "shadow", policy_set_describe(s->shadow));
+    if (d && s->shadow) json_object_set_new(d, "shadow", shadow_describe(s));
     if (d && s->history.previous[0]) json_object_set_new(d, "previous", json_string(s->history.previous));
     return d;
 }
@@ -160,6 +160,7 @@ static void vjob_committed(int status, void *ud) {
         if (s->shadow) policy_set_free(s->shadow);
         s->shadow = j->set;
         j->set = NULL;
+        shadow_reset(s);
         log_emit(LOG_INFO, "shadow policies started", json_pack("{s:s,s:O}", "version", version, "by", j->by));
         answer = describe_now(s);
     } else if (j->kind == VJ_UPLOAD) {

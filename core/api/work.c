@@ -54,7 +54,8 @@ void live_decider(server *s, as_decider *d, int64_t now) {
     s->reads = (as_reads){s, live_customer, live_complaints, token_agent, live_window, live_agent_may_work};
     s->monitor = (as_policy_monitor){s, policy_errors_failed};
     *d = (as_decider){.policies = s->policies, .shadow = s->shadow, .now = now, .reads = &s->reads,
-                      .agents = &s->agents, .next_case_seq = &s->seqs.next_case, .monitor = &s->monitor};
+                      .agents = &s->agents, .next_case_seq = &s->seqs.next_case, .monitor = &s->monitor,
+                      .shadow_tally = &s->shadow_tally};
 }
 
 as_actor actor_of(const principal *who) {

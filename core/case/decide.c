@@ -319,12 +319,11 @@ int decide_call(decide_req *q, const char *module, const char *fn, const decide_
     return call_on(q, 0, module, fn, args, nargs, kind, schema, nfields, out);
 }
 
-void decide_shadow(decide_req *q, const char *module, const char *fn, const decide_arg *args, int nargs,
-                   const policy_field *schema, int nfields) {
-    if (q->d->shadow == NULL) return;
-    policy_result out;
-    call_on(q, 1, module, fn, args, nargs, NULL, schema, nfields, &out);
-    policy_result_free(&out);
+int decide_shadow(decide_req *q, const char *module, const char *fn, const decide_arg *args, int nargs,
+                  const policy_field *schema, int nfields, policy_result *out) {
+    memset(out, 0, sizeof *out);
+    if (q->d->shadow == NULL) return 1;
+    return call_on(q, 1, module, fn, args, nargs, NULL, schema, nfields, out) == 0 ? 0 : -1;
 }
 
 void decide_answer_error(decide_req *q, const char *module, const char *fn, const char *fmt, ...) {

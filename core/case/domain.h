@@ -110,6 +110,14 @@ typedef struct {
     int (*failed)(void *ud, const char *module, const char *fn, const char *merchant, int64_t now);
 } as_policy_monitor;
 
+/* How often the shadow set's eligibility (returns.evaluate, the one module
+ * that runs in shadow) agreed with the active set's on outcome and
+ * reason_code: counted as each opening decides, whether or not its write
+ * then commits. */
+typedef struct {
+    uint64_t evaluated, agreed, errors; /* errors: the shadow failed (shadow.error) */
+} as_shadow_tally;
+
 typedef struct {
     policy_set *policies;  /* decides */
     policy_set *shadow;    /* evaluated beside, recorded, never enforced; may be NULL */
@@ -118,6 +126,7 @@ typedef struct {
     as_agents *agents;     /* whom to assign; NULL: nobody (dry-run, replay) */
     uint64_t *next_case_seq; /* numbers the cases a change opens by itself */
     const as_policy_monitor *monitor;
+    as_shadow_tally *shadow_tally; /* where the shadow's agreement is counted; may be NULL */
 } as_decider;
 
 /* ---- change sets ---- */

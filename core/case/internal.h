@@ -68,9 +68,11 @@ void decide_end(decide_req *q);
  * filled, or -1 (the failure is on the timeline; out is empty). */
 int decide_call(decide_req *q, const char *module, const char *fn, const decide_arg *args, int nargs,
                 const char *kind, const policy_field *schema, int nfields, policy_result *out);
-/* The same on the shadow set: a shadow.decision or shadow.error note only. */
-void decide_shadow(decide_req *q, const char *module, const char *fn, const decide_arg *args, int nargs,
-                   const policy_field *schema, int nfields);
+/* The same on the shadow set: a shadow.decision or shadow.error note only.
+ * 0 with out filled (the caller frees it), -1 when it failed, 1 when no
+ * shadow runs (out is empty then too). */
+int decide_shadow(decide_req *q, const char *module, const char *fn, const decide_arg *args, int nargs,
+                  const policy_field *schema, int nfields, policy_result *out);
 /* A policy answered, but not what the core can use: a policy.error note. */
 void decide_answer_error(decide_req *q, const char *module, const char *fn, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

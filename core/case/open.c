@@ -137,13 +137,28 @@ int64_t claims_cap_amount(const as_decider *d, as_changes *ch, const as_ledger *
     return max;
 }
 
+/* The shadow's eligibility against the active decision (rc: decide_shadow's). */
+static void shadow_count(as_shadow_tally *t, int rc, const policy_result *sh, const as_decision *dec) {
+    if (t == NULL || rc == 1) return;
+    t->evaluated++;
+    if (rc != 0) {
+        t->errors++;
+        return;
+    }
+    const char *outcome = sh->f[EV_OUTCOME].present ? sh->f[EV_OUTCOME].s : NULL;
+    const char *reason = sh->f[EV_REASON_CODE].present ? sh->f[EV_REASON_CODE].s : NULL;
+    t->agreed += outcome && outcome_from_name(outcome) == (int)dec->outcome && reason && dec->reason_code &&
+                 strcmp(reason, dec->reason_code) == 0;
+}
+
 /* Eligibility, the shadow set's opinion, and the refund for money-only types
  * approved at once. */
 static void decide_eligibility(decide_req *q, as_case *c, as_ledger *l, const as_order *o) {
     static const decide_arg args[] = {ARG_CASE, ARG_ORDER};
     policy_result r;
     int ok = decide_call(q, "returns", "evaluate", args, 2, NULL, SCHEMA_EVALUATE, NFIELDS(SCHEMA_EVALUATE), &r) == 0;
-    decide_shadow(q, "returns", "evaluate", args, 2, SCHEMA_EVALUATE, NFIELDS(SCHEMA_EVALUATE));
+    policy_result sh;
+    int shadow = decide_shadow(q, "returns", "evaluate", args, 2, SCHEMA_EVALUATE, NFIELDS(SCHEMA_EVALUATE), &sh);
     int outcome = ok && r.f[EV_OUTCOME].present ? outcome_from_name(r.f[EV_OUTCOME].s) : -1;
     as_decision *dec = &c->decision;
     if (ok && (outcome <= OUT_NONE)) {
@@ -164,6 +179,8 @@ static void decide_eligibility(decide_req *q, as_case *c, as_ledger *l, const as
         as_strset(&dec->message, "the eligibility policy failed; the case waits for a person");
     }
     policy_result_free(&r);
+    shadow_count(q->d->shadow_tally, shadow, &sh, dec);
+    policy_result_free(&sh);
     snprintf(dec->policy_version, sizeof dec->policy_version, "%s", policy_set_version(q->d->policies));
     snprintf(dec->module, sizeof dec->module, "returns");
     snprintf(dec->function, sizeof dec->function, "evaluate");

@@ -96,6 +96,19 @@ int ledger_load(store *db, const char *order_id, as_ledger *out) {
     return rc == STORE_ENOTFOUND ? 0 : rc;
 }
 
+int order_read(store_read *rd, const char *order_id, as_order *out) {
+    store_key k;
+    id_key(&k, order_id);
+    order_init(out);
+    if (k.overflow) return STORE_ENOTFOUND;
+    const void *val;
+    size_t vlen;
+    int rc = store_read_get(rd, DB_ORDERS, k.buf, k.len, &val, &vlen);
+    if (rc != 0) return rc;
+    char err[256];
+    return order_decode(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("order", order_id, err);
+}
+
 int case_read_seq(store_read *rd, uint64_t seq, as_case *out) {
     as_case_id id;
     case_id_format(seq, id);
@@ -213,6 +226,16 @@ int customer_read(store *db, const char *merchant_id, const char *buyer_id, int6
     if (buyer_id == NULL) return -1;
     store_read *rd;
     if (store_read_begin(db, &rd) != 0) return -1;
+    int rc = customer_read_in(rd, merchant_id, buyer_id, now, before_seq, out);
+    store_read_end(rd);
+    return rc;
+}
+
+int customer_read_in(store_read *rd, const char *merchant_id, const char *buyer_id, int64_t now, uint64_t before_seq,
+                     as_customer *out) {
+    memset(out, 0, sizeof *out);
+    out->lifetime_spend_cents = AS_NONE;
+    if (buyer_id == NULL) return -1;
     int64_t since = now - CUSTOMER_WINDOW;
     if (before_seq) count_before(rd, buyer_id, since, before_seq, &out->returns_30d, &out->cases_30d);
     else count_recent(rd, buyer_id, since, &out->returns_30d, &out->cases_30d);
@@ -231,7 +254,6 @@ int customer_read(store *db, const char *merchant_id, const char *buyer_id, int6
         if (json_is_integer(spend)) out->lifetime_spend_cents = json_integer_value(spend);
         json_decref(p);
     }
-    store_read_end(rd);
     return 0;
 }
 
@@ -451,23 +473,20 @@ void nps_store(store_batch *b, const as_nps *before, const as_nps *after) {
 
 /* ---- agents ---- */
 
+/* Counts the agent's work list (active cases only, 'w' | 'd' | "assignee"),
+ * reading no case: the 'c' assignee index holds every case the agent ever
+ * had, and loading each one grew with the agent's history. */
 int64_t agent_open_cases(store *db, const char *agent_id) {
     store_key prefix;
-    case_index_prefix(&prefix, "assignee", agent_id);
+    work_prefix(&prefix, WORK_BY_DUE, "assignee", agent_id);
     store_read *rd;
     store_iter *it;
-    if (prefix.overflow || store_read_begin(db, &rd) != 0) return 0;
+    if (prefix.overflow || !agent_id[0] || store_read_begin(db, &rd) != 0) return 0;
     int64_t n = 0;
     if (store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 0, &it) == 0) {
         const void *k, *v;
         size_t klen, vlen;
-        while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) {
-            as_case c;
-            if (case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8), &c) == 0) {
-                n += case_status_active(c.status);
-                case_free(&c);
-            }
-        }
+        while (store_iter_next(it, &k, &klen, &v, &vlen) == 1) n++;
         store_iter_close(it);
     }
     store_read_end(rd);

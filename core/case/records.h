@@ -56,6 +56,8 @@ int ledger_load(store *db, const char *order_id, as_ledger *out);
 /* The case as batch b would leave it: b's own writes first, then the
  * pending batches', then committed data. */
 int case_load_in(store_batch *b, const char *case_id, as_case *out);
+/* The order as of the read transaction. */
+int order_read(store_read *rd, const char *order_id, as_order *out);
 /* The case with that number as of the read transaction. */
 int case_read_seq(store_read *rd, uint64_t seq, as_case *out);
 
@@ -71,6 +73,9 @@ int order_has_cases(store *db, const char *order_id);
 /* Reads for the live server (as_reads callbacks use them). */
 int customer_read(store *db, const char *merchant_id, const char *buyer_id, int64_t now, uint64_t before_seq,
                   as_customer *out);
+/* customer_read within a read of the caller's (any thread's: a job's). */
+int customer_read_in(store_read *rd, const char *merchant_id, const char *buyer_id, int64_t now, uint64_t before_seq,
+                     as_customer *out);
 int64_t complaints_count(store *db, const char *merchant_id, const char *sku, int64_t since);
 /* The key of a merchant's (sku NULL) or a sku's recent complaint times. */
 void complaints_key(store_key *k, const char *merchant_id, const char *sku);

@@ -21,4 +21,9 @@
 /* argv[0] is the command ("eval", "dry-run", ...). */
 int cli_policy(int argc, char **argv);
 
+/* `aftersaled seed --data DIR --cases N ...` (seed.c): a data directory with
+ * N cases written through the domain layer, for measurements. argv[0] is the
+ * first flag. */
+int cli_seed(int argc, char **argv);
+
 #endif

@@ -84,6 +84,29 @@ int store_read_begin(store *s, store_read **out) {
     return 0;
 }
 
+/* No loop state is touched: neither the cache nor active_reads (both the
+ * loop thread's). */
+int store_read_begin_detached(store *s, store_read **out) {
+    *out = NULL;
+    if (s == NULL) return STORE_EINVAL;
+    store_read *rd = calloc(1, sizeof *rd);
+    if (rd == NULL) return STORE_ENOMEM;
+    if (pthread_rwlock_rdlock(&s->resize) != 0) {
+        free(rd);
+        return STORE_EIO;
+    }
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rd->txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&s->resize);
+        free(rd);
+        return store_err(rc);
+    }
+    rd->s = s;
+    rd->detached = 1;
+    *out = rd;
+    return 0;
+}
+
 static void iter_free(store_iter *it) {
     mdb_cursor_close(it->cur);
     free(it);
@@ -96,6 +119,11 @@ void store_read_end(store_read *rd) {
         store_iter *it = rd->iters;
         rd->iters = it->next;
         iter_free(it);
+    }
+    if (rd->detached) {
+        read_free(rd);
+        pthread_rwlock_unlock(&s->resize);
+        return;
     }
     mdb_txn_reset(rd->txn);
     if (s->read_cached < STORE_READ_CACHE) {

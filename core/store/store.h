@@ -82,6 +82,13 @@ void store_close(store *s);
 typedef struct store_read store_read;
 int store_read_begin(store *s, store_read **out);
 void store_read_end(store_read *rd);
+/* A read for a thread other than the loop's (a background job): its own
+ * transaction, not from the loop's cache, holding the resize lock shared
+ * until store_read_end (which that same thread calls). The map cannot grow
+ * while it lives, and LMDB keeps every page it sees, so a job reads in
+ * bounded chunks, one short read each, never one read for all its work.
+ * Every job must have ended its reads before store_close. */
+int store_read_begin_detached(store *s, store_read **out);
 /* *val points into the map; valid until store_read_end. */
 int store_read_get(store_read *rd, store_db db, const void *key, size_t klen,
                    const void **val, size_t *vlen);

@@ -14,6 +14,7 @@ ctest's openapi.answers (openapi_check.py on what harness.py recorded). Lint
 (Spectral's OpenAPI rules) is ctest's openapi.lint.
 """
 import os
+import time
 import re
 import unittest
 
@@ -117,7 +118,18 @@ class OpenApiAgainstTheServer(ServerTestCase):
             returns = f.read()
         ok(s.post("/v1/admin/policies/replay", {"sources": {"returns.lua": returns}, "limit": 10}), 200)
         ok(s.post("/v1/admin/policies/shadow", {"sources": {"returns.lua": returns + "\n-- shadow\n"}}), 200)
+        ok(s.get("/v1/admin/policies"), 200)  # with the shadow and its summary
         ok(s.request("DELETE", "/v1/admin/policies/shadow"), 200)
+        job = s.post("/v1/admin/jobs/replay", {"sources": {"returns.lua": returns.replace(
+            "M.RETURN_WINDOW_DAYS = 7", "M.RETURN_WINDOW_DAYS = 0")}})
+        ok(job, 202)
+        ok(s.get("/v1/admin/jobs"), 200)
+        deadline = time.monotonic() + 30
+        while s.get("/v1/admin/jobs/" + job.json["job_id"]).json["state"] in ("queued", "running"):
+            self.assertLess(time.monotonic(), deadline, "the replay job did not finish")
+        ok(s.get("/v1/admin/jobs/" + job.json["job_id"]), 200)
+        ok(s.get("/v1/admin/jobs/%s/diffs?limit=5" % job.json["job_id"]), 200)
+        ok(s.request("DELETE", "/v1/admin/jobs/" + job.json["job_id"]), 200)
         active = s.get("/v1/admin/policies").json["version"]
         up = s.post("/v1/admin/policies/versions", {"sources": {"returns.lua": returns + "\n-- v2\n"}, "base": "active"})
         ok(up, 201)

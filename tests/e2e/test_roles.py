@@ -140,6 +140,28 @@ def check_replay(t, col, r):
     return ids == want or "replayed %s" % sorted(ids)
 
 
+def admin_job(t):
+    """A replay job over every merchant, posted once by the unbound admin."""
+    if "job" not in t.ids:
+        t.ids["job"] = t.ok(t.s.request("POST", "/v1/admin/jobs/replay", body={}, token="adm"), (202,))["job_id"]
+    return t.ids["job"]
+
+
+def fresh_admin_job(t, col):
+    job = t.ok(t.s.request("POST", "/v1/admin/jobs/replay", body={}, token="adm"), (202,))["job_id"]
+    return "/v1/admin/jobs/" + job, None
+
+
+def check_job_scope(t, col, r):
+    want = BINDING.get(col)
+    return r.json["params"]["merchant_id"] == want or "job of %r" % r.json["params"]["merchant_id"]
+
+
+def check_jobs(t, col, r):
+    scopes = {j["params"]["merchant_id"] for j in r.json["jobs"]}
+    return not BINDING.get(col) or scopes <= {BINDING[col]} or "sees jobs of %s" % sorted(map(str, scopes))
+
+
 # ---- the matrix ------------------------------------------------------------
 #       adm  admb ag1  ag2  agu  svc1 svc2 svc  none bad
 ROWS = [
@@ -235,6 +257,18 @@ ROWS = [
      "200  403  403  403  403  403  403  403  401  401"),
     ("GET", "/v1/admin/routes", fixed("/v1/admin/routes"),
      "200  200  403  403  403  403  403  403  401  401"),
+    # a bound admin's job replays its merchant only; the unbound admin's
+    # job (every merchant) is not the bound admin's to see
+    ("POST", "/v1/admin/jobs/replay", fixed("/v1/admin/jobs/replay", {}),
+     "202  202  403  403  403  403  403  403  401  401", check_job_scope),
+    ("GET", "/v1/admin/jobs", fixed("/v1/admin/jobs"),
+     "200  200  403  403  403  403  403  403  401  401", check_jobs),
+    ("GET", "/v1/admin/jobs/{id}", lambda t, col: ("/v1/admin/jobs/" + admin_job(t), None),
+     "200  404  403  403  403  403  403  403  401  401"),
+    ("GET", "/v1/admin/jobs/{id}/diffs", lambda t, col: ("/v1/admin/jobs/%s/diffs" % admin_job(t), None),
+     "200  404  403  403  403  403  403  403  401  401"),
+    ("DELETE", "/v1/admin/jobs/{id}", fresh_admin_job,
+     "200  404  403  403  403  403  403  403  401  401"),
 ]
 
 

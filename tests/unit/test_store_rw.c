@@ -1,5 +1,6 @@
 /* store: committed reads, the pending-write overlay, callback order, group
  * commit, prefix scans, durability across reopen, and per-batch failures. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,6 +122,89 @@ static void batch_sees_its_own_newest_write_then_the_store(void **state) {
     store_batch_free(b);
     run_until(&f->loop, &r.runs);
     assert_int_equal(r.status, 0);
+}
+
+/* Past 64 ops a batch finds its own writes through a hash index: the newest
+ * write of each key wins, a delete hides it, a deferred value stays unseen,
+ * and keys written after the index was built are found too. */
+static void a_big_batch_finds_its_newest_writes_through_its_index(void **state) {
+    store_fixture *f = *state;
+    assert_int_equal(put_wait(f, DB_META, "committed", "c"), 0);
+    store_batch *b = store_batch_new(f->s);
+    char key[32], val[32], *v;
+    size_t n;
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 500; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            snprintf(val, sizeof val, "v%d.%d", i, round);
+            store_batch_put(b, DB_META, key, strlen(key), val, strlen(val));
+            if (i == 250 && round == 1) { /* a lookup mid-way builds the index; later writes join it */
+                assert_int_equal(store_batch_get_latest(b, DB_META, "k3", 2, &v, &n), 0);
+                assert_string_equal(v, "v3.1");
+                free(v);
+            }
+        }
+    store_batch_del(b, DB_META, "k7", 2);
+    store_batch_put(b, DB_ORDERS, "k8", 2, "other db", 8);
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        int rc = store_batch_get_latest(b, DB_META, key, strlen(key), &v, &n);
+        if (i == 7) {
+            assert_int_equal(rc, STORE_ENOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        snprintf(val, sizeof val, "v%d.2", i);
+        assert_string_equal(v, val);
+        assert_int_equal(n, strlen(val));
+        free(v);
+    }
+    assert_int_equal(store_batch_get_latest(b, DB_ORDERS, "k8", 2, &v, &n), 0);
+    assert_string_equal(v, "other db");
+    free(v);
+    assert_int_equal(store_batch_get_latest(b, DB_META, "committed", 9, &v, &n), 0); /* not in the batch */
+    assert_string_equal(v, "c");
+    free(v);
+    assert_int_equal(commit_wait(f, b), 0);
+    char *stored = read_committed(f->s, DB_META, "k499", 4);
+    assert_string_equal(stored, "v499.2");
+    free(stored);
+}
+
+typedef struct {
+    store *s;
+    int rc;
+    char got[32];
+} reader_arg;
+
+static void *read_on_a_thread(void *p) {
+    reader_arg *a = p;
+    store_read *rd;
+    a->rc = store_read_begin_detached(a->s, &rd);
+    if (a->rc != 0) return NULL;
+    const void *v;
+    size_t vlen;
+    a->rc = store_read_get(rd, DB_META, "k", 1, &v, &vlen);
+    if (a->rc == 0) snprintf(a->got, sizeof a->got, "%.*s", (int)vlen, (const char *)v);
+    store_read_end(rd);
+    return NULL;
+}
+
+/* A detached read is another thread's own: it sees committed data while the
+ * loop thread's cached reads go on beside it. */
+static void a_detached_read_works_on_another_thread(void **state) {
+    store_fixture *f = *state;
+    assert_int_equal(put_wait(f, DB_META, "k", "from the loop"), 0);
+    store_read *mine;
+    assert_int_equal(store_read_begin(f->s, &mine), 0); /* a loop read open meanwhile */
+    reader_arg a = {f->s, -99, ""};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_on_a_thread, &a), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    store_read_end(mine);
+    assert_int_equal(a.rc, 0);
+    assert_string_equal(a.got, "from the loop");
+    assert_int_equal(put_wait(f, DB_META, "k", "later"), 0); /* the writer is not held up after */
 }
 
 typedef struct {
@@ -694,6 +778,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(
             latest_keeps_a_newer_pending_value_when_an_older_batch_completes, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_sees_its_own_newest_write_then_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_big_batch_finds_its_newest_writes_through_its_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_detached_read_works_on_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(deferred_values_are_written_by_the_writer_and_released_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(callbacks_run_in_submit_order, setup, teardown),
