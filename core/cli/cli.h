@@ -20,5 +20,7 @@
 
 /* argv[0] is the command ("eval", "dry-run", ...). */
 int cli_policy(int argc, char **argv);
+/* `aftersaled kpi rebuild|verify` (cli/kpi.c); argv[0] is the command. */
+int cli_kpi(int argc, char **argv);
 
 #endif
