@@ -7,6 +7,7 @@
  *              [--quiet]
  *   aftersaled policy test DIR|FILE [--filter TEXT]
  *   aftersaled kpi rebuild|verify --data DIR ...
+ *   aftersaled seed --data DIR --cases N [...]   (cli/seed.c)
  */
 #include <limits.h>
 #include <signal.h>
@@ -50,7 +51,10 @@ static void usage(FILE *out) {
             "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n"
             "  kpi rebuild --data DIR [--utc-offset S | --policies DIR]  recompute the KPI aggregates from\n"
             "                       the stored cases (server stopped)\n"
-            "  kpi verify --data DIR [--from T --to T [--group-by G]]  compare them with a recomputation\n");
+            "  kpi verify --data DIR [--from T --to T [--group-by G]]  compare them with a recomputation\n"
+            "  seed --data DIR --cases N [--merchants M --agents A --days D --seed S --policies DIR]\n"
+            "                       write N realistic cases into DIR through the domain layer, for\n"
+            "                       measurements (no server may run on DIR meanwhile)\n");
 }
 
 static int parse_listen(const char *arg, server_config *cfg) {
@@ -212,6 +216,7 @@ static int policy_test(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "seed")) return cli_seed(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "policy")) {
         if (argc >= 3 && !strcmp(argv[2], "test")) return policy_test(argc - 3, argv + 3);
         if (argc >= 3) return cli_policy(argc - 2, argv + 2);

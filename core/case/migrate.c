@@ -35,8 +35,11 @@ static int submit_and_wait(uv_loop_t *loop, store_batch *b) {
     return w.status;
 }
 
-static int read_schema(store *db) {
+/* The stored schema; *marked says whether the store records it (a new
+ * store does not yet, and is taken as this build's). */
+static int read_schema(store *db, int *marked) {
     store_read *rd;
+    *marked = 0;
     if (store_read_begin(db, &rd) != 0) return -1;
     const void *val;
     size_t vlen;
@@ -45,6 +48,7 @@ static int read_schema(store *db) {
         char text[16];
         snprintf(text, sizeof text, "%.*s", (int)(vlen < 15 ? vlen : 15), (const char *)val);
         schema = atoi(text);
+        *marked = 1;
     } else {
         /* a store with no counters at all is new: nothing to upgrade */
         if (store_read_get(rd, DB_META, "counters", 8, &val, &vlen) != 0) schema = AS_SCHEMA;
@@ -301,7 +305,8 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
     memset(report, 0, sizeof *report);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int schema = read_schema(db);
+    int marked;
+    int schema = read_schema(db, &marked);
     if (schema < 0) return STORE_EIO;
     report->from = schema;
     report->to = schema;
@@ -311,7 +316,10 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
         if (rc == 0) rc = migrate_ledgers(db, loop, report);
     }
     if (rc == 0 && schema < 3) rc = migrate_derived(db, loop, report);
-    if (rc == 0 && schema != AS_SCHEMA) {
+    /* A new store is marked too: unmarked, the counters its first writes
+     * add made the next start take it for schema 1 and derive every index
+     * again (2.2 s for a 20k-case directory). */
+    if (rc == 0 && (schema != AS_SCHEMA || !marked)) {
         char text[16];
         int n = snprintf(text, sizeof text, "%d", AS_SCHEMA);
         store_batch *b = store_batch_new(db);

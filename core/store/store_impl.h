@@ -66,6 +66,11 @@ struct store_batch {
     size_t nops, ops_cap;
     unsigned char *arena;
     size_t alen, acap;
+    /* store_batch_get_latest's index of a big batch: slot -> op index + 1
+     * (0 empty) of the newest readable op of each (db, key); ops before
+     * `indexed` are in it. Built on the first lookup past a few ops. */
+    uint32_t *hidx;
+    size_t hcap, indexed;
 };
 
 struct store_read {
@@ -74,6 +79,7 @@ struct store_read {
     store_iter *iters; /* still open; closed by store_read_end */
     store_read *next;  /* in the cache */
     unpack_buf unpack; /* history values unpacked by store_read_text */
+    int detached;      /* store_read_begin_detached: another thread's, never cached */
 };
 
 typedef struct overlay overlay;
