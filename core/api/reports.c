@@ -118,6 +118,27 @@ static json_t *decisions_json(kpi_report *r) {
     return a;
 }
 
+static int by_answers(const void *a, const void *b) {
+    const kpi_group *x = a, *y = b;
+    if (x->c.v[KC_CSAT_N] != y->c.v[KC_CSAT_N]) return x->c.v[KC_CSAT_N] > y->c.v[KC_CSAT_N] ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* The case surveys answered, by the channel the case came in on. */
+static json_t *channels_json(kpi_table *t) {
+    json_t *a = json_array();
+    qsort(t->g, t->n, sizeof *t->g, by_answers);
+    for (size_t i = 0; i < t->n; i++) {
+        const int64_t *v = t->g[i].c.v;
+        if (v[KC_CSAT_N] <= 0) continue;
+        json_array_append_new(a, json_pack("{s:s,s:I,s:o,s:I,s:o}", "channel", key_shown(t->g[i].key), "answers",
+                                           (json_int_t)v[KC_CSAT_N], "csat",
+                                           json_real((double)v[KC_CSAT_SUM] / (double)v[KC_CSAT_N]), "nps_answers",
+                                           (json_int_t)v[KC_NPS_N], "nps", nps_of(v)));
+    }
+    return a;
+}
+
 /* ---- CSV ---- */
 
 static void csv_row(textbuf *tb, int64_t from, int64_t to, const char *by, const char *key, const kpi_group *g) {
@@ -245,6 +266,7 @@ void h_reports_kpi(server *s, http_request *req, const route_params *p, const pr
                             "group_by", by[0] ? by : NULL, "interval", q.daily ? "day" : NULL, "totals",
                             group_json(&r.all.totals, "all", "all"), "groups", groups_json(&r.all, q.by));
     json_object_set_new(out, "decisions", decisions_json(&r));
+    json_object_set_new(out, "surveys_by_channel", channels_json(&r.channels));
     json_object_set_new(out, "due_next_hour", json_integer(r.due_next_hour));
     if (q.daily) {
         json_t *series = json_array();

@@ -162,6 +162,12 @@ void kpi_contrib_of(const as_case *c, kpi_contrib *out) {
         if (out->time[h] != AS_NONE && out->time[h] < 0) out->time[h] = 0;
 }
 
+void kpi_contrib_survey_only(kpi_contrib *k) {
+    for (int i = 0; i < KPI_NCOUNTERS; i++)
+        if (i < KC_CSAT_N || i >= KC_WARNED) k->c.v[i] = 0;
+    for (int h = 0; h < KPI_NHIST; h++) k->time[h] = AS_NONE;
+}
+
 int kpi_contrib_apply(const kpi_contrib *k, int sign, kpi_counters *c, kpi_hist h[KPI_NHIST]) {
     for (int i = 0; i < KPI_NCOUNTERS; i++) c->v[i] += sign * k->c.v[i];
     for (int i = 0; h && i < KPI_NHIST; i++)
@@ -314,7 +320,7 @@ typedef struct {
     store_key k; /* 'K' | 'c' | ... (the counters' key) */
 } group_ref;
 
-#define GROUPS_MAX 9
+#define GROUPS_MAX 11
 
 static void ref_add(group_ref *r, int *n, const char *scope, char by, const char *key, int64_t day) {
     group_ref *g = &r[(*n)++];
@@ -335,7 +341,10 @@ static int groups_of(const as_case *c, int64_t offset, group_ref *r) {
     ref_add(r, &n, "*", 'q', c->queue, day);
     ref_add(r, &n, "*", 'y', type ? type : "", day);
     ref_add(r, &n, "*", 'm', c->merchant_id, day);
+    const char *channel = case_channel_name(c->channel);
+    ref_add(r, &n, "*", 'n', channel ? channel : "", day);
     if (c->merchant_id[0]) {
+        ref_add(r, &n, c->merchant_id, 'n', channel ? channel : "", day);
         ref_add(r, &n, c->merchant_id, 't', "", day);
         ref_add(r, &n, c->merchant_id, 'a', c->assignee, day);
         ref_add(r, &n, c->merchant_id, 'q', c->queue, day);
@@ -404,8 +413,22 @@ static void hist_move(const kpi_sink *s, const group_ref *g, int kind, int64_t v
     chunk_apply(s, &k, idx % KPI_CHUNK, sign, sign * v);
 }
 
-/* One record's change: after's contribution less before's (either NULL). */
+/* One record's change: after's contribution less before's (either NULL). A
+ * channel record counts the survey figures alone. */
 static void record_update(const kpi_sink *s, const group_ref *g, const kpi_contrib *was, const kpi_contrib *now) {
+    kpi_contrib sw, sn;
+    if (g->by == 'n') {
+        if (was) {
+            sw = *was;
+            kpi_contrib_survey_only(&sw);
+            was = &sw;
+        }
+        if (now) {
+            sn = *now;
+            kpi_contrib_survey_only(&sn);
+            now = &sn;
+        }
+    }
     kpi_counters delta;
     int changed = 0;
     for (int i = 0; i < KPI_NCOUNTERS; i++) {

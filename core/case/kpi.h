@@ -18,8 +18,9 @@
  * scope "*" holds every case; a merchant's id holds that merchant's cases
  * (what a token bound to it may see). by: 't' totals (key ""), 'a' agent
  * (assignee, "" none), 'q' queue, 'y' type, 'm' merchant ("*" scope only:
- * a merchant's own totals are its 'm' group). Records whose figures are all
- * zero are deleted. Counters split from histograms, histograms split in
+ * a merchant's own totals are its 'm' group), 'n' channel (survey figures
+ * only: written when a survey is answered, not at create). Records whose
+ * figures are all zero are deleted. Counters split from histograms, histograms split in
  * chunks: a create that sets no time writes no histogram.
  *
  * Histograms: values below 256 s have a bucket each; above, 128 buckets per
@@ -111,6 +112,8 @@ typedef struct {
 } kpi_contrib;
 
 void kpi_contrib_of(const as_case *c, kpi_contrib *out);
+/* The survey figures alone (what a channel record counts). */
+void kpi_contrib_survey_only(kpi_contrib *k);
 /* 1 if the case counts as resolved (a rejection or cancellation is not). */
 int kpi_case_resolved(const as_case *c);
 /* Adds sign * the contribution into counters and histograms. -1 out of memory. */
@@ -213,6 +216,7 @@ typedef struct {
     kpi_table *days; /* daily: ndays tables, the first for day0 */
     size_t ndays;
     int64_t day0;
+    kpi_table channels; /* survey figures by the case's channel, the whole range */
     kpi_decision_count *dec;
     size_t ndec, capdec;
     int64_t due_next_hour; /* active cases the scope sees whose next SLA due is within the hour */

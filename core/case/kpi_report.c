@@ -169,6 +169,10 @@ static void case_apply(build *b, const as_case *c, int sign) {
                     b->err = STORE_ENOMEM;
         }
     }
+    const char *channel = case_channel_name(c->channel);
+    kpi_group *ch = target(b, &b->r->channels, channel ? channel : "");
+    kpi_contrib_survey_only(&k);
+    if (ch) counters_add(ch, &k.c, sign, 0);
     if (c->decision.outcome != OUT_NONE)
         decision_add(b, c->decision.outcome, c->decision.reason_code ? c->decision.reason_code : "", sign);
     b->r->scanned++;
@@ -270,7 +274,7 @@ static int edge_day(build *b, store_read *rd, int64_t d, day_source *src) {
  * scope's own 'm' group from its totals; NULL the record's key; "" totals
  * of the tables). */
 static int read_records(build *b, store_read *rd, char kind, char by, int totals, const char *as_key,
-                        int64_t d0, int64_t d1, const int64_t skip[2]) {
+                        int64_t d0, int64_t d1, const int64_t skip[2], kpi_table *only) {
     store_key prefix, from;
     kpi_prefix(&prefix, kind, b->q->scope, by);
     from = prefix;
@@ -288,8 +292,8 @@ static int read_records(build *b, store_read *rd, char kind, char by, int totals
         if (day > d1) break;
         if (day == skip[0] || day == skip[1]) continue;
         b->r->records++;
-        kpi_table *ts[2];
-        int nt = tables_of(b, day, ts);
+        kpi_table *ts[2] = {only, NULL};
+        int nt = only ? 1 : tables_of(b, day, ts);
         for (int i = 0; i < nt; i++) {
             kpi_group *g = totals ? &ts[i]->totals : target(b, ts[i], as_key ? as_key : group);
             if (g == NULL) break;
@@ -367,6 +371,7 @@ static int report_init(const kpi_query *q, kpi_report *r) {
 
 void kpi_report_free(kpi_report *r) {
     table_free(&r->all);
+    table_free(&r->channels);
     for (size_t i = 0; i < r->ndays; i++) table_free(&r->days[i]);
     free(r->days);
     free(r->dec);
@@ -394,13 +399,14 @@ int kpi_report_build(store *db, const kpi_query *q, kpi_report *r) {
         if (src == DAY_SCANNED) skip[1] = d1;
     }
     int merchant = strcmp(q->scope, "*") != 0;
-    if (rc == 0) rc = read_records(&b, rd, 'c', 't', 1, NULL, d0, d1, skip);
-    if (rc == 0) rc = read_records(&b, rd, 'h', 't', 1, NULL, d0, d1, skip);
+    if (rc == 0) rc = read_records(&b, rd, 'c', 't', 1, NULL, d0, d1, skip, NULL);
+    if (rc == 0) rc = read_records(&b, rd, 'h', 't', 1, NULL, d0, d1, skip, NULL);
+    if (rc == 0) rc = read_records(&b, rd, 'c', 'n', 0, NULL, d0, d1, skip, &r->channels);
     if (rc == 0 && q->by) {
         char by = merchant && q->by == 'm' ? 't' : q->by;
         const char *as_key = merchant && q->by == 'm' ? q->scope : NULL;
-        rc = read_records(&b, rd, 'c', by, 0, as_key, d0, d1, skip);
-        if (rc == 0) rc = read_records(&b, rd, 'h', by, 0, as_key, d0, d1, skip);
+        rc = read_records(&b, rd, 'c', by, 0, as_key, d0, d1, skip, NULL);
+        if (rc == 0) rc = read_records(&b, rd, 'h', by, 0, as_key, d0, d1, skip, NULL);
     }
     if (rc == 0) rc = read_decisions(&b, rd, d0, d1, skip);
     if (rc == 0) rc = due_next_hour(&b, rd);

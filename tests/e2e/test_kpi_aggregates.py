@@ -117,6 +117,17 @@ class Oracle:
         inside = [c for c in cases if frm <= c["created_at"] < to and (merchant is None or c["merchant_id"] == merchant)]
         what = "%s [%d,%d) by %s" % (token, frm - T0, to - T0, by)
         self.group(r.json["totals"], inside, what + " totals")
+        channels = {}
+        for c in inside:
+            if c["survey"].get("csat") is not None:
+                channels.setdefault(c["channel"], []).append(c)
+        got = {x["channel"]: x for x in r.json["surveys_by_channel"]}
+        self.t.assertEqual(set(got), set(channels), what + " survey channels")
+        for ch, members in channels.items():
+            f = figures(members)
+            self.t.assertEqual(got[ch]["answers"], f["survey_answers"], what + " " + ch)
+            self.close(got[ch]["csat"], f["csat"], what + " csat " + ch)
+            self.close(got[ch]["nps"], f["nps"], what + " nps " + ch)
         if by:
             field = GROUPS[by]
             keys = {}
@@ -244,6 +255,7 @@ class AggregatesEqualRecomputation(ServerTestCase):
             o.report(self.s, cases, frm, to, "merchant", token="svc1", merchant="m1")
         self.assertEqual(read[0], 0, "whole days come from the aggregates alone")
         self.assertTrue(any(read), "some cut left cases of its day outside: they were read")
+        self.assertTrue(any(c["survey"].get("csat") is not None for c in cases), "surveys were answered")
         return cases
 
     def test_random_workloads_report_what_a_scan_of_the_cases_reports(self):
