@@ -205,11 +205,26 @@ static int all_at(store_read *rd, uint64_t s, uint64_t *seq, int64_t *created) {
  * it relies on created times that do not go down as seqs go up (a clock set
  * back breaks that; kpi verify and the report's oracle do not rely on it). */
 static int seq_at(store_read *rd, int64_t t, uint64_t *out) {
-    uint64_t lo = 0, hi = UINT64_MAX;
+    uint64_t lo = 0, hi = 0, last;
+    int64_t created;
+    store_key prefix;
+    case_index_prefix(&prefix, "all", "");
+    store_iter *it;
+    int rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it);
+    if (rc != 0) return rc;
+    const void *k, *v;
+    size_t klen, vlen;
+    if ((rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) { /* past the newest case: none is later */
+        last = key_get_u64((const unsigned char *)k + klen - 8);
+        created = vlen >= 8 ? (int64_t)key_get_u64(v) : 0;
+        hi = created < t ? last + 1 : last;
+        if (created < t) lo = hi;
+    }
+    store_iter_close(it);
+    if (rc < 0) return rc;
     while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2, seq;
-        int64_t created;
-        int rc = all_at(rd, mid, &seq, &created);
+        uint64_t mid = lo + (hi - lo) / 2, seq = 0;
+        rc = all_at(rd, mid, &seq, &created);
         if (rc < 0) return rc;
         if (rc == 0 || created >= t) hi = mid;
         else lo = seq + 1;
