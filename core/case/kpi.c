@@ -490,6 +490,28 @@ static void decisions_update(const kpi_sink *s, int64_t offset, const as_case *b
     }
 }
 
+void kpi_created_key(store_key *k, int64_t created, uint64_t seq) {
+    key_init(k);
+    key_u8(k, IDX_KPI);
+    key_u8(k, 't');
+    key_u64(k, (uint64_t)(created < 0 ? 0 : created));
+    key_u64(k, seq);
+}
+
+/* The case in creation-time order (written once: created_at never changes). */
+static void created_update(const kpi_sink *s, const as_case *before, const as_case *after) {
+    if (before && after && before->created_at == after->created_at && before->seq == after->seq) return;
+    store_key k;
+    if (before) {
+        kpi_created_key(&k, before->created_at, before->seq);
+        s->del(s->ud, &k);
+    }
+    if (after) {
+        kpi_created_key(&k, after->created_at, after->seq);
+        s->put(s->ud, &k, "", 0);
+    }
+}
+
 void kpi_update(const kpi_sink *s, int64_t offset, const as_case *before, const as_case *after) {
     group_ref was[GROUPS_MAX], now[GROUPS_MAX];
     int nw = before ? groups_of(before, offset, was) : 0, nn = after ? groups_of(after, offset, now) : 0;
@@ -509,6 +531,7 @@ void kpi_update(const kpi_sink *s, int64_t offset, const as_case *before, const 
     for (int j = 0; j < nn; j++)
         if (!paired[j]) record_update(s, &now[j], NULL, &cn);
     decisions_update(s, offset, before, after);
+    created_update(s, before, after);
 }
 
 /* ---- the batch as a sink ---- */

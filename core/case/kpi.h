@@ -15,6 +15,8 @@
  *   'K' | 'h' | scope | by | day(be32) | key | hist | chunk   one histogram's
  *        buckets chunk*128 .. chunk*128+127: (offset u8, count, sum) each
  *   'K' | 'd' | scope | day(be32) | outcome(u8) | reason_code   decisions
+ *   'K' | 't' | created_at(be64) | case seq(be64)     every case by creation
+ *        time (value empty): how the report finds the cases of an edge day
  * scope "*" holds every case; a merchant's id holds that merchant's cases
  * (what a token bound to it may see). by: 't' totals (key ""), 'a' agent
  * (assignee, "" none), 'q' queue, 'y' type, 'm' merchant ("*" scope only:
@@ -138,6 +140,9 @@ void kpi_decisions_prefix(store_key *k, const char *scope);
 int kpi_decision_key_parse(const unsigned char *key, size_t klen, size_t plen, int64_t *day, int *outcome,
                            const char **reason);
 
+/* 'K' | 't' | created | seq: a case in creation-time order. */
+void kpi_created_key(store_key *k, int64_t created, uint64_t seq);
+
 /* Values: -1 for a damaged one. */
 int kpi_counters_decode(const void *val, size_t vlen, kpi_counters *out);
 size_t kpi_counters_encode(const kpi_counters *c, unsigned char *out); /* out: KPI_NCOUNTERS * 10 bytes */
@@ -226,8 +231,8 @@ typedef struct {
 /* Whole days of [from, to) from the aggregates; a partial edge day from its
  * aggregate when none of its cases lies outside the range, else from the
  * smaller side of its cases (those inside added, or those outside taken
- * from the day's aggregate), found by bisecting the "all" index on created
- * time. Groups come in no order. 0 or a store error (r freed). */
+ * from the day's aggregate), found in creation-time order ('K' 't').
+ * Groups come in no order. 0 or a store error (r freed). */
 int kpi_report_build(store *db, const kpi_query *q, kpi_report *r);
 void kpi_report_free(kpi_report *r);
 /* The counters and histograms of every case created in [from, to) the scope

@@ -178,78 +178,29 @@ static void case_apply(build *b, const as_case *c, int sign) {
     b->r->scanned++;
 }
 
-/* ---- the "all" index: cases in created order ---- */
+/* ---- cases in creation-time order ('K' 't') ---- */
 
-/* The first entry with seq >= s: 1 with its seq and created time, 0 none. */
-static int all_at(store_read *rd, uint64_t s, uint64_t *seq, int64_t *created) {
+/* Counts (sign 0) or applies (+1, -1) the cases created in [t1, t2). */
+static int created_range(build *b, store_read *rd, int64_t t1, int64_t t2, int sign, uint64_t *count) {
+    if (t1 >= t2) return 0;
     store_key prefix, from;
-    case_index_prefix(&prefix, "all", "");
-    from = prefix;
-    key_u64(&from, s);
-    store_iter *it;
-    int rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 0, &it);
-    if (rc != 0) return rc;
-    const void *k, *v;
-    size_t klen, vlen;
-    rc = store_iter_next(it, &k, &klen, &v, &vlen);
-    if (rc == 1) {
-        *seq = key_get_u64((const unsigned char *)k + klen - 8);
-        *created = vlen >= 8 ? (int64_t)key_get_u64(v) : 0;
-    }
-    store_iter_close(it);
-    return rc;
-}
-
-/* Where cases created at t or later begin: every entry below the answer was
- * created before t, every one from it on at t or later. Bisects on seq, so
- * it relies on created times that do not go down as seqs go up (a clock set
- * back breaks that; kpi verify and the report's oracle do not rely on it). */
-static int seq_at(store_read *rd, int64_t t, uint64_t *out) {
-    uint64_t lo = 0, hi = 0, last;
-    int64_t created;
-    store_key prefix;
-    case_index_prefix(&prefix, "all", "");
-    store_iter *it;
-    int rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it);
-    if (rc != 0) return rc;
-    const void *k, *v;
-    size_t klen, vlen;
-    if ((rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) { /* past the newest case: none is later */
-        last = key_get_u64((const unsigned char *)k + klen - 8);
-        created = vlen >= 8 ? (int64_t)key_get_u64(v) : 0;
-        hi = created < t ? last + 1 : last;
-        if (created < t) lo = hi;
-    }
-    store_iter_close(it);
-    if (rc < 0) return rc;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2, seq = 0;
-        rc = all_at(rd, mid, &seq, &created);
-        if (rc < 0) return rc;
-        if (rc == 0 || created >= t) hi = mid;
-        else lo = seq + 1;
-    }
-    *out = lo;
-    return 0;
-}
-
-/* Applies the cases of seqs [s1, s2). */
-static int scan_seqs(build *b, store_read *rd, uint64_t s1, uint64_t s2, int sign) {
-    if (s1 >= s2) return 0;
-    store_key prefix, from;
-    case_index_prefix(&prefix, "all", "");
-    from = prefix;
-    key_u64(&from, s1);
+    key_init(&prefix);
+    key_u8(&prefix, IDX_KPI);
+    key_u8(&prefix, 't');
+    kpi_created_key(&from, t1, 0);
     store_iter *it;
     int rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, from.buf, from.len, 0, &it);
     if (rc != 0) return rc;
     const void *k, *v;
     size_t klen, vlen;
     while (b->err == 0 && (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
-        uint64_t seq = key_get_u64((const unsigned char *)k + klen - 8);
-        if (seq >= s2) break;
+        if (klen != prefix.len + 16) continue;
+        const unsigned char *key = k;
+        if ((int64_t)key_get_u64(key + prefix.len) >= t2) break;
+        if (count) (*count)++;
+        if (sign == 0) continue;
         as_case c;
-        if (case_read_seq(rd, seq, &c) != 0) continue;
+        if (case_read_seq(rd, key_get_u64(key + prefix.len + 8), &c) != 0) continue;
         case_apply(b, &c, sign);
         case_free(&c);
     }
@@ -266,20 +217,19 @@ typedef enum { DAY_RECORDS, DAY_SCANNED } day_source;
 static int edge_day(build *b, store_read *rd, int64_t d, day_source *src) {
     int64_t off = b->q->offset, ds = kpi_day_start(d, off), de = kpi_day_start(d + 1, off);
     int64_t a = b->q->from > ds ? b->q->from : ds, e = b->q->to < de ? b->q->to : de;
-    uint64_t s_ds, s_a, s_e, s_de;
+    uint64_t inside = 0, outside = 0;
     int rc;
-    if ((rc = seq_at(rd, ds, &s_ds)) != 0 || (rc = seq_at(rd, a, &s_a)) != 0 || (rc = seq_at(rd, e, &s_e)) != 0 ||
-        (rc = seq_at(rd, de, &s_de)) != 0)
-        return rc;
-    uint64_t inside = s_e - s_a, outside = (s_a - s_ds) + (s_de - s_e);
     *src = DAY_RECORDS;
+    if ((rc = created_range(b, rd, ds, a, 0, &outside)) != 0 || (rc = created_range(b, rd, e, de, 0, &outside)) != 0)
+        return rc;
     if (outside == 0) return 0;
+    if ((rc = created_range(b, rd, a, e, 0, &inside)) != 0) return rc;
     if (inside <= outside) {
         *src = DAY_SCANNED;
-        return scan_seqs(b, rd, s_a, s_e, +1);
+        return created_range(b, rd, a, e, +1, NULL);
     }
-    if ((rc = scan_seqs(b, rd, s_ds, s_a, -1)) != 0) return rc;
-    return scan_seqs(b, rd, s_e, s_de, -1);
+    if ((rc = created_range(b, rd, ds, a, -1, NULL)) != 0) return rc;
+    return created_range(b, rd, e, de, -1, NULL);
 }
 
 /* ---- records ---- */

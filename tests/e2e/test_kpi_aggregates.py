@@ -3,7 +3,7 @@ and must always equal a recomputation from the cases themselves.
 
 A seeded random workload (creates of several types and merchants, agent
 replies, assignments, resolutions, reopens, rejections, refunds, survey
-answers, SLA timers firing as the manual clock moves forward) runs against
+answers, SLA timers firing as the manual clock moves, now and then back) runs against
 the server; then, for whole and partial days, every grouping and both an
 unbound and a merchant-bound token, the report's figures must equal the
 figures this file computes from GET /v1/cases (the oracle: the old scan, in
@@ -217,7 +217,9 @@ class Workload:
     def tick(self):
         rng = self.rng
         step = rng.choice([30, 200, 600, 1800, 2 * HOUR, 5 * HOUR]) if rng.random() < 0.93 else rng.choice([DAY, 3 * DAY])
-        self.now += step
+        if rng.random() < 0.08:  # the clock set back: later cases created before earlier ones
+            step = -rng.choice([HOUR, 9 * HOUR, DAY + HOUR])
+        self.now = max(self.now + step, T0)
         self.s.set_clock(self.now)
 
     def run(self, steps):
