@@ -57,13 +57,27 @@ void kpi_hist_free(kpi_hist *h) {
     memset(h, 0, sizeof *h);
 }
 
-int kpi_hist_add(kpi_hist *h, int idx, int64_t count, int64_t sum) {
-    size_t lo = 0, hi = h->n;
-    while (lo < hi) { /* the first bin with idx >= idx */
+/* The first bin at or after `from` whose idx is not below idx: galloping
+ * from `from`, so ascending lookups (a chunk's buckets) cost one pass. */
+static size_t lower_bound(const kpi_hist *h, size_t from, int idx) {
+    size_t lo = from, step = 1;
+    while (lo + step <= h->n && h->b[lo + step - 1].idx < idx) {
+        lo += step;
+        step *= 2;
+    }
+    size_t hi = lo + step <= h->n ? lo + step - 1 : h->n;
+    while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (h->b[mid].idx < idx) lo = mid + 1;
         else hi = mid;
     }
+    return lo;
+}
+
+/* Adds into bin idx, given every bin before *pos has a lower idx; *pos is
+ * left at idx's bin (or where it would go). */
+static int hist_add_at(kpi_hist *h, size_t *pos, int idx, int64_t count, int64_t sum) {
+    size_t lo = *pos = lower_bound(h, *pos, idx);
     if (lo < h->n && h->b[lo].idx == idx) {
         h->b[lo].count += count;
         h->b[lo].sum += sum;
@@ -85,6 +99,11 @@ int kpi_hist_add(kpi_hist *h, int idx, int64_t count, int64_t sum) {
     h->b[lo] = (kpi_bin){idx, count, sum};
     h->n++;
     return 0;
+}
+
+int kpi_hist_add(kpi_hist *h, int idx, int64_t count, int64_t sum) {
+    size_t pos = 0;
+    return hist_add_at(h, &pos, idx, count, sum);
 }
 
 int kpi_hist_merge(kpi_hist *dst, const kpi_hist *src, int sign) {
@@ -296,16 +315,18 @@ static size_t chunk_encode(const chunk_vals *c, unsigned char *out) {
 
 int kpi_chunk_merge(kpi_hist *h, int chunk, const void *val, size_t vlen, int sign) {
     const unsigned char *p = val;
-    size_t off = 0;
+    size_t off = 0, pos = 0;
+    int prev = -1;
     while (off < vlen) {
         int i = p[off++];
         int64_t count, sum;
         size_t a, b;
-        if (i >= KPI_CHUNK || (a = get_varint(p + off, vlen - off, &count)) == 0 ||
+        if (i >= KPI_CHUNK || i <= prev || (a = get_varint(p + off, vlen - off, &count)) == 0 ||
             (b = get_varint(p + off + a, vlen - off - a, &sum)) == 0)
             return -1;
         off += a + b;
-        if (kpi_hist_add(h, chunk * KPI_CHUNK + i, sign * count, sign * sum) != 0) return -1;
+        prev = i;
+        if (hist_add_at(h, &pos, chunk * KPI_CHUNK + i, sign * count, sign * sum) != 0) return -1;
     }
     return 0;
 }
