@@ -91,7 +91,7 @@ static const char *key_shown(const char *key) { return key[0] ? key : "(none)"; 
  * shown; the rest by cases, most first, then by key. */
 static json_t *groups_json(kpi_table *t, char by) {
     json_t *a = json_array();
-    qsort(t->g, t->n, sizeof *t->g, by_cases);
+    if (t->n) qsort(t->g, t->n, sizeof *t->g, by_cases); /* qsort may not be given NULL */
     for (size_t i = 0; i < t->n; i++)
         if (t->g[i].c.v[KC_CASES] > 0) json_array_append_new(a, group_json(&t->g[i], by_name(by), key_shown(t->g[i].key)));
     return a;
@@ -106,7 +106,7 @@ static int by_count(const void *a, const void *b) {
 static json_t *decisions_json(kpi_report *r) {
     int64_t total = 0;
     for (size_t i = 0; i < r->ndec; i++) total += r->dec[i].n;
-    qsort(r->dec, r->ndec, sizeof *r->dec, by_count);
+    if (r->ndec) qsort(r->dec, r->ndec, sizeof *r->dec, by_count);
     json_t *a = json_array();
     for (size_t i = 0; i < r->ndec; i++) {
         const kpi_decision_count *d = &r->dec[i];
@@ -127,7 +127,7 @@ static int by_answers(const void *a, const void *b) {
 /* The case surveys answered, by the channel the case came in on. */
 static json_t *channels_json(kpi_table *t) {
     json_t *a = json_array();
-    qsort(t->g, t->n, sizeof *t->g, by_answers);
+    if (t->n) qsort(t->g, t->n, sizeof *t->g, by_answers);
     for (size_t i = 0; i < t->n; i++) {
         const int64_t *v = t->g[i].c.v;
         if (v[KC_CSAT_N] <= 0) continue;
@@ -175,7 +175,7 @@ static void csv_row(textbuf *tb, int64_t from, int64_t to, const char *by, const
 
 static void csv_table(textbuf *tb, int64_t from, int64_t to, kpi_table *t, char by) {
     csv_row(tb, from, to, "all", "all", &t->totals);
-    qsort(t->g, t->n, sizeof *t->g, by_cases);
+    if (t->n) qsort(t->g, t->n, sizeof *t->g, by_cases); /* qsort may not be given NULL */
     for (size_t i = 0; i < t->n; i++)
         if (t->g[i].c.v[KC_CASES] > 0) csv_row(tb, from, to, by_name(by), key_shown(t->g[i].key), &t->g[i]);
 }
