@@ -145,9 +145,8 @@ export function renderDashboard(main) {
     loadSeries();
   }
 
-  // The KPIs day by day need GET /v1/reports/kpi?interval=day, which another
-  // team is building: a server without it answers 404, or 200 without
-  // `series` (today's server ignores the unknown parameter).
+  // The KPIs day by day: GET /v1/reports/kpi?interval=day. An older server
+  // answers 400 (unknown parameter), or 200 without `series`.
   async function loadSeries() {
     const endpoint = 'GET /v1/reports/kpi?interval=day';
     const mySeq = st.kpiSeq;

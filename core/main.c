@@ -6,6 +6,7 @@
  *              [--max-pending-writes N] [--policy-error-alert N] [--webhook URL [--webhook-secret S | --webhook-secret-file F]]
  *              [--quiet]
  *   aftersaled policy test DIR|FILE [--filter TEXT]
+ *   aftersaled kpi rebuild|verify --data DIR ...
  *   aftersaled seed --data DIR --cases N [...]   (cli/seed.c)
  */
 #include <limits.h>
@@ -48,6 +49,9 @@ static void usage(FILE *out) {
             "                       DIR/merchants/ID/tests/*.lua), or one test file, or the tests whose\n"
             "                       \"FILE: NAME\" contains TEXT; exit 1 on failure\n"
             "  policy eval|dry-run|replay|reload|show ...  the policy set from a shell (policy --help)\n"
+            "  kpi rebuild --data DIR [--utc-offset S | --policies DIR]  recompute the KPI aggregates from\n"
+            "                       the stored cases (server stopped)\n"
+            "  kpi verify --data DIR [--from T --to T [--group-by G]]  compare them with a recomputation\n"
             "  seed --data DIR --cases N [--merchants M --agents A --days D --seed S --policies DIR]\n"
             "                       write N realistic cases into DIR through the domain layer, for\n"
             "                       measurements (no server may run on DIR meanwhile)\n");
@@ -219,6 +223,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (argc >= 3 && !strcmp(argv[1], "kpi")) return cli_kpi(argc - 2, argv + 2);
     server_config cfg;
     server_config_defaults(&cfg);
     int rc = parse_flags(argc, argv, &cfg);

@@ -97,6 +97,7 @@ struct server {
     size_t ntokens;
     as_agents agents; /* mirror of DB_AGENTS: assignment never reads the disk */
     uint64_t mirrors_epoch; /* the store epoch the mirrors were last rebuilt for */
+    int64_t kpi_offset; /* the KPI aggregates' day zone (case/kpi.h), fixed when they are built */
     as_seqs seqs; /* next_event: alert ids only; feed seqs are the store's (store_batch_put_seq) */
     as_reads reads; /* what live decisions read (work.c) */
     as_policy_monitor monitor; /* where live decisions count policy failures */
@@ -285,6 +286,9 @@ void h_case_timeline(server *s, http_request *req, const route_params *p, const 
 void h_case_action(server *s, http_request *req, const route_params *p, const principal *who);
 void h_case_survey(server *s, http_request *req, const route_params *p, const principal *who);
 void h_reports_kpi(server *s, http_request *req, const route_params *p, const principal *who);
+/* The KPI aggregates' zone; builds them from the stored cases when the data
+ * directory has none (written before them, or a rebuild cut short). */
+int kpi_start(server *s);
 void h_alerts(server *s, http_request *req, const route_params *p, const principal *who);
 void h_customer_cases(server *s, http_request *req, const route_params *p, const principal *who);
 void h_agent_put(server *s, http_request *req, const route_params *p, const principal *who);

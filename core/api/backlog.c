@@ -234,7 +234,7 @@ void h_agent_take_next(server *s, http_request *req, const route_params *p, cons
         store_batch_free(b);
         reply_error(req, &err);
     } else {
-        commit_ctx cc = {s->db, &s->seqs, &s->agents, &d};
+        commit_ctx cc = {s->db, &s->seqs, &s->agents, &d, s->kpi_offset};
         char *text = changes_commit(&cc, b, &ch, NULL);
         char *answer = text ? next_answer(a, text, 0) : NULL;
         if (answer == NULL) store_batch_fail(b, STORE_ENOMEM);

@@ -1,123 +1,215 @@
 /* api/reports: GET /v1/reports/kpi, service figures over a time range.
  *
- * Cases created in [from, to) are read newest first from the "all" index
- * (bounded by KPI_SCAN_MAX) and grouped by agent, queue, type or merchant.
- * Per group: case counts, resolution rate, first-response and resolution
- * times (p50/p90, seconds), SLA attainment (share of cases with an SLA target
- * and no breach), CSAT average and NPS (promoters - detractors, in percent). */
+ * The figures come from the aggregates the commit maintains (case/kpi.h):
+ * the cost is days x groups records, not the cases of the range (see
+ * case/kpi_report.c for the edge days). Per group: case counts, resolution
+ * rate, first-response and resolution times (p50/p90, seconds), SLA
+ * attainment, CSAT, NPS, the open backlog by status and age, decisions,
+ * refunds, SLA warnings and escalation levels; JSON, or CSV on
+ * `Accept: text/csv`; with interval=day also one entry per day. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "case/kpi.h"
+#include "util/log.h"
 
-#define KPI_SCAN_MAX 200000
+#define SERIES_DAYS_MAX 366
 
-typedef struct {
-    int64_t *v;
-    size_t n, cap;
-} series;
-
-typedef struct {
-    char key[160];
-    uint64_t cases, resolved, with_sla, sla_met, csat_n, csat_sum, nps_n, promoters, detractors;
-    series first_response, resolution;
-} kpi_group;
-
-typedef struct {
-    kpi_group *g;
-    size_t n, cap;
-} kpi_table;
-
-static int series_add(series *s, int64_t v) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        int64_t *grown = realloc(s->v, cap * sizeof *grown);
-        if (grown == NULL) return -1;
-        s->v = grown;
-        s->cap = cap;
-    }
-    s->v[s->n++] = v;
-    return 0;
+static const char *by_name(char by) {
+    return by == 'a' ? "agent" : by == 'q' ? "queue" : by == 'y' ? "type" : by == 'm' ? "merchant" : NULL;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+static json_t *ratio(int64_t num, int64_t den) { return den > 0 ? json_real((double)num / (double)den) : json_null(); }
+
+static json_t *pctl(const kpi_hist *h, int pct) {
+    int64_t v;
+    return kpi_hist_percentile(h, pct, &v) == 0 ? json_integer(v) : json_null();
 }
 
-/* Nearest-rank percentile; JSON null for an empty series. */
-static json_t *percentile(series *s, int pct) {
-    if (s->n == 0) return json_null();
-    qsort(s->v, s->n, sizeof *s->v, cmp_i64);
-    size_t rank = (s->n * (size_t)pct + 99) / 100;
-    return json_integer(s->v[rank ? rank - 1 : 0]);
+static json_t *nps_of(const int64_t *v) {
+    return v[KC_NPS_N] ? json_real(100.0 * ((double)v[KC_PROMOTERS] - (double)v[KC_DETRACTORS]) / (double)v[KC_NPS_N])
+                       : json_null();
 }
 
-static kpi_group *group_for(kpi_table *t, const char *key) {
+static json_t *counts(const int64_t *v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+static json_t *warnings_json(const int64_t *v) {
+    json_t *o = json_object();
+    for (int k = 0; k < SLA__KINDS; k++)
+        json_object_set_new(o, sla_kind_name((sla_kind)k),
+                            json_pack("{s:I,s:I}", "warned", (json_int_t)v[KC_WARNED + k], "met",
+                                      (json_int_t)v[KC_WARNED_MET + k]));
+    return o;
+}
+
+static json_t *group_json(const kpi_group *g, const char *group_by, const char *key) {
+    const int64_t *v = g->c.v;
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:o,s:{s:o,s:o},s:{s:o,s:o},s:o,s:o,s:I,s:o}", "group_by", group_by,
+                          "key", key, "cases", (json_int_t)v[KC_CASES], "resolved", (json_int_t)v[KC_RESOLVED],
+                          "resolution_rate", ratio(v[KC_RESOLVED], v[KC_CASES]), "first_response_seconds", "p50",
+                          pctl(&g->h[KH_FIRST_RESPONSE], 50), "p90", pctl(&g->h[KH_FIRST_RESPONSE], 90),
+                          "resolution_seconds", "p50", pctl(&g->h[KH_RESOLUTION], 50), "p90",
+                          pctl(&g->h[KH_RESOLUTION], 90), "sla_attainment", ratio(v[KC_SLA_MET], v[KC_WITH_SLA]),
+                          "csat", v[KC_CSAT_N] ? json_real((double)v[KC_CSAT_SUM] / (double)v[KC_CSAT_N]) : json_null(),
+                          "survey_answers", (json_int_t)v[KC_CSAT_N], "nps", nps_of(v));
+    if (o == NULL) return NULL;
+    json_object_set_new(o, "backlog",
+                        json_pack("{s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "open", (json_int_t)v[KC_ST_OPEN + ST_OPEN],
+                                  "awaiting_customer", (json_int_t)v[KC_ST_OPEN + ST_AWAITING_CUSTOMER],
+                                  "in_progress", (json_int_t)v[KC_ST_OPEN + ST_IN_PROGRESS], "unassigned",
+                                  (json_int_t)v[KC_UNASSIGNED], "age", "lt_1d", (json_int_t)g->age[0], "1d_3d",
+                                  (json_int_t)g->age[1], "3d_7d", (json_int_t)g->age[2], "ge_7d",
+                                  (json_int_t)g->age[3]));
+    json_object_set_new(o, "rejected", json_integer(v[KC_ST_OPEN + ST_REJECTED]));
+    json_object_set_new(o, "decisions", json_pack("{s:I,s:I,s:I}", "approve", (json_int_t)v[KC_APPROVE], "reject",
+                                                  (json_int_t)v[KC_REJECT], "review", (json_int_t)v[KC_REVIEW]));
+    json_object_set_new(o, "refunded_cents", json_integer(v[KC_REFUNDED_CENTS]));
+    json_object_set_new(o, "escalated", json_integer(v[KC_ESCALATED]));
+    json_object_set_new(o, "escalation_levels", counts(v + KC_ESC_LEVEL, 9));
+    json_object_set_new(o, "sla_warnings", warnings_json(v));
+    json_object_set_new(o, "csat_counts", counts(v + KC_CSAT_1, 5));
+    json_object_set_new(o, "nps_counts", counts(v + KC_NPS_0, 11));
+    return o;
+}
+
+static int by_cases(const void *a, const void *b) {
+    const kpi_group *x = a, *y = b;
+    if (x->c.v[KC_CASES] != y->c.v[KC_CASES]) return x->c.v[KC_CASES] > y->c.v[KC_CASES] ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static const char *key_shown(const char *key) { return key[0] ? key : "(none)"; }
+
+/* Groups with no case left (everything taken away by an edge day) are not
+ * shown; the rest by cases, most first, then by key. */
+static json_t *groups_json(kpi_table *t, char by) {
+    json_t *a = json_array();
+    if (t->n) qsort(t->g, t->n, sizeof *t->g, by_cases); /* qsort may not be given NULL */
     for (size_t i = 0; i < t->n; i++)
-        if (!strcmp(t->g[i].key, key)) return &t->g[i];
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        kpi_group *grown = realloc(t->g, cap * sizeof *grown);
-        if (grown == NULL) return NULL;
-        t->g = grown;
-        t->cap = cap;
-    }
-    kpi_group *g = &t->g[t->n++];
-    memset(g, 0, sizeof *g);
-    snprintf(g->key, sizeof g->key, "%s", key);
-    return g;
+        if (t->g[i].c.v[KC_CASES] > 0) json_array_append_new(a, group_json(&t->g[i], by_name(by), key_shown(t->g[i].key)));
+    return a;
 }
 
-static void count_case(kpi_group *g, const as_case *k) {
-    int64_t created = k->created_at;
-    g->cases++;
-    /* resolved and its times agree: a rejection sets resolved_at too, but it
-     * is not a resolution (it would report instant "resolutions") */
-    int resolved = k->status == ST_RESOLVED || (k->status == ST_CLOSED && k->stage != STG_CANCELLED);
-    if (resolved) g->resolved++;
-    if (k->first_response_at != AS_NONE) series_add(&g->first_response, k->first_response_at - created);
-    if (resolved && k->resolved_at != AS_NONE) series_add(&g->resolution, k->resolved_at - created);
-    if (k->sla.first_response_due != AS_NONE || k->sla.resolution_due != AS_NONE) {
-        g->with_sla++;
-        if (k->sla.breached == 0) g->sla_met++;
-    }
-    if (k->survey.csat != AS_NONE) {
-        g->csat_n++;
-        g->csat_sum += (uint64_t)k->survey.csat;
-    }
-    if (k->survey.nps != AS_NONE) {
-        g->nps_n++;
-        g->promoters += k->survey.nps >= 9;
-        g->detractors += k->survey.nps <= 6;
-    }
+static int by_count(const void *a, const void *b) {
+    const kpi_decision_count *x = a, *y = b;
+    if (x->outcome != y->outcome) return x->outcome - y->outcome;
+    return strcmp(x->reason, y->reason);
 }
 
-static json_t *ratio(uint64_t num, uint64_t den) {
-    return den ? json_real((double)num / (double)den) : json_null();
+static json_t *decisions_json(kpi_report *r) {
+    int64_t total = 0;
+    for (size_t i = 0; i < r->ndec; i++) total += r->dec[i].n;
+    if (r->ndec) qsort(r->dec, r->ndec, sizeof *r->dec, by_count);
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->ndec; i++) {
+        const kpi_decision_count *d = &r->dec[i];
+        if (d->n <= 0 || outcome_name((as_outcome)d->outcome) == NULL) continue;
+        json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:o}", "outcome", outcome_name((as_outcome)d->outcome),
+                                           "reason_code", d->reason, "cases", (json_int_t)d->n, "rate",
+                                           ratio(d->n, total)));
+    }
+    return a;
 }
 
-static json_t *group_json(kpi_group *g, const char *group_by) {
-    json_t *nps = g->nps_n ? json_real(100.0 * ((double)g->promoters - (double)g->detractors) / (double)g->nps_n)
-                           : json_null();
-    return json_pack("{s:s,s:s,s:I,s:I,s:o,s:{s:o,s:o},s:{s:o,s:o},s:o,s:o,s:I,s:o}", "group_by", group_by,
-                     "key", g->key, "cases", (json_int_t)g->cases, "resolved", (json_int_t)g->resolved,
-                     "resolution_rate", ratio(g->resolved, g->cases), "first_response_seconds", "p50",
-                     percentile(&g->first_response, 50), "p90", percentile(&g->first_response, 90),
-                     "resolution_seconds", "p50", percentile(&g->resolution, 50), "p90",
-                     percentile(&g->resolution, 90), "sla_attainment", ratio(g->sla_met, g->with_sla),
-                     "csat", g->csat_n ? json_real((double)g->csat_sum / (double)g->csat_n) : json_null(),
-                     "survey_answers", (json_int_t)g->csat_n, "nps", nps);
+static int by_answers(const void *a, const void *b) {
+    const kpi_group *x = a, *y = b;
+    if (x->c.v[KC_CSAT_N] != y->c.v[KC_CSAT_N]) return x->c.v[KC_CSAT_N] > y->c.v[KC_CSAT_N] ? -1 : 1;
+    return strcmp(x->key, y->key);
 }
+
+/* The case surveys answered, by the channel the case came in on. */
+static json_t *channels_json(kpi_table *t) {
+    json_t *a = json_array();
+    if (t->n) qsort(t->g, t->n, sizeof *t->g, by_answers);
+    for (size_t i = 0; i < t->n; i++) {
+        const int64_t *v = t->g[i].c.v;
+        if (v[KC_CSAT_N] <= 0) continue;
+        json_array_append_new(a, json_pack("{s:s,s:I,s:o,s:I,s:o}", "channel", key_shown(t->g[i].key), "answers",
+                                           (json_int_t)v[KC_CSAT_N], "csat",
+                                           json_real((double)v[KC_CSAT_SUM] / (double)v[KC_CSAT_N]), "nps_answers",
+                                           (json_int_t)v[KC_NPS_N], "nps", nps_of(v)));
+    }
+    return a;
+}
+
+/* ---- CSV ---- */
+
+static void csv_row(textbuf *tb, int64_t from, int64_t to, const char *by, const char *key, const kpi_group *g) {
+    const int64_t *v = g->c.v;
+    int64_t fr50, fr90, rs50, rs90;
+    int f1 = kpi_hist_percentile(&g->h[KH_FIRST_RESPONSE], 50, &fr50) == 0;
+    int f2 = kpi_hist_percentile(&g->h[KH_FIRST_RESPONSE], 90, &fr90) == 0;
+    int r1 = kpi_hist_percentile(&g->h[KH_RESOLUTION], 50, &rs50) == 0;
+    int r2 = kpi_hist_percentile(&g->h[KH_RESOLUTION], 90, &rs90) == 0;
+    tb_printf(tb, "%" PRId64 ",%" PRId64 ",%s,\"", from, to, by);
+    for (const char *p = key; *p; p++) {
+        tb_append(tb, p, 1);
+        if (*p == '"') tb_append(tb, p, 1); /* a quote is doubled */
+    }
+    tb_printf(tb, "\",%" PRId64 ",%" PRId64 ",", v[KC_CASES], v[KC_RESOLVED]);
+    if (v[KC_CASES]) tb_printf(tb, "%.6f", (double)v[KC_RESOLVED] / (double)v[KC_CASES]);
+    int64_t p[4] = {fr50, fr90, rs50, rs90};
+    int has[4] = {f1, f2, r1, r2};
+    for (int i = 0; i < 4; i++) {
+        if (has[i]) tb_printf(tb, ",%" PRId64, p[i]);
+        else tb_printf(tb, ",");
+    }
+    tb_printf(tb, ",");
+    if (v[KC_WITH_SLA]) tb_printf(tb, "%.6f", (double)v[KC_SLA_MET] / (double)v[KC_WITH_SLA]);
+    tb_printf(tb, ",");
+    if (v[KC_CSAT_N]) tb_printf(tb, "%.6f", (double)v[KC_CSAT_SUM] / (double)v[KC_CSAT_N]);
+    tb_printf(tb, ",%" PRId64 ",", v[KC_CSAT_N]);
+    if (v[KC_NPS_N])
+        tb_printf(tb, "%.6f", 100.0 * ((double)v[KC_PROMOTERS] - (double)v[KC_DETRACTORS]) / (double)v[KC_NPS_N]);
+    tb_printf(tb, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\r\n",
+              v[KC_REFUNDED_CENTS], v[KC_ST_OPEN + ST_OPEN], v[KC_ST_OPEN + ST_AWAITING_CUSTOMER],
+              v[KC_ST_OPEN + ST_IN_PROGRESS], v[KC_UNASSIGNED], v[KC_ST_OPEN + ST_REJECTED]);
+}
+
+static void csv_table(textbuf *tb, int64_t from, int64_t to, kpi_table *t, char by) {
+    csv_row(tb, from, to, "all", "all", &t->totals);
+    if (t->n) qsort(t->g, t->n, sizeof *t->g, by_cases); /* qsort may not be given NULL */
+    for (size_t i = 0; i < t->n; i++)
+        if (t->g[i].c.v[KC_CASES] > 0) csv_row(tb, from, to, by_name(by), key_shown(t->g[i].key), &t->g[i]);
+}
+
+static void reply_csv(http_request *req, const kpi_query *q, kpi_report *r) {
+    textbuf tb = {0};
+    tb_printf(&tb, "from,to,group_by,key,cases,resolved,resolution_rate,first_response_p50,first_response_p90,"
+                   "resolution_p50,resolution_p90,sla_attainment,csat,survey_answers,nps,refunded_cents,open,"
+                   "awaiting_customer,in_progress,unassigned,rejected\r\n");
+    csv_table(&tb, q->from, q->to, &r->all, q->by);
+    for (size_t i = 0; i < r->ndays; i++) {
+        int64_t ds = kpi_day_start(r->day0 + (int64_t)i, q->offset), de = kpi_day_start(r->day0 + (int64_t)i + 1, q->offset);
+        csv_table(&tb, ds > q->from ? ds : q->from, de < q->to ? de : q->to, &r->days[i], q->by);
+    }
+    size_t len;
+    char *text = tb_take(&tb, &len);
+    if (text == NULL) {
+        reply_store_error(req, STORE_ENOMEM);
+        return;
+    }
+    http_respond(req, 200, "text/csv; charset=utf-8", text, len);
+    free(text);
+}
+
+/* ---- the request ---- */
 
 static int query_time(http_request *req, const char *name, int64_t dflt, int64_t *out) {
     char num[32];
     *out = dflt;
-    if (http_query_param(req, name, num, sizeof num) != 1 || !num[0]) return 0;
+    int got = http_query_param(req, name, num, sizeof num);
+    if (got == 0 || (got == 1 && !num[0])) return 0;
     char *end;
-    long long v = strtoll(num, &end, 10);
-    if (*end || v < 0) {
+    long long v = got == 1 ? strtoll(num, &end, 10) : -1;
+    if (got != 1 || *end || v < 0 || v > ((int64_t)1 << 40)) {
         reply_invalid(req, name, "must be unix seconds");
         return -1;
     }
@@ -125,69 +217,95 @@ static int query_time(http_request *req, const char *name, int64_t dflt, int64_t
     return 0;
 }
 
-/* Scans the cases of [from, to) into the table. */
-static int scan_cases(server *s, const principal *who, int64_t from, int64_t to, const char *field,
-                      kpi_table *t) {
-    store_key prefix;
-    case_index_prefix(&prefix, "all", "");
-    store_read *rd;
-    store_iter *it = NULL;
-    int rc = store_read_begin(s->db, &rd);
-    if (rc != 0) return rc;
-    rc = store_iter_open(rd, DB_INDEX, prefix.buf, prefix.len, NULL, 0, 1, &it);
-    const void *k, *v;
-    size_t klen, vlen;
-    for (int n = 0; rc == 0 && n < KPI_SCAN_MAX && (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1; n++) {
-        rc = 0;
-        int64_t created = vlen >= 8 ? (int64_t)key_get_u64(v) : 0;
-        if (created < from) break;
-        if (created >= to) continue;
-        as_case kase;
-        if (case_read_seq(rd, key_get_u64((const unsigned char *)k + klen - 8), &kase) != 0) continue;
-        if (principal_sees_merchant(who, kase.merchant_id[0] ? kase.merchant_id : NULL)) {
-            count_case(&t->g[0], &kase); /* the totals */
-            const char *key = field ? case_index_value(&kase, field) : NULL;
-            kpi_group *g = field ? group_for(t, key ? key : "(none)") : NULL;
-            if (g) count_case(g, &kase);
-        }
-        case_free(&kase);
-    }
-    if (it) store_iter_close(it);
-    store_read_end(rd);
-    return rc < 0 ? rc : 0;
+static int wants_csv(const http_request *req) {
+    const char *accept = http_request_header(req, "accept");
+    return accept && strstr(accept, "text/csv") != NULL;
 }
 
 void h_reports_kpi(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
+    static const char *const known[] = {"from", "to", "group_by", "interval", NULL};
+    if (req_query_known(req, known) != 0) return;
     int64_t now = clock_now(&s->clock), from, to;
-    char by[32] = "";
+    char by[32] = "", interval[16] = "";
     if (query_time(req, "from", now - 30 * 86400, &from) != 0 || query_time(req, "to", now + 1, &to) != 0) return;
     if (from >= to) {
         reply_invalid(req, "to", "must be later than from");
         return;
     }
-    http_query_param(req, "group_by", by, sizeof by);
-    const char *field = !by[0] ? "" : !strcmp(by, "agent") ? "assignee" : !strcmp(by, "queue") ? "queue"
-                      : !strcmp(by, "type") ? "type" : !strcmp(by, "merchant") ? "merchant_id" : NULL;
-    if (field == NULL) {
+    kpi_query q = {.from = from, .to = to, .now = now, .offset = s->kpi_offset,
+                   .scope = who->merchant ? who->merchant : "*"};
+    if (http_query_param(req, "group_by", by, sizeof by) < 0) by[0] = '?';
+    q.by = !by[0] ? 0 : !strcmp(by, "agent") ? 'a' : !strcmp(by, "queue") ? 'q' : !strcmp(by, "type") ? 'y'
+         : !strcmp(by, "merchant") ? 'm' : '?';
+    if (q.by == '?') {
         reply_invalid(req, "group_by", "must be agent, queue, type or merchant");
         return;
     }
-    kpi_table t = {0};
-    int rc = group_for(&t, "all") ? scan_cases(s, who, from, to, field[0] ? field : NULL, &t) : STORE_ENOMEM;
-    json_t *groups = json_array(), *totals = rc == 0 ? group_json(&t.g[0], "all") : NULL;
-    for (size_t i = 1; rc == 0 && i < t.n; i++) json_array_append_new(groups, group_json(&t.g[i], by));
-    for (size_t i = 0; i < t.n; i++) {
-        free(t.g[i].first_response.v);
-        free(t.g[i].resolution.v);
+    if (http_query_param(req, "interval", interval, sizeof interval) != 0 && strcmp(interval, "day") != 0) {
+        reply_invalid(req, "interval", "must be day");
+        return;
     }
-    free(t.g);
+    q.daily = interval[0] != 0;
+    if (q.daily && kpi_day_of(to - 1, q.offset) - kpi_day_of(from, q.offset) >= SERIES_DAYS_MAX) {
+        reply_invalid(req, "interval", "a daily series covers at most 366 days");
+        return;
+    }
+    kpi_report r;
+    int rc = kpi_report_build(s->db, &q, &r);
     if (rc != 0) {
-        json_decref(groups);
         reply_store_error(req, rc);
         return;
     }
-    http_respond_json(req, 200, json_pack("{s:I,s:I,s:s?,s:o,s:o}", "from", (json_int_t)from, "to",
-                                          (json_int_t)to, "group_by", by[0] ? by : NULL, "totals", totals,
-                                          "groups", groups));
+    if (wants_csv(req)) {
+        reply_csv(req, &q, &r);
+        kpi_report_free(&r);
+        return;
+    }
+    json_t *out = json_pack("{s:I,s:I,s:s?,s:s?,s:o,s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
+                            "group_by", by[0] ? by : NULL, "interval", q.daily ? "day" : NULL, "totals",
+                            group_json(&r.all.totals, "all", "all"), "groups", groups_json(&r.all, q.by));
+    json_object_set_new(out, "decisions", decisions_json(&r));
+    json_object_set_new(out, "surveys_by_channel", channels_json(&r.channels));
+    json_object_set_new(out, "due_next_hour", json_integer(r.due_next_hour));
+    if (q.daily) {
+        json_t *series = json_array();
+        for (size_t i = 0; i < r.ndays; i++) {
+            int64_t ds = kpi_day_start(r.day0 + (int64_t)i, q.offset), de = kpi_day_start(r.day0 + (int64_t)i + 1, q.offset);
+            json_array_append_new(series, json_pack("{s:I,s:I,s:o,s:o}", "from", (json_int_t)(ds > from ? ds : from),
+                                                    "to", (json_int_t)(de < to ? de : to), "totals",
+                                                    group_json(&r.days[i].totals, "all", "all"), "groups",
+                                                    groups_json(&r.days[i], q.by)));
+        }
+        json_object_set_new(out, "series", series);
+    }
+    json_object_set_new(out, "source", json_pack("{s:I,s:I,s:I}", "records", (json_int_t)r.records, "cases_read",
+                                                 (json_int_t)r.scanned, "utc_offset", (json_int_t)q.offset));
+    kpi_report_free(&r);
+    http_respond_json(req, 200, out);
+}
+
+/* ---- start ---- */
+
+int kpi_start(server *s) {
+    int rc = kpi_meta_read(s->db, &s->kpi_offset);
+    if (rc == 0) return 0;
+    if (rc != STORE_ENOTFOUND) {
+        log_msg(LOG_ERROR, "cannot read the KPI aggregates' settings: %s", store_strerror(rc));
+        return -1;
+    }
+    char err[256] = "";
+    const calendar *cal = policy_calendar(s->policies, NULL, err, sizeof err);
+    int64_t offset = cal ? calendar_utc_offset(cal) : 0;
+    kpi_rebuild_report r;
+    rc = kpi_rebuild(s->db, s->loop, offset, &r);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "cannot build the KPI aggregates: %s", store_strerror(rc));
+        return -1;
+    }
+    s->kpi_offset = offset;
+    log_emit(LOG_INFO, "kpi aggregates built",
+             json_pack("{s:I,s:I,s:I,s:I}", "cases", (json_int_t)r.cases, "records", (json_int_t)r.records,
+                       "utc_offset", (json_int_t)offset, "ms", (json_int_t)r.ms));
+    return 0;
 }

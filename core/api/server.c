@@ -292,8 +292,9 @@ int server_start(server **out, uv_loop_t *loop, const server_config *cfg) {
     if (cfg->manual_clock) clock_init_manual(&s->clock, clock_now(&s->clock));
     s->started_at = clock_now(&s->clock);
     if (build_routes(s) != 0 || open_storage(s) != 0 || auth_load(s) != 0 ||
-        versions_start(s) != 0 || watch_signals(s) != 0 || timers_start(s) != 0 || webhooks_start(s) != 0 ||
-        jobs_start(s) != 0 || start_http(s) != 0 || looplag_start(s) != 0) /* lag: from the first turn */
+        versions_start(s) != 0 || kpi_start(s) != 0 || watch_signals(s) != 0 || timers_start(s) != 0 ||
+        webhooks_start(s) != 0 || jobs_start(s) != 0 || start_http(s) != 0 ||
+        looplag_start(s) != 0) /* lag: from the first turn */
         return -1;
     return 0;
 }

@@ -72,12 +72,12 @@ as_actor actor_of(const principal *who) {
 }
 
 void changes_into(server *s, store_batch *b, as_decider *d, const as_changes *ch) {
-    commit_ctx cc = {s->db, &s->seqs, &s->agents, d};
+    commit_ctx cc = {s->db, &s->seqs, &s->agents, d, s->kpi_offset};
     free(changes_commit(&cc, b, ch, NULL));
 }
 
 void changes_reply(server *s, http_request *req, const principal *who, as_decider *d, as_changes *ch, int status) {
-    commit_ctx cc = {s->db, &s->seqs, &s->agents, d};
+    commit_ctx cc = {s->db, &s->seqs, &s->agents, d, s->kpi_offset};
     store_batch *b = store_batch_new(s->db);
     char *text = changes_commit(&cc, b, ch, NULL);
     backlog_after(s, b, d, ch); /* capacity the change freed goes to the backlog in the same write */

@@ -7,6 +7,7 @@
 #include "case/codec.h"
 #include "case/commit.h"
 #include "case/indexes.h"
+#include "case/kpi.h"
 #include "case/records.h"
 #include "util/jsonw.h"
 
@@ -441,6 +442,7 @@ char *changes_commit(const commit_ctx *cc, store_batch *b, const as_changes *ch,
         if (ch->before == NULL) activity_add(b, c);
         timers_update(b, ch->before, c);
         loads_update(cc, b, ch->before, c);
+        kpi_update_batch(b, cc->kpi_offset, ch->before, c);
         notes_put(cc, b, ch, c->case_id);
         for (int i = 0; i < ch->nwindows; i++) risk_window_add(b, &ch->windows[i]);
         if (ch->complaint) {

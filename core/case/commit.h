@@ -1,7 +1,7 @@
 /* case/commit: a change set into the store, in one batch.
  *
  * The one place a domain operation's result becomes writes: the case and its
- * indexes, its timers, its agent's load, its timeline entries, the feed
+ * indexes, its timers, its agent's load, its KPI aggregates, its timeline entries, the feed
  * events, alerts, the claims ledger, the order with its stall watch and the
  * buyer's profile, complaint windows, and every case the change opened by
  * itself. Indexes, timers and loads are derived from the case before and
@@ -23,6 +23,7 @@ typedef struct {
     as_seqs *seqs;
     as_agents *agents;     /* the mirror: loads change at once, the agents are written */
     const as_decider *d;   /* for an order's stall watch (risk.rules) */
+    int64_t kpi_offset;    /* the KPI aggregates' day zone (case/kpi.h) */
 } commit_ctx;
 
 /* Writes ch (and what it spawned) into b. Returns the stored text of ch's

@@ -20,6 +20,8 @@
 
 /* argv[0] is the command ("eval", "dry-run", ...). */
 int cli_policy(int argc, char **argv);
+/* `aftersaled kpi rebuild|verify` (cli/kpi.c); argv[0] is the command. */
+int cli_kpi(int argc, char **argv);
 
 /* `aftersaled seed --data DIR --cases N ...` (seed.c): a data directory with
  * N cases written through the domain layer, for measurements. argv[0] is the

@@ -45,6 +45,7 @@
 
 #include "case/codec.h"
 #include "case/commit.h"
+#include "case/kpi.h"
 #include "case/migrate.h"
 #include "case/records.h"
 #include "cli/cli.h"
@@ -89,6 +90,7 @@ typedef struct {
     int inflight, failed_commits, commit_err;
     int64_t orders, opened, actions, fired, answered;
     int64_t refused[ACT__COUNT + 2]; /* actions the domain refused, by action (+ open, survey) */
+    int64_t kpi_offset; /* the KPI aggregates' zone (case/kpi.h) */
 } seeder;
 
 /* ---- what the rules read: the store as a live server's reads see it ---- */
@@ -113,8 +115,22 @@ static as_decider decider_at(seeder *sd, int64_t now) {
                         .next_case_seq = &sd->seqs.next_case};
 }
 
+/* The aggregates the commit keeps up (case/kpi.h) in the zone they have, or,
+ * for a directory without them, built first in the zone of the set's default
+ * calendar, as the server's start does: then a server started on the seeded
+ * directory has nothing to rebuild. */
+static int kpi_ready(seeder *sd) {
+    int rc = kpi_meta_read(sd->db, &sd->kpi_offset);
+    if (rc != STORE_ENOTFOUND) return rc;
+    char err[256];
+    const calendar *cal = policy_calendar(sd->ps, NULL, err, sizeof err);
+    sd->kpi_offset = cal ? calendar_utc_offset(cal) : 0;
+    kpi_rebuild_report r;
+    return kpi_rebuild(sd->db, &sd->loop, sd->kpi_offset, &r);
+}
+
 static void commit_into(seeder *sd, const as_decider *d, const as_changes *ch) {
-    commit_ctx cc = {sd->db, &sd->seqs, &sd->agents, d};
+    commit_ctx cc = {sd->db, &sd->seqs, &sd->agents, d, sd->kpi_offset};
     free(changes_commit(&cc, sd->b, ch, NULL));
 }
 
@@ -564,6 +580,8 @@ int cli_seed(int argc, char **argv) {
         fprintf(stderr, "aftersaled seed: cannot bring %s to this build's schema\n", sd->a.data);
     } else if (seqs_load(sd->db, &sd->seqs) != 0 || agents_read_all(sd->db, &sd->agents) != 0) {
         fprintf(stderr, "aftersaled seed: cannot read %s\n", sd->a.data);
+    } else if (kpi_ready(sd) != 0) {
+        fprintf(stderr, "aftersaled seed: cannot build the KPI aggregates of %s\n", sd->a.data);
     } else {
         uint64_t first = sd->seqs.next_case;
         sd->b = store_batch_new(sd->db);

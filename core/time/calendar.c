@@ -440,3 +440,5 @@ int64_t calendar_add_business_seconds(const calendar *c, int64_t ts, int64_t sec
 int calendar_is_workday(const calendar *c, int64_t ts) {
     return day_worked(c, floor_div(clamp_ts(ts) + c->offset, DAY));
 }
+
+int64_t calendar_utc_offset(const calendar *c) { return c->offset; }

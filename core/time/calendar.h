@@ -31,6 +31,8 @@ int64_t calendar_business_seconds(const calendar *c, int64_t from, int64_t to);
 /* The instant at which `seconds` working seconds have passed after ts
  * (seconds <= 0 returns ts). */
 int64_t calendar_add_business_seconds(const calendar *c, int64_t ts, int64_t seconds);
+/* Seconds east of UTC of the calendar's local time. */
+int64_t calendar_utc_offset(const calendar *c);
 /* 1 if the local date of ts is a working day. */
 int calendar_is_workday(const calendar *c, int64_t ts);
 

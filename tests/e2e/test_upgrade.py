@@ -97,6 +97,27 @@ class UpgradeTest(unittest.TestCase):
         c = self.open_case(type="return", order_id="o-ret", reason="quality")
         self.assertEqual(c["decision"]["claimed_by"], [RETURN])  # the ledger was not written twice
 
+    def test_the_old_cases_count_in_the_kpi_report(self):
+        # the directory had no KPI aggregates: they are built from its cases at start, once
+        log = self.s.tail(20000)
+        self.assertEqual(log.count('"kpi aggregates built"'), 1, log)
+        old = self.s.get("/v1/cases")["cases"]
+        frm = min(c["created_at"] for c in old)
+        report = self.s.get("/v1/reports/kpi?from=%d&group_by=type" % frm).json
+        self.assertEqual(report["totals"]["cases"], 4)
+        self.assertEqual(report["totals"]["refunded_cents"], 10800)
+        by_type = {g["key"]: g["cases"] for g in report["groups"]}
+        self.assertEqual(by_type["return"], 1)
+        self.assertEqual(sum(by_type.values()), 4)
+        # and go on from there: an old case acted on moves its figures
+        self.act(RETURN, "reply", by="agent", body="on it")
+        after = self.s.get("/v1/reports/kpi?from=%d" % frm).json["totals"]
+        self.assertEqual(after["cases"], 4)
+        self.s.stop()
+        self.s.start()
+        self.assertEqual(self.s.tail(20000).count('"kpi aggregates built"'), 1)
+        self.assertEqual(self.s.get("/v1/reports/kpi?from=%d" % frm).json["totals"], after)
+
 
 class NewStoreTest(ServerTestCase):
     """A new data directory is written at today's schema and says so: its

@@ -90,7 +90,7 @@ static as_decider decider(world *w, int64_t now) {
 /* Commits ch (with the sequences) and waits for the callback; returns the
  * case text changes_commit answered (caller frees). */
 static char *commit(world *w, const as_decider *d, const as_changes *ch) {
-    commit_ctx cc = {w->sf.s, &w->seqs, &w->agents, d};
+    commit_ctx cc = {w->sf.s, &w->seqs, &w->agents, d, 0};
     store_batch *b = store_batch_new(w->sf.s);
     size_t len = 0;
     char *text = changes_commit(&cc, b, ch, &len);
@@ -491,7 +491,7 @@ static void failed_change_set_fails_the_batch(void **state) {
     changes_init(&ch);
     ch.failed = 1;
     as_decider d = decider(w, NOW);
-    commit_ctx cc = {w->sf.s, &w->seqs, &w->agents, &d};
+    commit_ctx cc = {w->sf.s, &w->seqs, &w->agents, &d, 0};
     store_batch *b = store_batch_new(w->sf.s);
     assert_null(changes_commit(&cc, b, &ch, NULL));
     assert_int_equal(commit_wait(&w->sf, b), STORE_ENOMEM);
