@@ -6,7 +6,12 @@
  * rate, first-response and resolution times (p50/p90, seconds), SLA
  * attainment, CSAT, NPS, the open backlog by status and age, decisions,
  * refunds, SLA warnings and escalation levels; JSON, or CSV on
- * `Accept: text/csv`; with interval=day also one entry per day. */
+ * `Accept: text/csv`; with interval=day also one entry per day.
+ *
+ * The report is built on a worker thread with its own read transaction:
+ * whole days cost days x groups records, but a range that cuts a day reads
+ * that day's cases (5k cases, ~170 ms, on a 1M-case store), and no agent's
+ * request may wait behind it on the loop thread. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +227,20 @@ static int wants_csv(const http_request *req) {
     return accept && strstr(accept, "text/csv") != NULL;
 }
 
+typedef struct {
+    uv_work_t work;
+    http_request *req;
+    store *db;
+    kpi_query q;
+    char *scope, by[32]; /* scope: the query's, owned */
+    int csv, rc;
+    kpi_report r;
+} report_job;
+
+static void report_work(uv_work_t *w);
+static void report_done(uv_work_t *w, int status);
+static void reply_json(http_request *req, const kpi_query *q, const char *by, kpi_report *r);
+
 void h_reports_kpi(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     static const char *const known[] = {"from", "to", "group_by", "interval", NULL};
@@ -251,17 +270,57 @@ void h_reports_kpi(server *s, http_request *req, const route_params *p, const pr
         reply_invalid(req, "interval", "a daily series covers at most 366 days");
         return;
     }
-    kpi_report r;
-    int rc = kpi_report_build(s->db, &q, &r);
+    report_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        reply_store_error(req, STORE_ENOMEM);
+        return;
+    }
+    j->req = req;
+    j->db = s->db;
+    j->q = q;
+    if ((j->scope = strdup(q.scope)) == NULL) {
+        free(j);
+        reply_store_error(req, STORE_ENOMEM);
+        return;
+    }
+    j->q.scope = j->scope;
+    snprintf(j->by, sizeof j->by, "%s", by);
+    j->csv = wants_csv(req);
+    j->work.data = j;
+    int rc = uv_queue_work(s->loop, &j->work, report_work, report_done);
     if (rc != 0) {
-        reply_store_error(req, rc);
-        return;
+        free(j->scope);
+        free(j);
+        http_respond_error(req, 503, "unavailable", uv_strerror(rc), NULL);
     }
-    if (wants_csv(req)) {
-        reply_csv(req, &q, &r);
-        kpi_report_free(&r);
-        return;
+}
+
+static void report_work(uv_work_t *w) {
+    report_job *j = w->data;
+    j->rc = kpi_report_build_detached(j->db, &j->q, &j->r);
+}
+
+static void report_done(uv_work_t *w, int status) {
+    report_job *j = w->data;
+    if (status != 0) { /* cancelled before it ran: nothing was built */
+        http_respond_error(j->req, 503, "unavailable", "the report was cancelled; retry", NULL);
+    } else if (j->rc != 0) {
+        reply_store_error(j->req, j->rc);
+    } else if (j->csv) {
+        reply_csv(j->req, &j->q, &j->r);
+        kpi_report_free(&j->r);
+    } else {
+        reply_json(j->req, &j->q, j->by, &j->r);
+        kpi_report_free(&j->r);
     }
+    free(j->scope);
+    free(j);
+}
+
+static void reply_json(http_request *req, const kpi_query *qp, const char *by, kpi_report *rp) {
+    kpi_query q = *qp;
+    kpi_report r = *rp;
+    int64_t from = q.from, to = q.to;
     json_t *out = json_pack("{s:I,s:I,s:s?,s:s?,s:o,s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
                             "group_by", by[0] ? by : NULL, "interval", q.daily ? "day" : NULL, "totals",
                             group_json(&r.all.totals, "all", "all"), "groups", groups_json(&r.all, q.by));
@@ -281,7 +340,6 @@ void h_reports_kpi(server *s, http_request *req, const route_params *p, const pr
     }
     json_object_set_new(out, "source", json_pack("{s:I,s:I,s:I}", "records", (json_int_t)r.records, "cases_read",
                                                  (json_int_t)r.scanned, "utc_offset", (json_int_t)q.offset));
-    kpi_report_free(&r);
     http_respond_json(req, 200, out);
 }
 

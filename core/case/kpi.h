@@ -234,6 +234,8 @@ typedef struct {
  * from the day's aggregate), found in creation-time order ('K' 't').
  * Groups come in no order. 0 or a store error (r freed). */
 int kpi_report_build(store *db, const kpi_query *q, kpi_report *r);
+/* The same from any thread (its own read transaction, store_read_begin_detached). */
+int kpi_report_build_detached(store *db, const kpi_query *q, kpi_report *r);
 void kpi_report_free(kpi_report *r);
 /* The counters and histograms of every case created in [from, to) the scope
  * sees, by reading each case: the oracle the aggregates must equal. */

@@ -343,12 +343,12 @@ void kpi_report_free(kpi_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-int kpi_report_build(store *db, const kpi_query *q, kpi_report *r) {
+static int report_build(store *db, const kpi_query *q, kpi_report *r, int detached) {
     int rc = report_init(q, r);
     if (rc != 0) return rc;
     build b = {r, q, kpi_day_of(q->now, q->offset), 0};
     store_read *rd;
-    if ((rc = store_read_begin(db, &rd)) != 0) {
+    if ((rc = detached ? store_read_begin_detached(db, &rd) : store_read_begin(db, &rd)) != 0) {
         kpi_report_free(r);
         return rc;
     }
@@ -380,6 +380,10 @@ int kpi_report_build(store *db, const kpi_query *q, kpi_report *r) {
     if (rc != 0) kpi_report_free(r);
     return rc;
 }
+
+int kpi_report_build(store *db, const kpi_query *q, kpi_report *r) { return report_build(db, q, r, 0); }
+
+int kpi_report_build_detached(store *db, const kpi_query *q, kpi_report *r) { return report_build(db, q, r, 1); }
 
 int kpi_report_scan(store *db, const kpi_query *q, kpi_report *r) {
     int rc = report_init(q, r);
