@@ -222,7 +222,12 @@ export function renderDashboard(main) {
       p.shadow ? h('p', 'Shadow ', h('code', { title: p.shadow.version }, shortHash(p.shadow.version)),
         ' since ', when(p.shadow.loaded_at)) : h('p.muted', 'No shadow set runs.'),
       agreement, h('p', h('a', { href: '#/policies' }, 'Manage policies')));
-    if (p.shadow) {
+    if (p.shadow && p.shadow.summary) { /* the server counts every new case since the shadow started */
+      const sm = p.shadow.summary;
+      clear(agreement, sm.evaluated === 0 ? h('p.muted', 'No case decided by both yet.')
+        : h('p', 'Shadow agreement ', h('strong.agreement-rate', percent(sm.agreed / sm.evaluated)),
+          ` (${sm.agreed} of ${sm.evaluated} new cases since it started)`));
+    } else if (p.shadow) {
       agreement.append(loading('Comparing the shadow’s decisions…'));
       try {
         const a = await shadowAgreement(p.shadow);

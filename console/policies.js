@@ -343,6 +343,15 @@ export function renderPolicies(main) {
         h('button#replay', { type: 'button', onclick: run }, 'Replay')), result);
   }
 
+  // The server's count over every new case since the shadow started
+  // (GET /v1/admin/policies, shadow.summary); the comparison below samples
+  // the newest cases' timelines to show which decisions differ.
+  function serverAgreement(sm) {
+    return sm.evaluated === 0 ? h('p.muted.server-agreement', 'The server has compared no new case yet.')
+      : h('p.server-agreement', 'Since it started: ', h('strong', percent(sm.agreed / sm.evaluated)),
+        ` of ${sm.evaluated} new cases agree`, sm.errors ? `, ${sm.errors} shadow errors` : '');
+  }
+
   async function renderShadow() {
     const p = st.active;
     const result = h('div.result');
@@ -376,11 +385,12 @@ export function renderPolicies(main) {
         'its decisions go on the timeline and are never enforced.'),
       p.shadow ? h('p', 'Running ', h('code', { title: p.shadow.version }, shortHash(p.shadow.version)),
         ' since ', when(p.shadow.loaded_at)) : h('p', 'No shadow set runs.'),
+      p.shadow && p.shadow.summary ? serverAgreement(p.shadow.summary) : null,
       agreement,
       h('div.buttons',
         h('button#shadow-start', { type: 'button', onclick: start }, p.shadow ? 'Replace with the candidate'
           : 'Run the candidate in shadow'),
-        p.shadow ? h('button.secondary#shadow-compare', { type: 'button', onclick: renderShadow },
+        p.shadow ? h('button.secondary#shadow-compare', { type: 'button', onclick: () => loadActive() },
           'Compare again') : null,
         p.shadow ? h('button.secondary#shadow-stop', { type: 'button', onclick: stop }, 'Stop the shadow') : null),
       result);

@@ -382,6 +382,8 @@ describe('console', () => {
     await page.click('#shadow-compare');
     await page.waitForSelector('.shadow .agreement-rate');
     assert.match(await page.textContent('.shadow .agreement'), /100\.0%.* 2 newest/);
+    // and the server's own count of every new case since the shadow started
+    assert.match(await page.textContent('.shadow .server-agreement'), /100\.0%.* of 2 new cases agree/);
     await screenshot(page, '09-policies-shadow');
     await page.click('#shadow-stop');
     await page.waitForSelector('.shadow p:has-text("No shadow set runs")');
