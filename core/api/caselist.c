@@ -473,9 +473,12 @@ static int list_page(server *s, const list_query *q, textbuf *tb, char *next, si
         store_key ck;
         key_init(&ck);
         key_str(&ck, id);
-        const void *text;
+        const void *val;
+        const char *text;
         size_t tlen;
-        if (store_read_get(rd, DB_CASES, ck.buf, ck.len, &text, &tlen) != 0) continue;
+        if (store_read_get(rd, DB_CASES, ck.buf, ck.len, &val, &tlen) != 0 ||
+            store_read_text(rd, val, tlen, &text, &tlen) != 0)
+            continue;
         if (check) {
             as_case c;
             char err[128];

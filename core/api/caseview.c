@@ -25,7 +25,9 @@ static int case_text_for(server *s, store_read *rd, const principal *who, const 
     key_init(&k);
     key_str(&k, id);
     if (k.overflow) return STORE_ENOTFOUND;
+    const char *text;
     int rc = store_read_get(rd, DB_CASES, k.buf, k.len, val, vlen);
+    if (rc == 0 && (rc = store_read_text(rd, *val, *vlen, &text, vlen)) == 0) *val = text;
     if (rc != 0 || who->merchant == NULL) return rc; /* cases hold no PII: unbound tokens read them all */
     as_case c;
     char err[128];

@@ -24,6 +24,7 @@
 
 void nps_activity(server *s, store_batch *b, as_decider *d, const char *merchant_id, const char *buyer_id) {
     if (buyer_id == NULL || !buyer_id[0]) return;
+    if (nps_known_planned(b, buyer_id, merchant_id ? merchant_id : "")) return; /* nothing to plan */
     as_nps cur;
     int rc = nps_load(s->db, b, buyer_id, merchant_id ? merchant_id : "", &cur);
     if ((rc != 0 && rc != STORE_ENOTFOUND) || (rc == 0 && nps_planned(&cur))) {

@@ -35,20 +35,20 @@ static int submit_and_wait(uv_loop_t *loop, store_batch *b) {
     return w.status;
 }
 
-/* The stored schema; *marked says whether the store records it (a new
- * store does not yet, and is taken as this build's). */
-static int read_schema(store *db, int *marked) {
+/* The schema the data was written with; *recorded says whether the store
+ * names it (a new store does not, until its first start records it). */
+static int read_schema(store *db, int *recorded) {
     store_read *rd;
-    *marked = 0;
     if (store_read_begin(db, &rd) != 0) return -1;
     const void *val;
     size_t vlen;
     int schema = 1;
+    *recorded = 0;
     if (store_read_get(rd, DB_META, SCHEMA_KEY, sizeof SCHEMA_KEY - 1, &val, &vlen) == 0) {
+        *recorded = 1;
         char text[16];
         snprintf(text, sizeof text, "%.*s", (int)(vlen < 15 ? vlen : 15), (const char *)val);
         schema = atoi(text);
-        *marked = 1;
     } else {
         /* a store with no counters at all is new: nothing to upgrade */
         if (store_read_get(rd, DB_META, "counters", 8, &val, &vlen) != 0) schema = AS_SCHEMA;
@@ -92,7 +92,9 @@ static int read_chunk(store *db, store_db dbi, chunk *c, int first) {
         const void *k, *v;
         size_t klen, vlen;
         while (c->n < CHUNK && (rc = store_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
-            rc = 0;
+            const char *text;
+            if (store_packs(dbi) && (rc = store_read_text(rd, v, vlen, &text, &vlen)) != 0) break;
+            if (store_packs(dbi)) v = text;
             char *copy = malloc(vlen + 1);
             if (copy == NULL || klen > STORE_KEY_MAX) {
                 free(copy);
@@ -305,8 +307,8 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
     memset(report, 0, sizeof *report);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int marked;
-    int schema = read_schema(db, &marked);
+    int recorded;
+    int schema = read_schema(db, &recorded);
     if (schema < 0) return STORE_EIO;
     report->from = schema;
     report->to = schema;
@@ -316,10 +318,9 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
         if (rc == 0) rc = migrate_ledgers(db, loop, report);
     }
     if (rc == 0 && schema < 3) rc = migrate_derived(db, loop, report);
-    /* A new store is marked too: unmarked, the counters its first writes
-     * add made the next start take it for schema 1 and derive every index
-     * again (2.2 s for a 20k-case directory). */
-    if (rc == 0 && (schema != AS_SCHEMA || !marked)) {
+    /* a new store records its schema at once: without it, the next start
+     * would take the data it wrote since for schema 1 and upgrade it again */
+    if (rc == 0 && (schema != AS_SCHEMA || !recorded)) {
         char text[16];
         int n = snprintf(text, sizeof text, "%d", AS_SCHEMA);
         store_batch *b = store_batch_new(db);

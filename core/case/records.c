@@ -47,6 +47,8 @@ static int load(store *db, store_db dbi, const store_key *k, int latest,
     const void *val;
     size_t vlen;
     rc = store_read_get(rd, dbi, k->buf, k->len, &val, &vlen);
+    const char *text;
+    if (rc == 0 && store_packs(dbi) && (rc = store_read_text(rd, val, vlen, &text, &vlen)) == 0) val = text;
     if (rc == 0 && decode(out, val, vlen, err, sizeof err) != 0) rc = undecodable(what, id, err);
     store_read_end(rd);
     return rc;
@@ -113,10 +115,13 @@ int case_read_seq(store_read *rd, uint64_t seq, as_case *out) {
     store_key k;
     id_key(&k, id);
     const void *val;
+    const char *text;
     size_t vlen;
     case_init(out);
     int rc = store_read_get(rd, DB_CASES, k.buf, k.len, &val, &vlen);
+    if (rc == 0) rc = store_read_text(rd, val, vlen, &text, &vlen);
     if (rc != 0) return rc;
+    val = text;
     char err[256];
     return case_from_json(out, val, vlen, err, sizeof err) == 0 ? 0 : undecodable("case", id, err);
 }
@@ -408,6 +413,23 @@ int nps_load(store *db, store_batch *b, const char *buyer_id, const char *mercha
     return rc;
 }
 
+static void nps_planned_key(store_key *k, const char *buyer_id, const char *merchant_id) {
+    key_init(k);
+    key_u8(k, IDX_NPS_PLANNED);
+    key_str(k, buyer_id);
+    key_str(k, merchant_id ? merchant_id : "");
+}
+
+int nps_known_planned(store_batch *b, const char *buyer_id, const char *merchant_id) {
+    store_key k;
+    nps_planned_key(&k, buyer_id, merchant_id);
+    char *val;
+    size_t vlen;
+    if (k.overflow || store_batch_get_latest(b, DB_INDEX, k.buf, k.len, &val, &vlen) != 0) return 0;
+    free(val);
+    return 1;
+}
+
 static void nps_timer_key(store_key *k, int64_t due, const as_nps *n) {
     char id[2 * AS_ID_MAX + 2];
     snprintf(id, sizeof id, "%s/%s", n->buyer_id, n->merchant_id);
@@ -443,6 +465,9 @@ void nps_store(store_batch *b, const as_nps *before, const as_nps *after) {
         nps_timer_key(&k, now, after);
         store_batch_put(b, DB_TIMERS, k.buf, k.len, "", 0);
     }
+    nps_planned_key(&k, after->buyer_id, after->merchant_id);
+    if (nps_planned(after)) store_batch_put(b, DB_INDEX, k.buf, k.len, "", 0);
+    else if (before && nps_planned(before)) store_batch_del(b, DB_INDEX, k.buf, k.len);
     answers_index_nps(b, before, after);
 }
 

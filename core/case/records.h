@@ -18,6 +18,9 @@
  *   'n' | buyer | merchant           the buyer's relationship survey with that
  *                                   merchant ("" the platform): as_nps JSON; its
  *                                   timer is due | "nps" | "buyer/merchant"
+ *   'P' | buyer | merchant           present while that survey is planned (not
+ *                                   sent, not answered): every order and case
+ *                                   asks, and need not decode the survey
  *   'w', 'h', 's'                    work lists, hashed contacts, survey answers
  *                                   (case/indexes.h)
  * Keys are built here and in case/indexes.c, nowhere else. */
@@ -39,6 +42,7 @@
 #define IDX_ALERT 'a'
 #define IDX_RISK 'r'
 #define IDX_NPS 'n'
+#define IDX_NPS_PLANNED 'P'
 
 #define CUSTOMER_WINDOW (30 * 86400)
 
@@ -84,6 +88,10 @@ void risk_window_add(store_batch *b, const as_window *w);
 /* The buyer's relationship survey with merchant ("" platform): as b would
  * leave it (b NULL: pending writes and committed data). */
 int nps_load(store *db, store_batch *b, const char *buyer_id, const char *merchant_id, as_nps *out);
+/* 1 when the buyer's survey with that merchant is known planned (b's writes
+ * and the pending batches' included), without decoding it; 0 when it is not
+ * or the store cannot say (a survey stored before the marker): load it. */
+int nps_known_planned(store_batch *b, const char *buyer_id, const char *merchant_id);
 void nps_key(store_key *k, const char *buyer_id, const char *merchant_id);
 /* Writes the survey, its timer (from before and after) and, when a round is
  * answered, its survey-answers entry. */

@@ -151,6 +151,8 @@ int store_read_text(store_read *rd, const void *val, size_t vlen, const char **t
     return STORE_EIO;
 }
 
+int store_packs(store_db db) { return valid_db(db) && store_db_packed(db); }
+
 int store_read_get(store_read *rd, store_db db, const void *key, size_t klen, const void **val,
                    size_t *vlen) {
     if (rd == NULL || !valid_db(db) || !valid_key(key, klen)) return STORE_EINVAL;

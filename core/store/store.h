@@ -93,11 +93,13 @@ int store_read_begin_detached(store *s, store_read **out);
 int store_read_get(store_read *rd, store_db db, const void *key, size_t klen,
                    const void **val, size_t *vlen);
 
-/* The JSON text of a value of a history database (DB_EVENTS, DB_TIMELINE),
- * which the writer stores packed (store/pack.h): the value itself if it is
+/* The JSON text of a value of a packed database (DB_EVENTS, DB_TIMELINE,
+ * DB_CASES), which the writer stores packed (store/pack.h): the value itself if it is
  * plain, else unpacked into a buffer of the read's, valid until the next
  * call for this read or its end. 0, or STORE_EIO for a damaged value. */
 int store_read_text(store_read *rd, const void *val, size_t vlen, const char **text, size_t *len);
+/* 1 if db's values are stored packed: read them through store_read_text. */
+int store_packs(store_db db);
 
 /* Ordered scan of keys that start with prefix. Forward scans start at the
  * first key >= from (or the prefix start if from is NULL); reverse scans start

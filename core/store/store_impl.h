@@ -36,9 +36,13 @@ typedef struct {
     size_t stored;
 } store_op;
 
-/* The history databases, written once and read seldom: their values are
- * stored packed (store/pack.h); readers go through store_read_text. */
-static inline int store_db_packed(store_db db) { return db == DB_EVENTS || db == DB_TIMELINE; }
+/* The databases whose values the writer stores packed (store/pack.h): the
+ * history (written once, read seldom) and the cases (a case's JSON is the
+ * largest value a case create writes, 1.3 KB, and packs to ~0.2 KB; it
+ * unpacks in well under a microsecond). Readers go through store_read_text. */
+static inline int store_db_packed(store_db db) {
+    return db == DB_EVENTS || db == DB_TIMELINE || db == DB_CASES;
+}
 
 /* Ops whose value store_get_latest may see while the batch is pending: a
  * deferred value is serialised later and a sequenced put has no key yet. */

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import unittest
 
-from harness import DAY, Server, main, stop_cleanly
+from harness import DAY, Server, ServerTestCase, main, stop_cleanly
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "schema1", "data.mdb")
 RETURN, REFUND_ONLY, CONSULTATION = "C0000000001", "C0000000002", "C0000000003"
@@ -96,6 +96,22 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(log.count('"data upgraded"'), 1, log)
         c = self.open_case(type="return", order_id="o-ret", reason="quality")
         self.assertEqual(c["decision"]["claimed_by"], [RETURN])  # the ledger was not written twice
+
+
+class NewStoreTest(ServerTestCase):
+    """A new data directory is written at today's schema and says so: its
+    restarts upgrade nothing (it used to be taken for schema 1 at its first
+    restart and upgraded: every case and order read again and rewritten)."""
+
+    def test_a_new_store_is_never_upgraded(self):
+        self.make_order()
+        self.open_case(type="return", order_id="o1", sku="s1", qty=1, reason="no_reason", channel="app")
+        for _ in range(2):
+            self.s.stop()
+            self.s.start()
+        log = self.s.tail(20000)
+        self.assertNotIn('"data upgraded"', log)
+        self.assertEqual(len(self.s.get("/v1/cases")["cases"]), 1)
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ static int put_big(store_fixture *f, const char *key, char fill) {
     static char value[BIG_VALUE];
     memset(value, fill, sizeof value);
     store_batch *b = store_batch_new(f->s);
-    store_batch_put(b, DB_CASES, key, strlen(key), value, sizeof value);
+    store_batch_put(b, DB_ORDERS, key, strlen(key), value, sizeof value);
     return commit_wait(f, b);
 }
 
@@ -175,10 +175,10 @@ static void a_short_write_on_a_full_file_system_is_efull(void **state) {
     assert_int_equal(put_big(&f, "huge", 'x'), STORE_EFULL);
     assert_true(disk.refused > 0);
     assert_committed(&f, DB_ORDERS, "before", "kept"); /* reads go on */
-    assert_committed(&f, DB_CASES, "huge", NULL);
+    assert_committed(&f, DB_ORDERS, "huge", NULL);
     char *v;
     size_t n;
-    assert_int_equal(store_get_latest(f.s, DB_CASES, "huge", 4, &v, &n), STORE_ENOTFOUND);
+    assert_int_equal(store_get_latest(f.s, DB_ORDERS, "huge", 4, &v, &n), STORE_ENOTFOUND);
     disk.armed = 0;
     fixture_down(&f);
 }
@@ -242,7 +242,7 @@ static void writes_resume_by_themselves_once_space_is_freed(void **state) {
     assert_int_equal(fixture_open_sized(&f, 0, 0), 0);
     assert_committed(&f, DB_ORDERS, "before", "kept");
     assert_committed(&f, DB_ORDERS, "after", "written");
-    char *v = read_committed(f.s, DB_CASES, "huge", 4);
+    char *v = read_committed(f.s, DB_ORDERS, "huge", 4);
     assert_non_null(v);
     assert_int_equal(strlen(v), BIG_VALUE);
     assert_int_equal(v[0], 'y');

@@ -18,7 +18,7 @@ static store_batch *big_put(store *s, const char *key, char fill) {
     static char value[BIG_VALUE];
     memset(value, fill, sizeof value);
     store_batch *b = store_batch_new(s);
-    store_batch_put(b, DB_CASES, key, strlen(key), value, sizeof value);
+    store_batch_put(b, DB_ORDERS, key, strlen(key), value, sizeof value);
     return b;
 }
 
@@ -37,7 +37,7 @@ static void writes_past_the_initial_map_grow_it(void **state) {
     store_stats st;
     store_get_stats(f.s, &st);
     assert_true(st.map_size >= 4 * BIG_VALUE);
-    char *v = read_committed(f.s, DB_CASES, "big2", 4);
+    char *v = read_committed(f.s, DB_ORDERS, "big2", 4);
     assert_non_null(v);
     assert_int_equal(strlen(v), BIG_VALUE);
     assert_int_equal(v[BIG_VALUE - 1], 'c');
@@ -60,7 +60,7 @@ static void reopen_with_a_smaller_map_keeps_the_file_size(void **state) {
     store_stats st;
     store_get_stats(f.s, &st);
     assert_true(st.map_size >= (size_t)sb.st_size);
-    char *v = read_committed(f.s, DB_CASES, "grown2", 6);
+    char *v = read_committed(f.s, DB_ORDERS, "grown2", 6);
     assert_non_null(v);
     assert_int_equal(v[0], 'h');
     free(v);
@@ -83,8 +83,8 @@ static void past_map_max_fails_with_efull_and_the_store_goes_on(void **state) {
     assert_int_equal(same_turn.status, STORE_EFULL);
     char *lv;
     size_t ln;
-    assert_int_equal(store_get_latest(f.s, DB_CASES, "huge", 4, &lv, &ln), STORE_ENOTFOUND);
-    assert_null(read_committed(f.s, DB_CASES, "huge", 4));
+    assert_int_equal(store_get_latest(f.s, DB_ORDERS, "huge", 4, &lv, &ln), STORE_ENOTFOUND);
+    assert_null(read_committed(f.s, DB_ORDERS, "huge", 4));
     char *v = read_committed(f.s, DB_ORDERS, "before", 6);
     assert_string_equal(v, "kept");
     free(v);

@@ -723,7 +723,7 @@ static void out_of_order_puts_in_the_appended_databases_keep_every_key(void **st
 /* The history databases (feed, timelines) are stored packed: the raw value
  * is a tagged zstd frame far smaller than the text, store_read_text and
  * store_get_latest give the text back, the statistics count what was stored,
- * and every other database keeps its values as they were put. */
+ * cases are packed alike, and every other database keeps its values as put. */
 static void history_values_are_stored_packed_and_read_as_text(void **state) {
     store_fixture *f = *state;
     char text[1200];
@@ -736,6 +736,7 @@ static void history_values_are_stored_packed_and_read_as_text(void **state) {
     assert_int_equal(put_wait(f, DB_TIMELINE, "case1", text), 0);
     store_get_stats(f->s, &after);
     assert_int_equal(put_wait(f, DB_CASES, "case1", text), 0);
+    assert_int_equal(put_wait(f, DB_ORDERS, "order1", text), 0);
 
     store_read *rd;
     assert_int_equal(store_read_begin(f->s, &rd), 0);
@@ -751,8 +752,12 @@ static void history_values_are_stored_packed_and_read_as_text(void **state) {
     assert_int_equal(store_read_text(rd, v, vlen, &t, &tlen), 0);
     assert_int_equal(tlen, (size_t)n);
     assert_memory_equal(t, text, tlen);
-    /* a live database is untouched */
+    /* cases are packed too; every other database keeps what was put */
     assert_int_equal(store_read_get(rd, DB_CASES, "case1", 5, &v, &vlen), 0);
+    assert_true(pack_is_packed(v, vlen));
+    assert_int_equal(store_read_text(rd, v, vlen, &t, &tlen), 0);
+    assert_memory_equal(t, text, tlen);
+    assert_int_equal(store_read_get(rd, DB_ORDERS, "order1", 6, &v, &vlen), 0);
     assert_int_equal(vlen, (size_t)n);
     assert_memory_equal(v, text, vlen);
     store_read_end(rd);

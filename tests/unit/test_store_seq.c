@@ -34,7 +34,7 @@ static store_batch *events_batch(store *s, const char *a, const char *b) {
 static void add_big(store_batch *b, const char *key) {
     static char value[BIG_VALUE];
     memset(value, 'x', sizeof value);
-    store_batch_put(b, DB_CASES, key, strlen(key), value, sizeof value);
+    store_batch_put(b, DB_ORDERS, key, strlen(key), value, sizeof value);
 }
 
 /* The committed feed, as "N:name N:name ...", checking every key is the
