@@ -52,7 +52,6 @@ typedef struct {
     char active[65], previous[65]; /* "" when none */
     char dir[65];                  /* the policies directory's version as last read */
     uint64_t next_activation;
-    int start_recorded; /* the start's batch is durable: the server may listen */
 } policy_history;
 
 typedef struct server server;

@@ -356,7 +356,7 @@ int kpi_start(server *s) {
     const calendar *cal = policy_calendar(s->policies, NULL, err, sizeof err);
     int64_t offset = cal ? calendar_utc_offset(cal) : 0;
     kpi_rebuild_report r;
-    rc = kpi_rebuild(s->db, s->loop, offset, &r);
+    rc = kpi_rebuild(s->db, offset, &r);
     if (rc != 0) {
         log_msg(LOG_ERROR, "cannot build the KPI aggregates: %s", store_strerror(rc));
         return -1;

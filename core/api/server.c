@@ -225,7 +225,7 @@ static int open_storage(server *s) {
         return -1;
     }
     migrate_report mr;
-    rc = store_migrate(s->db, s->loop, &mr);
+    rc = store_migrate(s->db, &mr);
     if (rc != 0) {
         log_msg(LOG_ERROR, "cannot upgrade the data in %s: %s", s->cfg.data_dir, store_strerror(rc));
         return -1;

@@ -455,14 +455,6 @@ static int load_files(json_t *files, policy_set **out, policy_test_result *res, 
     return policy_set_load(&cfg, out, err, errlen);
 }
 
-static void start_committed(int status, void *ud) {
-    server *s = ud;
-    s->history.start_recorded = 1;
-    if (status != 0)
-        log_emit(LOG_ERROR, "cannot record the policy version served at start",
-                 json_pack("{s:s}", "error", store_strerror(status)));
-}
-
 /* Which set a start serves (docs/policies.md, "Versions"):
  *   - nothing stored yet: the policies directory, as before versions;
  *   - the directory holds the active version: it;
@@ -545,8 +537,10 @@ int versions_start(server *s) {
          * the start's batch in the write backlog (a --max-pending-writes 1
          * server would answer it 503), nor read a version not yet stored.
          * Only the store's handle is active yet: this waits one commit. */
-        store_submit(b, start_committed, s);
-        while (!s->history.start_recorded) uv_run(s->loop, UV_RUN_ONCE);
+        int rc = store_submit_wait(b);
+        if (rc != 0)
+            log_emit(LOG_ERROR, "cannot record the policy version served at start",
+                     json_pack("{s:s}", "error", store_strerror(rc)));
     }
     log_emit(LOG_INFO, "policies", json_pack("{s:s,s:s,s:s?}", "version", V, "from", use_dir ? "directory" : "store",
                                              "directory", D));

@@ -180,7 +180,7 @@ typedef struct {
 /* Recomputes every aggregate from the stored cases and replaces the stored
  * ones (meta first removed, written last: a rebuild cut short is done again
  * at the next start), driving loop until each batch is durable. */
-int kpi_rebuild(store *db, uv_loop_t *loop, int64_t offset, kpi_rebuild_report *r);
+int kpi_rebuild(store *db, int64_t offset, kpi_rebuild_report *r);
 /* Recomputes them in memory and compares with the stored records. 0 with
  * the differences counted in r (none: all equal), or a store error. */
 int kpi_verify(store *db, int64_t offset, kpi_rebuild_report *r);

@@ -147,27 +147,9 @@ static int compute(store *db, int64_t offset, kmap *m, uint64_t *cases) {
     return m->err;
 }
 
-/* ---- driving the loop until a batch is durable ---- */
-
-typedef struct {
-    int done, status;
-} wait_req;
-
-static void on_done(int status, void *ud) {
-    wait_req *w = ud;
-    w->done = 1;
-    w->status = status;
-}
-
-static int submit_and_wait(uv_loop_t *loop, store_batch *b) {
-    wait_req w = {0, 0};
-    store_submit(b, on_done, &w);
-    while (!w.done) uv_run(loop, UV_RUN_ONCE);
-    return w.status;
-}
 
 /* Deletes every stored 'K' record, a bounded batch at a time. */
-static int clear_stored(store *db, uv_loop_t *loop) {
+static int clear_stored(store *db) {
     unsigned char prefix[1] = {IDX_KPI};
     for (;;) {
         store_read *rd;
@@ -190,7 +172,7 @@ static int clear_stored(store *db, uv_loop_t *loop) {
             store_batch_free(b);
             return rc;
         }
-        if ((rc = submit_and_wait(loop, b)) != 0) return rc;
+        if ((rc = store_submit_wait(b)) != 0) return rc;
         if (n < BATCH_OPS) return 0;
     }
 }
@@ -201,7 +183,7 @@ static void now_ms(int64_t *ms) {
     *ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-int kpi_rebuild(store *db, uv_loop_t *loop, int64_t offset, kpi_rebuild_report *r) {
+int kpi_rebuild(store *db, int64_t offset, kpi_rebuild_report *r) {
     memset(r, 0, sizeof *r);
     int64_t t0, t1;
     now_ms(&t0);
@@ -210,9 +192,9 @@ int kpi_rebuild(store *db, uv_loop_t *loop, int64_t offset, kpi_rebuild_report *
     if (rc == 0) {
         store_batch *b = store_batch_new(db);
         store_batch_del(b, DB_META, KPI_META_KEY, sizeof KPI_META_KEY - 1);
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
     }
-    if (rc == 0) rc = clear_stored(db, loop);
+    if (rc == 0) rc = clear_stored(db);
     store_batch *b = NULL;
     size_t n = 0;
     for (size_t i = 0; rc == 0 && i < m.cap; i++) {
@@ -222,7 +204,7 @@ int kpi_rebuild(store *db, uv_loop_t *loop, int64_t offset, kpi_rebuild_report *
         store_batch_put(b, DB_INDEX, e->key, e->klen, e->val, e->vlen);
         r->records++;
         if (++n == BATCH_OPS) {
-            rc = submit_and_wait(loop, b);
+            rc = store_submit_wait(b);
             b = NULL;
             n = 0;
         }
@@ -232,7 +214,7 @@ int kpi_rebuild(store *db, uv_loop_t *loop, int64_t offset, kpi_rebuild_report *
         char text[64];
         int len = snprintf(text, sizeof text, "{\"utc_offset\":%" PRId64 "}", offset);
         store_batch_put(b, DB_META, KPI_META_KEY, sizeof KPI_META_KEY - 1, text, (size_t)len);
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
     } else if (b) {
         store_batch_free(b);
     }

@@ -16,24 +16,6 @@
 #define CHUNK 512 /* records per batch */
 #define OLD_PROFILE 'b' /* schema 1: 'b' | buyer -> the platform-wide profile */
 
-/* ---- driving the loop until a batch is durable ---- */
-
-typedef struct {
-    int done, status;
-} wait_req;
-
-static void on_done(int status, void *ud) {
-    wait_req *w = ud;
-    w->done = 1;
-    w->status = status;
-}
-
-static int submit_and_wait(uv_loop_t *loop, store_batch *b) {
-    wait_req w = {0, 0};
-    store_submit(b, on_done, &w);
-    while (!w.done) uv_run(loop, UV_RUN_ONCE);
-    return w.status;
-}
 
 /* The stored schema; *marked says whether the store records it (a new
  * store does not yet, and is taken as this build's). */
@@ -138,7 +120,7 @@ static void profile_put(store_batch *b, const char *merchant, const char *buyer,
     free(text);
 }
 
-static int migrate_profiles(store *db, uv_loop_t *loop, migrate_report *r) {
+static int migrate_profiles(store *db, migrate_report *r) {
     chunk c = {0};
     int rc = 0;
     for (int first = 1; rc == 0; first = 0) {
@@ -153,7 +135,7 @@ static int migrate_profiles(store *db, uv_loop_t *loop, migrate_report *r) {
                 profile_put(b, o.merchant_id, o.buyer_id, o.buyer.tier, o.buyer.lifetime_spend_cents);
             order_free(&o);
         }
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
     }
     chunk_free(&c);
     if (rc != 0) return rc;
@@ -180,7 +162,7 @@ static int migrate_profiles(store *db, uv_loop_t *loop, migrate_report *r) {
         store_iter_close(it);
     }
     store_read_end(rd);
-    return submit_and_wait(loop, b);
+    return store_submit_wait(b);
 }
 
 /* ---- step 2: claims ledgers ---- */
@@ -243,7 +225,7 @@ static void ledger_add_share(store_batch *b, const char *order_id, const as_clai
     ledger_free(&l);
 }
 
-static int migrate_ledgers(store *db, uv_loop_t *loop, migrate_report *r) {
+static int migrate_ledgers(store *db, migrate_report *r) {
     chunk c = {0};
     int rc = 0;
     for (int first = 1; rc == 0; first = 0) {
@@ -262,7 +244,7 @@ static int migrate_ledgers(store *db, uv_loop_t *loop, migrate_report *r) {
             }
             case_free(&k);
         }
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
     }
     chunk_free(&c);
     return rc;
@@ -270,7 +252,7 @@ static int migrate_ledgers(store *db, uv_loop_t *loop, migrate_report *r) {
 
 /* ---- step 3: derived indexes (schema 3) ---- */
 
-static int migrate_derived(store *db, uv_loop_t *loop, migrate_report *r) {
+static int migrate_derived(store *db, migrate_report *r) {
     chunk c = {0};
     int rc = 0;
     for (int first = 1; rc == 0; first = 0) {
@@ -284,7 +266,7 @@ static int migrate_derived(store *db, uv_loop_t *loop, migrate_report *r) {
             case_derived_rebuild(b, &k);
             case_free(&k);
         }
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
     }
     for (int first = 1; rc == 0; first = 0) {
         if ((rc = read_chunk(db, DB_ORDERS, &c, first)) != 0 || c.n == 0) break;
@@ -297,13 +279,13 @@ static int migrate_derived(store *db, uv_loop_t *loop, migrate_report *r) {
             order_contacts_update(b, NULL, &o);
             order_free(&o);
         }
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
     }
     chunk_free(&c);
     return rc;
 }
 
-int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
+int store_migrate(store *db, migrate_report *report) {
     memset(report, 0, sizeof *report);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -314,10 +296,10 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
     report->to = schema;
     int rc = 0;
     if (schema < 2) {
-        rc = migrate_profiles(db, loop, report);
-        if (rc == 0) rc = migrate_ledgers(db, loop, report);
+        rc = migrate_profiles(db, report);
+        if (rc == 0) rc = migrate_ledgers(db, report);
     }
-    if (rc == 0 && schema < 3) rc = migrate_derived(db, loop, report);
+    if (rc == 0 && schema < 3) rc = migrate_derived(db, report);
     /* A new store is marked too: unmarked, the counters its first writes
      * add made the next start take it for schema 1 and derive every index
      * again (2.2 s for a 20k-case directory). */
@@ -326,7 +308,7 @@ int store_migrate(store *db, uv_loop_t *loop, migrate_report *report) {
         int n = snprintf(text, sizeof text, "%d", AS_SCHEMA);
         store_batch *b = store_batch_new(db);
         store_batch_put(b, DB_META, SCHEMA_KEY, sizeof SCHEMA_KEY - 1, text, (size_t)n);
-        rc = submit_and_wait(loop, b);
+        rc = store_submit_wait(b);
         if (rc == 0) report->to = AS_SCHEMA;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

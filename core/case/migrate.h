@@ -31,6 +31,6 @@ typedef struct {
 /* Runs every step from the stored schema to AS_SCHEMA, driving loop until
  * each batch is durable. 0, or a negative store error (nothing later than the
  * failed batch was written; the next start runs it again). */
-int store_migrate(store *db, uv_loop_t *loop, migrate_report *report);
+int store_migrate(store *db, migrate_report *report);
 
 #endif

@@ -89,13 +89,13 @@ static int offset_of_policies(const char *dir, int64_t *offset) {
     return 0;
 }
 
-static int rebuild(uv_loop_t *loop, store *db, kpi_args *a) {
+static int rebuild(store *db, kpi_args *a) {
     int64_t offset = 0;
     if (a->has_offset) offset = a->offset;
     else if (a->policies && offset_of_policies(a->policies, &offset) != 0) return 1;
     else if (!a->policies && kpi_meta_read(db, &offset) != 0) offset = 0;
     kpi_rebuild_report r;
-    int rc = kpi_rebuild(db, loop, offset, &r);
+    int rc = kpi_rebuild(db, offset, &r);
     if (rc != 0) {
         fprintf(stderr, "aftersaled: rebuild failed: %s\n", store_strerror(rc));
         return 1;
@@ -188,7 +188,7 @@ int cli_kpi(int argc, char **argv) {
     store *db;
     int rc = open_store(&loop, a.data, &db) == 0 ? 0 : 1;
     if (rc == 0) {
-        rc = is_rebuild ? rebuild(&loop, db, &a) : verify(db, &a);
+        rc = is_rebuild ? rebuild(db, &a) : verify(db, &a);
         close_store(&loop, db);
     }
     uv_loop_close(&loop);

@@ -126,7 +126,7 @@ static int kpi_ready(seeder *sd) {
     const calendar *cal = policy_calendar(sd->ps, NULL, err, sizeof err);
     sd->kpi_offset = cal ? calendar_utc_offset(cal) : 0;
     kpi_rebuild_report r;
-    return kpi_rebuild(sd->db, &sd->loop, sd->kpi_offset, &r);
+    return kpi_rebuild(sd->db, sd->kpi_offset, &r);
 }
 
 static void commit_into(seeder *sd, const as_decider *d, const as_changes *ch) {
@@ -576,7 +576,7 @@ int cli_seed(int argc, char **argv) {
     } else if (store_open(&sd->db, &sd->loop, &scfg) != 0) {
         fprintf(stderr, "aftersaled seed: cannot open the data directory %s\n", sd->a.data);
         sd->db = NULL;
-    } else if (store_migrate(sd->db, &sd->loop, &mr) != 0) { /* a new directory: marked as this build's schema */
+    } else if (store_migrate(sd->db, &mr) != 0) { /* a new directory: marked as this build's schema */
         fprintf(stderr, "aftersaled seed: cannot bring %s to this build's schema\n", sd->a.data);
     } else if (seqs_load(sd->db, &sd->seqs) != 0 || agents_read_all(sd->db, &sd->agents) != 0) {
         fprintf(stderr, "aftersaled seed: cannot read %s\n", sd->a.data);

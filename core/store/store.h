@@ -169,6 +169,10 @@ int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t 
  * (status 0) or failed (negative). An empty batch is a barrier: its callback
  * runs after every earlier batch is durable. */
 void store_submit(store_batch *b, store_commit_cb cb, void *ud);
+/* Submits b and runs the store's loop until it is durable or failed: for a
+ * start, an upgrade or a CLI command, before the loop serves anything else
+ * (its other handles' callbacks may run meanwhile). The batch's status. */
+int store_submit_wait(store_batch *b);
 void store_batch_free(store_batch *b); /* only for a batch never submitted */
 /* The failure generation (see writer.c): it moves on when the first batch of
  * a failed commit completes, and then every batch still pending fails too.

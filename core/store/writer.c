@@ -213,6 +213,24 @@ static void submit_nomem(store *s, store_commit_cb cb, void *ud) {
     if (!s->closing) wake_loop(s);
 }
 
+typedef struct {
+    int done, status;
+} submit_wait;
+
+static void submit_waited(int status, void *ud) {
+    submit_wait *w = ud;
+    w->done = 1;
+    w->status = status;
+}
+
+int store_submit_wait(store_batch *b) {
+    store *s = b ? b->s : thread_store;
+    submit_wait w = {0, 0};
+    store_submit(b, submit_waited, &w);
+    while (!w.done) uv_run(s->loop, UV_RUN_ONCE);
+    return w.status;
+}
+
 void store_submit(store_batch *b, store_commit_cb cb, void *ud) {
     if (b == NULL || b->is_reserve) {
         submit_nomem(b ? b->s : thread_store, cb, ud);

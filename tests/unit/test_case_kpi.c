@@ -368,7 +368,7 @@ static void rebuild_and_verify_agree_and_verify_finds_tampering(void **state) {
     assert_int_equal(commit_wait(&f, b), 0);
     kpi_rebuild_report r;
     assert_int_equal(kpi_meta_read(f.s, &(int64_t){0}), STORE_ENOTFOUND);
-    assert_int_equal(kpi_rebuild(f.s, &f.loop, OFF, &r), 0);
+    assert_int_equal(kpi_rebuild(f.s, OFF, &r), 0);
     assert_int_equal(r.cases, 30);
     int64_t off = 0;
     assert_int_equal(kpi_meta_read(f.s, &off), 0);
@@ -386,7 +386,7 @@ static void rebuild_and_verify_agree_and_verify_finds_tampering(void **state) {
     assert_int_equal(kpi_verify(f.s, OFF, &r), 0);
     assert_int_equal(r.mismatched, 1);
     /* and the report's figures from records equal those from the cases */
-    assert_int_equal(kpi_rebuild(f.s, &f.loop, OFF, &r), 0);
+    assert_int_equal(kpi_rebuild(f.s, OFF, &r), 0);
     kpi_query q = {.from = T + 30000, .to = T + 500000, .now = T + 600000, .offset = OFF, .scope = "m1", .by = 'a'};
     kpi_report agg, scan;
     assert_int_equal(kpi_report_build(f.s, &q, &agg), 0);
