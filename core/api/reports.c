@@ -185,7 +185,7 @@ static void csv_table(textbuf *tb, int64_t from, int64_t to, kpi_table *t, char 
         if (t->g[i].c.v[KC_CASES] > 0) csv_row(tb, from, to, by_name(by), key_shown(t->g[i].key), &t->g[i]);
 }
 
-static void reply_csv(http_request *req, const kpi_query *q, kpi_report *r) {
+static char *render_csv(const kpi_query *q, kpi_report *r, size_t *len) {
     textbuf tb = {0};
     tb_printf(&tb, "from,to,group_by,key,cases,resolved,resolution_rate,first_response_p50,first_response_p90,"
                    "resolution_p50,resolution_p90,sla_attainment,csat,survey_answers,nps,refunded_cents,open,"
@@ -195,14 +195,7 @@ static void reply_csv(http_request *req, const kpi_query *q, kpi_report *r) {
         int64_t ds = kpi_day_start(r->day0 + (int64_t)i, q->offset), de = kpi_day_start(r->day0 + (int64_t)i + 1, q->offset);
         csv_table(&tb, ds > q->from ? ds : q->from, de < q->to ? de : q->to, &r->days[i], q->by);
     }
-    size_t len;
-    char *text = tb_take(&tb, &len);
-    if (text == NULL) {
-        reply_store_error(req, STORE_ENOMEM);
-        return;
-    }
-    http_respond(req, 200, "text/csv; charset=utf-8", text, len);
-    free(text);
+    return tb_take(&tb, len);
 }
 
 /* ---- the request ---- */
@@ -235,11 +228,13 @@ typedef struct {
     char *scope, by[32]; /* scope: the query's, owned */
     int csv, rc;
     kpi_report r;
+    char *text; /* the answer, rendered on the worker */
+    size_t len;
 } report_job;
 
 static void report_work(uv_work_t *w);
 static void report_done(uv_work_t *w, int status);
-static void reply_json(http_request *req, const kpi_query *q, const char *by, kpi_report *r);
+static char *render_json(const kpi_query *q, const char *by, kpi_report *r, size_t *len);
 
 void h_reports_kpi(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
@@ -295,9 +290,15 @@ void h_reports_kpi(server *s, http_request *req, const route_params *p, const pr
     }
 }
 
+/* On the worker: the report, and its answer's text (a report grouped by
+ * merchant or agent is hundreds of groups: milliseconds of JSON). */
 static void report_work(uv_work_t *w) {
     report_job *j = w->data;
     j->rc = kpi_report_build_detached(j->db, &j->q, &j->r);
+    if (j->rc != 0) return;
+    j->text = j->csv ? render_csv(&j->q, &j->r, &j->len) : render_json(&j->q, j->by, &j->r, &j->len);
+    kpi_report_free(&j->r);
+    if (j->text == NULL) j->rc = STORE_ENOMEM;
 }
 
 static void report_done(uv_work_t *w, int status) {
@@ -306,18 +307,15 @@ static void report_done(uv_work_t *w, int status) {
         http_respond_error(j->req, 503, "unavailable", "the report was cancelled; retry", NULL);
     } else if (j->rc != 0) {
         reply_store_error(j->req, j->rc);
-    } else if (j->csv) {
-        reply_csv(j->req, &j->q, &j->r);
-        kpi_report_free(&j->r);
     } else {
-        reply_json(j->req, &j->q, j->by, &j->r);
-        kpi_report_free(&j->r);
+        http_respond(j->req, 200, j->csv ? "text/csv; charset=utf-8" : "application/json", j->text, j->len);
     }
+    free(j->text);
     free(j->scope);
     free(j);
 }
 
-static void reply_json(http_request *req, const kpi_query *qp, const char *by, kpi_report *rp) {
+static char *render_json(const kpi_query *qp, const char *by, kpi_report *rp, size_t *len) {
     kpi_query q = *qp;
     kpi_report r = *rp;
     int64_t from = q.from, to = q.to;
@@ -340,7 +338,10 @@ static void reply_json(http_request *req, const kpi_query *qp, const char *by, k
     }
     json_object_set_new(out, "source", json_pack("{s:I,s:I,s:I}", "records", (json_int_t)r.records, "cases_read",
                                                  (json_int_t)r.scanned, "utc_offset", (json_int_t)q.offset));
-    http_respond_json(req, 200, out);
+    char *text = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(out);
+    *len = text ? strlen(text) : 0;
+    return text;
 }
 
 /* ---- start ---- */
