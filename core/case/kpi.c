@@ -465,11 +465,23 @@ static void record_update(const kpi_sink *s, const group_ref *g, const kpi_contr
     }
 }
 
+/* A policy's reason_code has no length bound of its own: the key keeps its
+ * first AS_SKU_MAX bytes (cut on a character boundary), so a long code can
+ * never make the key overflow and fail the case's batch. */
 static void decision_key(store_key *k, const char *scope, const as_case *c, int64_t offset) {
+    const char *reason = c->decision.reason_code ? c->decision.reason_code : "";
+    size_t n = strlen(reason);
+    if (n > AS_SKU_MAX) {
+        n = AS_SKU_MAX;
+        while (n > 0 && ((unsigned char)reason[n] & 0xC0) == 0x80) n--; /* not inside a character */
+    }
+    char cut[AS_SKU_MAX + 1];
+    memcpy(cut, reason, n);
+    cut[n] = '\0';
     kpi_decisions_prefix(k, scope);
     kpi_key_day(k, kpi_day_of(c->created_at, offset));
     key_u8(k, (uint8_t)c->decision.outcome);
-    key_str(k, c->decision.reason_code ? c->decision.reason_code : "");
+    key_str(k, cut);
 }
 
 static void decision_add(const kpi_sink *s, const store_key *k, int64_t delta) {

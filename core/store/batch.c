@@ -355,6 +355,7 @@ static const store_op *batch_find(store_batch *b, store_db db, const void *key, 
 int store_batch_get_latest(store_batch *b, store_db db, const void *key, size_t klen,
                            char **val, size_t *vlen) {
     if (b == NULL || b->is_reserve) return STORE_ENOMEM;
+    if (klen == 0 || klen > STORE_KEY_MAX) return STORE_EINVAL; /* an overflowed key: never hashed past its buffer */
     const store_op *op = batch_find(b, db, key, klen);
     if (op) {
         if (op->del) return STORE_ENOTFOUND;

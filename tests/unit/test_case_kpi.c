@@ -323,6 +323,49 @@ static void a_rejection_is_neither_resolved_nor_a_resolution_time(void **state) 
     case_free(&c);
 }
 
+static int keys_overflowed;
+static void no_overflow_put(void *ud, const store_key *k, const void *val, size_t vlen) {
+    if (k->overflow || k->len > STORE_KEY_MAX) keys_overflowed++;
+    else mem_put(ud, k, val, vlen);
+}
+
+/* A policy's reason_code has no bound of its own: the decisions record keys
+ * a long one by its first 128 bytes, cut between characters, and never
+ * overflows its key (which failed the case's whole batch). */
+static void a_long_reason_code_is_cut_in_its_key(void **state) {
+    (void)state;
+    mem *m = calloc(1, sizeof *m);
+    kpi_sink s = {m, mem_get, no_overflow_put, mem_del, mem_fail};
+    as_case c;
+    case_init(&c);
+    strcpy(c.case_id, "C0000000001");
+    strcpy(c.merchant_id, "m-0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567");
+    c.type = CASE_RETURN;
+    c.status = ST_OPEN;
+    c.created_at = T;
+    c.decision.outcome = OUT_REVIEW;
+    char *reason = malloc(730);
+    memset(reason, 'x', 127);
+    memcpy(reason + 127, "\xC3\xA9", 2); /* a 2-byte character across the 128th byte */
+    memset(reason + 129, 'y', 600);
+    reason[729] = '\0';
+    c.decision.reason_code = reason;
+    keys_overflowed = 0;
+    kpi_update(&s, OFF, NULL, &c);
+    assert_int_equal(keys_overflowed, 0);
+    int found = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const unsigned char *k = m->r[i].key;
+        size_t n = m->r[i].klen;
+        /* the decisions records end with the outcome, the code cut before the
+         * character it would split (127 bytes), and its NUL */
+        if (n > 129 && k[n - 129] == OUT_REVIEW && !memcmp(k + n - 128, reason, 127) && k[n - 1] == '\0') found++;
+    }
+    assert_int_equal(found, 2); /* the platform's scope and the merchant's */
+    case_free(&c);
+    free(m);
+}
+
 static void days_follow_the_zone(void **state) {
     (void)state;
     /* T is 10:00 at +08:00: the day starts at 00:00 local, 16:00 UTC before */
@@ -409,6 +452,7 @@ int main(void) {
         cmocka_unit_test(changes_leave_what_a_recomputation_gives),
         cmocka_unit_test(a_rejection_is_neither_resolved_nor_a_resolution_time),
         cmocka_unit_test(days_follow_the_zone),
+        cmocka_unit_test(a_long_reason_code_is_cut_in_its_key),
         cmocka_unit_test(rebuild_and_verify_agree_and_verify_finds_tampering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
