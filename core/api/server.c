@@ -226,6 +226,11 @@ static int open_storage(server *s) {
     }
     migrate_report mr;
     rc = store_migrate(s->db, &mr);
+    if (rc == STORE_EINVAL && mr.from > AS_SCHEMA) {
+        log_msg(LOG_ERROR, "the data in %s was written by a newer build (schema %d; this build reads up to %d)",
+                s->cfg.data_dir, mr.from, AS_SCHEMA);
+        return -1;
+    }
     if (rc != 0) {
         log_msg(LOG_ERROR, "cannot upgrade the data in %s: %s", s->cfg.data_dir, store_strerror(rc));
         return -1;

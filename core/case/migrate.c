@@ -294,6 +294,7 @@ int store_migrate(store *db, migrate_report *report) {
     if (schema < 0) return STORE_EIO;
     report->from = schema;
     report->to = schema;
+    if (schema > AS_SCHEMA) return STORE_EINVAL; /* a newer build's data: misread, it would be damaged */
     int rc = 0;
     if (schema < 2) {
         rc = migrate_profiles(db, report);

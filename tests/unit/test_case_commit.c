@@ -16,6 +16,7 @@
 
 #include "case/codec.h"
 #include "case/commit.h"
+#include "case/migrate.h"
 #include "case/records.h"
 #include "store/keys.h"
 #include "test_store_util.h"
@@ -520,12 +521,29 @@ static void risk_window_keeps_its_newest(void **state) {
     assert_int_equal(every.count, 10);
 }
 
+/* A directory of a newer schema (a build that stores what this one would
+ * misread) is refused, not served; one of this build's passes. */
+static void a_newer_schema_is_refused(void **state) {
+    world *w = *state;
+    migrate_report r;
+    assert_int_equal(store_migrate(w->sf.s, &r), 0);
+    assert_int_equal(r.to, AS_SCHEMA);
+    char newer[16];
+    int n = snprintf(newer, sizeof newer, "%d", AS_SCHEMA + 1);
+    store_batch *b = store_batch_new(w->sf.s);
+    store_batch_put(b, DB_META, "schema", 6, newer, (size_t)n);
+    assert_int_equal(commit_wait(&w->sf, b), 0);
+    assert_int_equal(store_migrate(w->sf.s, &r), STORE_EINVAL);
+    assert_int_equal(r.from, AS_SCHEMA + 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_return_from_open_to_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(spawned_cases_and_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_change_set_fails_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(risk_window_keeps_its_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_newer_schema_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
