@@ -97,6 +97,10 @@ struct server {
     as_agents agents; /* mirror of DB_AGENTS: assignment never reads the disk */
     uint64_t mirrors_epoch; /* the store epoch the mirrors were last rebuilt for */
     int64_t kpi_offset; /* the KPI aggregates' day zone (case/kpi.h), fixed when they are built */
+    /* KPI reports, one built at a time (api/reports.c): the others wait here */
+    struct report_job *kpi_head, *kpi_tail;
+    unsigned kpi_waiting;
+    int kpi_building;
     as_seqs seqs; /* next_event: alert ids only; feed seqs are the store's (store_batch_put_seq) */
     as_reads reads; /* what live decisions read (work.c) */
     as_policy_monitor monitor; /* where live decisions count policy failures */

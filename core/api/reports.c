@@ -220,8 +220,13 @@ static int wants_csv(const http_request *req) {
     return accept && strstr(accept, "text/csv") != NULL;
 }
 
-typedef struct {
+/* At most this many reports wait for the one being built; more are 503. */
+#define REPORTS_WAITING_MAX 32
+
+typedef struct report_job {
     uv_work_t work;
+    struct report_job *next; /* waiting for the one being built */
+    server *s;
     http_request *req;
     store *db;
     kpi_query q;
@@ -234,6 +239,7 @@ typedef struct {
 
 static void report_work(uv_work_t *w);
 static void report_done(uv_work_t *w, int status);
+static void report_next(server *s);
 static char *render_json(const kpi_query *q, const char *by, kpi_report *r, size_t *len);
 
 void h_reports_kpi(server *s, http_request *req, const route_params *p, const principal *who) {
@@ -282,11 +288,40 @@ void h_reports_kpi(server *s, http_request *req, const route_params *p, const pr
     snprintf(j->by, sizeof j->by, "%s", by);
     j->csv = wants_csv(req);
     j->work.data = j;
-    int rc = uv_queue_work(s->loop, &j->work, report_work, report_done);
-    if (rc != 0) {
+    j->s = s;
+    if (s->kpi_building && s->kpi_waiting >= REPORTS_WAITING_MAX) {
         free(j->scope);
         free(j);
-        http_respond_error(req, 503, "unavailable", uv_strerror(rc), NULL);
+        http_response_header(req, "Retry-After", "1");
+        http_respond_error(req, 503, "overloaded", "too many KPI reports are waiting; retry shortly", NULL);
+        return;
+    }
+    if (s->kpi_tail) s->kpi_tail->next = j;
+    else s->kpi_head = j;
+    s->kpi_tail = j;
+    s->kpi_waiting++;
+    if (!s->kpi_building) report_next(s);
+}
+
+/* Builds the first waiting report, if none is being built. One at a time:
+ * a report's read transaction holds the store's resize lock shared for its
+ * whole run, and reports overlapping one another would keep a writer that
+ * must grow the map waiting for as long as they kept coming; between two
+ * reports, it gets its turn. */
+static void report_next(server *s) {
+    while (!s->kpi_building && s->kpi_head) {
+        report_job *j = s->kpi_head;
+        s->kpi_head = j->next;
+        if (s->kpi_head == NULL) s->kpi_tail = NULL;
+        s->kpi_waiting--;
+        int rc = uv_queue_work(s->loop, &j->work, report_work, report_done);
+        if (rc == 0) {
+            s->kpi_building = 1;
+            return;
+        }
+        http_respond_error(j->req, 503, "unavailable", uv_strerror(rc), NULL);
+        free(j->scope);
+        free(j);
     }
 }
 
@@ -303,6 +338,8 @@ static void report_work(uv_work_t *w) {
 
 static void report_done(uv_work_t *w, int status) {
     report_job *j = w->data;
+    server *s = j->s;
+    s->kpi_building = 0;
     if (status != 0) { /* cancelled before it ran: nothing was built */
         http_respond_error(j->req, 503, "unavailable", "the report was cancelled; retry", NULL);
     } else if (j->rc != 0) {
@@ -313,6 +350,7 @@ static void report_done(uv_work_t *w, int status) {
     free(j->text);
     free(j->scope);
     free(j);
+    report_next(s);
 }
 
 static char *render_json(const kpi_query *qp, const char *by, kpi_report *rp, size_t *len) {
