@@ -50,7 +50,10 @@ static void jobs_next(jobs *r) {
     if (r->running || r->s->stopping) return;
     for (size_t i = 0; i < r->n; i++) {
         job *j = r->list[i];
-        if (j->state != JOB_QUEUED || atomic_load(&j->cancel)) continue;
+        uv_mutex_lock(&j->mu); /* a running job's thread writes its state */
+        int queued = j->state == JOB_QUEUED;
+        uv_mutex_unlock(&j->mu);
+        if (!queued || atomic_load(&j->cancel)) continue;
         if (uv_thread_create(&j->thread, job_run, j) != 0) {
             job_fail(j, "no thread could be started for the job", NULL);
             continue;

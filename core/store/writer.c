@@ -225,6 +225,10 @@ static void submit_waited(int status, void *ud) {
 
 int store_submit_wait(store_batch *b) {
     store *s = b ? b->s : thread_store;
+    if (s && s->closing) { /* its batches complete at the close, not in a loop turn */
+        store_batch_release(b);
+        return STORE_ECLOSED;
+    }
     submit_wait w = {0, 0};
     store_submit(b, submit_waited, &w);
     while (!w.done) uv_run(s->loop, UV_RUN_ONCE);
