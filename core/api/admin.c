@@ -178,23 +178,6 @@ void h_admin_policies(server *s, http_request *req, const route_params *p, const
     http_respond_json(req, 200, describe_sets(s));
 }
 
-/* Each source is a file's text, or null to leave the file out: another type
- * is the caller's mistake (400 naming it), not a candidate set that failed
- * to load (422). Answers and returns 1 on the first such member. */
-static int sources_mistyped(http_request *req, const json_t *in) {
-    const char *name;
-    json_t *text;
-    json_object_foreach(json_object_get(in, "sources"), name, text) {
-        if (!json_is_string(text) && !json_is_null(text)) {
-            char field[300];
-            snprintf(field, sizeof field, "sources.%s", name);
-            reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
-            return 1;
-        }
-    }
-    return 0;
-}
-
 void h_admin_shadow_stop(server *s, http_request *req, const route_params *p, const principal *who) {
     (void)p;
     (void)who;
@@ -316,9 +299,7 @@ void h_admin_dry_run(server *s, http_request *req, const route_params *p, const 
         reply_invalid(req, "case.type", "case must be an object with a valid type");
     } else if (order && !json_is_null(order) && !json_is_object(order)) {
         reply_invalid(req, "order", "must be an object");
-    } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
-        reply_invalid(req, "sources", "must be an object of file name to source text");
-    } else if (sources_mistyped(req, in)) {
+    } else if (req_sources(req, in, 0) != 0) {
         /* answered */
     } else if (json_object_get(in, "sources")) {
         start_job(s, req, in, 0, dry_run_done);
@@ -466,9 +447,7 @@ void h_admin_replay(server *s, http_request *req, const route_params *p, const p
     if (in == NULL) return;
     int64_t n;
     if (req_only_known(req, in, known) != 0) {
-    } else if (json_object_get(in, "sources") && !json_is_object(json_object_get(in, "sources"))) {
-        reply_invalid(req, "sources", "must be an object of file name to source text");
-    } else if (sources_mistyped(req, in)) {
+    } else if (req_sources(req, in, 0) != 0) {
         /* answered */
     } else if (req_int(req, in, "since", 0, 0, INT64_MAX / 2, &n, NULL) == 0 &&
                req_int(req, in, "limit", 0, 1, REPLAY_MAX, &n, NULL) == 0) {

@@ -163,6 +163,11 @@ int req_id(http_request *req, json_t *obj, const char *field, int required, cons
 int req_int(http_request *req, json_t *obj, const char *field, int required, int64_t min, int64_t max,
             int64_t *out, int *present);
 int req_bool(http_request *req, json_t *obj, const char *field, int *out);
+/* A candidate's `sources`: an object of file name to source text, or null to
+ * leave a file out (absent passes unless required). Another type is the
+ * caller's mistake (400 naming the member), not a set that failed to load
+ * (422). */
+int req_sources(http_request *req, const json_t *obj, int required);
 
 /* ---- commit.c: answering writes only once they are durable ---- */
 /* Submits the batch; answers req with status and the text (stolen,

@@ -251,20 +251,7 @@ static int job_candidate(server *s, http_request *req, json_t *in, job *j) {
         return -1;
     }
     if (sources) {
-        const char *name;
-        json_t *text;
-        if (!json_is_object(sources)) {
-            reply_invalid(req, "sources", "must be an object of file name to source text");
-            return -1;
-        }
-        json_object_foreach(sources, name, text) {
-            if (!json_is_string(text) && !json_is_null(text)) {
-                char field[300];
-                snprintf(field, sizeof field, "sources.%s", name);
-                reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
-                return -1;
-            }
-        }
+        if (req_sources(req, in, 1) != 0) return -1;
         j->cand_sources = json_deep_copy(sources);
         snprintf(j->cand_label, sizeof j->cand_label, "sources");
         return j->cand_sources ? 0 : (http_respond_error(req, 503, "unavailable", "out of memory", NULL), -1);

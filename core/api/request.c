@@ -271,3 +271,23 @@ int req_no_body(http_request *req) {
     json_decref(in);
     return rc;
 }
+
+int req_sources(http_request *req, const json_t *obj, int required) {
+    json_t *src = json_object_get(obj, "sources");
+    if (src == NULL && !required) return 0;
+    if (!json_is_object(src)) {
+        reply_invalid(req, "sources", "must be an object of file name to source text (or null to leave a file out)");
+        return -1;
+    }
+    const char *name;
+    json_t *text;
+    json_object_foreach(src, name, text) {
+        if (!json_is_string(text) && !json_is_null(text)) {
+            char field[300];
+            snprintf(field, sizeof field, "sources.%s", name);
+            reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
+            return -1;
+        }
+    }
+    return 0;
+}

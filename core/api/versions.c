@@ -271,29 +271,6 @@ void h_admin_reload(server *s, http_request *req, const route_params *p, const p
     vjob_start(s, req, who, VJ_RELOAD, "reload", 1, NULL, NULL);
 }
 
-/* Each source is a file's text, or null to leave the file out: another type
- * is the caller's mistake (400 naming it), not a candidate that failed to
- * load (422). Answers and returns 1 on the first such member. */
-static int sources_bad(http_request *req, const json_t *in, int required) {
-    json_t *src = json_object_get(in, "sources");
-    if (src == NULL && !required) return 0;
-    if (!json_is_object(src)) {
-        reply_invalid(req, "sources", "must be an object of file name to source text (or null to leave a file out)");
-        return 1;
-    }
-    const char *name;
-    json_t *text;
-    json_object_foreach(src, name, text) {
-        if (!json_is_string(text) && !json_is_null(text)) {
-            char field[300];
-            snprintf(field, sizeof field, "sources.%s", name);
-            reply_invalid(req, field, "must be the file's source text (a string), or null to leave it out");
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The stored files of a kept version named by in.version (400 when it is not
  * a version, 404 when none is kept): NULL once answered. */
 static json_t *kept_files(server *s, http_request *req, const char *version) {
@@ -326,7 +303,7 @@ void h_admin_shadow(server *s, http_request *req, const route_params *p, const p
         if (files) vjob_start(s, req, who, VJ_SHADOW, "shadow", 0, files, NULL);
     } else if (!json_object_get(in, "sources")) {
         reply_invalid(req, "sources", "is required (or version): an object of file name to source text");
-    } else if (!sources_bad(req, in, 1)) {
+    } else if (req_sources(req, in, 1) == 0) {
         vjob_start(s, req, who, VJ_SHADOW, "shadow", 1, json_incref(json_object_get(in, "sources")), NULL);
     }
     json_decref(in);
@@ -356,7 +333,7 @@ void h_admin_version_upload(server *s, http_request *req, const route_params *p,
     if (in == NULL) return;
     json_t *jbase = json_object_get(in, "base");
     const char *base = jbase ? json_string_value(jbase) : "directory";
-    if (req_only_known(req, in, known) != 0 || sources_bad(req, in, 1)) {
+    if (req_only_known(req, in, known) != 0 || req_sources(req, in, 1) != 0) {
     } else if (base == NULL || (strcmp(base, "directory") && strcmp(base, "active") && strcmp(base, "none"))) {
         reply_invalid(req, "base", "must be one of: directory, active, none");
     } else if (!strcmp(base, "active")) {

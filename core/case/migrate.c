@@ -97,6 +97,51 @@ static int read_chunk(store *db, store_db dbi, chunk *c, int first) {
     return rc < 0 ? rc : 0;
 }
 
+/* Every stored order (cases) through fn, a chunk a batch, each batch durable
+ * before the next chunk is read. Values that do not decode are skipped. */
+typedef void (*order_step)(store_batch *b, const as_order *o, void *ud);
+typedef void (*case_step)(store_batch *b, const as_case *c, void *ud);
+
+static int each_order(store *db, order_step fn, void *ud, migrate_report *r) {
+    chunk c = {0};
+    int rc = 0;
+    for (int first = 1; rc == 0; first = 0) {
+        if ((rc = read_chunk(db, DB_ORDERS, &c, first)) != 0 || c.n == 0) break;
+        store_batch *b = store_batch_new(db);
+        for (size_t i = 0; i < c.n; i++) {
+            as_order o;
+            char err[128];
+            if (order_decode(&o, c.val[i], c.vlen[i], err, sizeof err) != 0) continue; /* logged by no one: skipped */
+            r->orders++;
+            fn(b, &o, ud);
+            order_free(&o);
+        }
+        rc = store_submit_wait(b);
+    }
+    chunk_free(&c);
+    return rc;
+}
+
+static int each_case(store *db, case_step fn, void *ud, migrate_report *r) {
+    chunk c = {0};
+    int rc = 0;
+    for (int first = 1; rc == 0; first = 0) {
+        if ((rc = read_chunk(db, DB_CASES, &c, first)) != 0 || c.n == 0) break;
+        store_batch *b = store_batch_new(db);
+        for (size_t i = 0; i < c.n; i++) {
+            as_case k;
+            char err[128];
+            if (case_from_json(&k, c.val[i], c.vlen[i], err, sizeof err) != 0) continue;
+            r->cases++;
+            fn(b, &k, ud);
+            case_free(&k);
+        }
+        rc = store_submit_wait(b);
+    }
+    chunk_free(&c);
+    return rc;
+}
+
 /* ---- step 1: per-merchant buyer profiles ---- */
 
 static void profile_put(store_batch *b, const char *merchant, const char *buyer, const char *tier, int64_t spend) {
@@ -120,24 +165,14 @@ static void profile_put(store_batch *b, const char *merchant, const char *buyer,
     free(text);
 }
 
+static void order_profile(store_batch *b, const as_order *o, void *ud) {
+    (void)ud;
+    if (o->buyer.tier || o->buyer.lifetime_spend_cents != AS_NONE)
+        profile_put(b, o->merchant_id, o->buyer_id, o->buyer.tier, o->buyer.lifetime_spend_cents);
+}
+
 static int migrate_profiles(store *db, migrate_report *r) {
-    chunk c = {0};
-    int rc = 0;
-    for (int first = 1; rc == 0; first = 0) {
-        if ((rc = read_chunk(db, DB_ORDERS, &c, first)) != 0 || c.n == 0) break;
-        store_batch *b = store_batch_new(db);
-        for (size_t i = 0; i < c.n; i++) {
-            as_order o;
-            char err[128];
-            if (order_decode(&o, c.val[i], c.vlen[i], err, sizeof err) != 0) continue; /* logged by no one: skipped */
-            r->orders++;
-            if (o.buyer.tier || o.buyer.lifetime_spend_cents != AS_NONE)
-                profile_put(b, o.merchant_id, o.buyer_id, o.buyer.tier, o.buyer.lifetime_spend_cents);
-            order_free(&o);
-        }
-        rc = store_submit_wait(b);
-    }
-    chunk_free(&c);
+    int rc = each_order(db, order_profile, NULL, r);
     if (rc != 0) return rc;
     /* the old platform-wide profiles become the platform's ("" merchant) */
     store_read *rd;
@@ -225,64 +260,41 @@ static void ledger_add_share(store_batch *b, const char *order_id, const as_clai
     ledger_free(&l);
 }
 
-static int migrate_ledgers(store *db, migrate_report *r) {
-    chunk c = {0};
-    int rc = 0;
-    for (int first = 1; rc == 0; first = 0) {
-        if ((rc = read_chunk(db, DB_CASES, &c, first)) != 0 || c.n == 0) break;
-        store_batch *b = store_batch_new(db);
-        for (size_t i = 0; i < c.n; i++) {
-            as_case k;
-            as_order o;
-            char err[128];
-            if (case_from_json(&k, c.val[i], c.vlen[i], err, sizeof err) != 0) continue;
-            r->cases++;
-            as_claim claim;
-            if (k.order_id[0] && order_load(db, k.order_id, 1, &o) == 0) {
-                if (share_of(&k, &o, &claim) == 0) ledger_add_share(b, k.order_id, &claim, r);
-                order_free(&o);
-            }
-            case_free(&k);
-        }
-        rc = store_submit_wait(b);
+typedef struct {
+    store *db;
+    migrate_report *r;
+} ledger_walk;
+
+static void case_share(store_batch *b, const as_case *k, void *ud) {
+    ledger_walk *w = ud;
+    as_order o;
+    as_claim claim;
+    if (k->order_id[0] && order_load(w->db, k->order_id, 1, &o) == 0) {
+        if (share_of(k, &o, &claim) == 0) ledger_add_share(b, k->order_id, &claim, w->r);
+        order_free(&o);
     }
-    chunk_free(&c);
-    return rc;
+}
+
+static int migrate_ledgers(store *db, migrate_report *r) {
+    ledger_walk w = {db, r};
+    return each_case(db, case_share, &w, r);
 }
 
 /* ---- step 3: derived indexes (schema 3) ---- */
 
+static void case_derived(store_batch *b, const as_case *k, void *ud) {
+    (void)ud;
+    case_derived_rebuild(b, k);
+}
+
+static void order_contacts(store_batch *b, const as_order *o, void *ud) {
+    (void)ud;
+    order_contacts_update(b, NULL, o);
+}
+
 static int migrate_derived(store *db, migrate_report *r) {
-    chunk c = {0};
-    int rc = 0;
-    for (int first = 1; rc == 0; first = 0) {
-        if ((rc = read_chunk(db, DB_CASES, &c, first)) != 0 || c.n == 0) break;
-        store_batch *b = store_batch_new(db);
-        for (size_t i = 0; i < c.n; i++) {
-            as_case k;
-            char err[128];
-            if (case_from_json(&k, c.val[i], c.vlen[i], err, sizeof err) != 0) continue;
-            r->cases++;
-            case_derived_rebuild(b, &k);
-            case_free(&k);
-        }
-        rc = store_submit_wait(b);
-    }
-    for (int first = 1; rc == 0; first = 0) {
-        if ((rc = read_chunk(db, DB_ORDERS, &c, first)) != 0 || c.n == 0) break;
-        store_batch *b = store_batch_new(db);
-        for (size_t i = 0; i < c.n; i++) {
-            as_order o;
-            char err[128];
-            if (order_decode(&o, c.val[i], c.vlen[i], err, sizeof err) != 0) continue;
-            r->orders++;
-            order_contacts_update(b, NULL, &o);
-            order_free(&o);
-        }
-        rc = store_submit_wait(b);
-    }
-    chunk_free(&c);
-    return rc;
+    int rc = each_case(db, case_derived, NULL, r);
+    return rc == 0 ? each_order(db, order_contacts, NULL, r) : rc;
 }
 
 int store_migrate(store *db, migrate_report *report) {
