@@ -144,6 +144,13 @@ static json_t *channels_json(kpi_table *t) {
     return a;
 }
 
+/* The part of the series' day i the range covers. */
+static void day_bounds(const kpi_query *q, const kpi_report *r, size_t i, int64_t *from, int64_t *to) {
+    int64_t ds = kpi_day_start(r->day0 + (int64_t)i, q->offset), de = kpi_day_start(r->day0 + (int64_t)i + 1, q->offset);
+    *from = ds > q->from ? ds : q->from;
+    *to = de < q->to ? de : q->to;
+}
+
 /* ---- CSV ---- */
 
 static void csv_row(textbuf *tb, int64_t from, int64_t to, const char *by, const char *key, const kpi_group *g) {
@@ -192,8 +199,9 @@ static char *render_csv(const kpi_query *q, kpi_report *r, size_t *len) {
                    "awaiting_customer,in_progress,unassigned,rejected\r\n");
     csv_table(&tb, q->from, q->to, &r->all, q->by);
     for (size_t i = 0; i < r->ndays; i++) {
-        int64_t ds = kpi_day_start(r->day0 + (int64_t)i, q->offset), de = kpi_day_start(r->day0 + (int64_t)i + 1, q->offset);
-        csv_table(&tb, ds > q->from ? ds : q->from, de < q->to ? de : q->to, &r->days[i], q->by);
+        int64_t from, to;
+        day_bounds(q, r, i, &from, &to);
+        csv_table(&tb, from, to, &r->days[i], q->by);
     }
     return tb_take(&tb, len);
 }
@@ -353,29 +361,27 @@ static void report_done(uv_work_t *w, int status) {
     report_next(s);
 }
 
-static char *render_json(const kpi_query *qp, const char *by, kpi_report *rp, size_t *len) {
-    kpi_query q = *qp;
-    kpi_report r = *rp;
-    int64_t from = q.from, to = q.to;
-    json_t *out = json_pack("{s:I,s:I,s:s?,s:s?,s:o,s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
-                            "group_by", by[0] ? by : NULL, "interval", q.daily ? "day" : NULL, "totals",
-                            group_json(&r.all.totals, "all", "all"), "groups", groups_json(&r.all, q.by));
-    json_object_set_new(out, "decisions", decisions_json(&r));
-    json_object_set_new(out, "surveys_by_channel", channels_json(&r.channels));
-    json_object_set_new(out, "due_next_hour", json_integer(r.due_next_hour));
-    if (q.daily) {
+static char *render_json(const kpi_query *q, const char *by, kpi_report *r, size_t *len) {
+    json_t *out = json_pack("{s:I,s:I,s:s?,s:s?,s:o,s:o}", "from", (json_int_t)q->from, "to", (json_int_t)q->to,
+                            "group_by", by[0] ? by : NULL, "interval", q->daily ? "day" : NULL, "totals",
+                            group_json(&r->all.totals, "all", "all"), "groups", groups_json(&r->all, q->by));
+    json_object_set_new(out, "decisions", decisions_json(r));
+    json_object_set_new(out, "surveys_by_channel", channels_json(&r->channels));
+    json_object_set_new(out, "due_next_hour", json_integer(r->due_next_hour));
+    if (q->daily) {
         json_t *series = json_array();
-        for (size_t i = 0; i < r.ndays; i++) {
-            int64_t ds = kpi_day_start(r.day0 + (int64_t)i, q.offset), de = kpi_day_start(r.day0 + (int64_t)i + 1, q.offset);
-            json_array_append_new(series, json_pack("{s:I,s:I,s:o,s:o}", "from", (json_int_t)(ds > from ? ds : from),
-                                                    "to", (json_int_t)(de < to ? de : to), "totals",
-                                                    group_json(&r.days[i].totals, "all", "all"), "groups",
-                                                    groups_json(&r.days[i], q.by)));
+        for (size_t i = 0; i < r->ndays; i++) {
+            int64_t from, to;
+            day_bounds(q, r, i, &from, &to);
+            json_array_append_new(series, json_pack("{s:I,s:I,s:o,s:o}", "from", (json_int_t)from, "to",
+                                                    (json_int_t)to, "totals",
+                                                    group_json(&r->days[i].totals, "all", "all"), "groups",
+                                                    groups_json(&r->days[i], q->by)));
         }
         json_object_set_new(out, "series", series);
     }
-    json_object_set_new(out, "source", json_pack("{s:I,s:I,s:I}", "records", (json_int_t)r.records, "cases_read",
-                                                 (json_int_t)r.scanned, "utc_offset", (json_int_t)q.offset));
+    json_object_set_new(out, "source", json_pack("{s:I,s:I,s:I}", "records", (json_int_t)r->records, "cases_read",
+                                                 (json_int_t)r->scanned, "utc_offset", (json_int_t)q->offset));
     char *text = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(out);
     *len = text ? strlen(text) : 0;
