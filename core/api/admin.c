@@ -41,6 +41,7 @@ struct policy_job {
     int replay;
     store *db;
     char *merchant;  /* the token's merchant: only its cases; NULL all */
+    json_t *active;  /* replay without sources: the active version's kept files */
     char *answer;    /* the answer's text, or NULL (err says why) */
 };
 
@@ -48,8 +49,9 @@ static void replay_on_worker(policy_job *job);
 
 static void load_on_worker(uv_work_t *w) {
     policy_job *job = w->data;
-    policy_config cfg = {.dir = job->s->cfg.policies_dir,
-                         .sources = job->in ? json_object_get(job->in, "sources") : NULL};
+    policy_config cfg = {.dir = job->active ? NULL : job->s->cfg.policies_dir,
+                         .sources = job->active ? job->active
+                                    : job->in ? json_object_get(job->in, "sources") : NULL};
     if (job->run_tests) {
         int passed = 0, failed = 0;
         char *text = NULL;
@@ -85,6 +87,7 @@ static void after_load(uv_work_t *w, int status) {
     }
     job->done(job);
     json_decref(job->in);
+    json_decref(job->active);
     free(job->merchant);
     free(job->answer);
     free(job);
@@ -114,16 +117,23 @@ static void start_job_as(server *s, http_request *req, json_t *in, int run_tests
         job->replay = 1;
         job->db = s->db;
         job->merchant = replay_for->merchant ? strdup(replay_for->merchant) : NULL;
-        if (replay_for->merchant && job->merchant == NULL) {
+        /* without sources the candidate is the set being served, not the
+         * directory (edited since, or rolled back from) */
+        if (!json_object_get(in, "sources") && s->history.active[0])
+            job->active = history_files(s, s->history.active);
+        if ((replay_for->merchant && job->merchant == NULL) ||
+            (!json_object_get(in, "sources") && s->history.active[0] && job->active == NULL)) {
             json_decref(in);
+            free(job->merchant);
             free(job);
-            http_respond_error(req, 503, "unavailable", "out of memory", NULL);
+            http_respond_error(req, 503, "unavailable", "the active version's files could not be read", NULL);
             return;
         }
     }
     int rc = uv_queue_work(s->loop, &job->work, load_on_worker, after_load);
     if (rc != 0) {
         json_decref(in);
+        json_decref(job->active);
         free(job->merchant);
         free(job);
         http_respond_error(req, 503, "unavailable", uv_strerror(rc), NULL);

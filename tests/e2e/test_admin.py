@@ -411,6 +411,20 @@ class AdminTest(ServerTestCase):
                 err = self.assertError(self.s.post("/v1/admin/policies/replay", body), 400, "invalid_field")
                 self.assertEqual(err["field"], field)
 
+    def test_replay_without_sources_replays_the_set_being_served(self):
+        # the directory edited after the reload (not reloaded) is not the
+        # active set: a replay without sources re-decides with what is served
+        self.make_order(order_id="o1", delivered_at=T0 - 2 * DAY)
+        self.open_case(type="return", order_id="o1", qty=1)
+        active = self.s.get("/v1/admin/policies")["version"]
+        with open(os.path.join(self.pdir, "returns.lua"), "w") as f:
+            f.write("local M = {}\n"
+                    "function M.evaluate() return {outcome='review', reason_code='x', message='x: x'} end\n"
+                    "return M\n")
+        r = self.s.post("/v1/admin/policies/replay", {})
+        self.assertStatus(r, 200)
+        self.assertEqual((r["evaluated"], r["changed"], r["policy_version"]), (1, 0, active), r)
+
     def test_replay_decides_as_of_each_cases_creation(self):
         # a case approved inside the window still replays as approved long after
         self.make_order(order_id="o1", delivered_at=T0 - 2 * DAY)
