@@ -25,9 +25,13 @@
 #include "util/jsonw.h"
 
 #define VIEW_MAX_DEPTH 32
-#define OUTPUT_MAX_DEPTH 16
-#define OUTPUT_MAX_NODES 2000
-#define OUTPUT_MAX_BYTES (64 * 1024)
+/* A result may hold what a conversion may (luajson.h, docs/policies.md
+ * section 6): an override's answer the floor's copy took must write too, or
+ * a long but valid approval became a policy error after the floor had passed
+ * it. The text bound leaves room for the JSON around 2 MiB of strings. */
+#define OUTPUT_MAX_DEPTH LUAJSON_MAX_DEPTH
+#define OUTPUT_MAX_NODES LUAJSON_MAX_VALUES
+#define OUTPUT_MAX_BYTES (2 * LUAJSON_MAX_BYTES)
 
 /* ---- building views ---- */
 
@@ -288,7 +292,7 @@ static void write_value(output_writer *o, int idx, int depth) {
     emitter *e = jsonw_emitter(&o->w);
     if (o->why) return;
     if (++o->nodes > OUTPUT_MAX_NODES || o->tb.len > OUTPUT_MAX_BYTES) {
-        o->why = "the result is too large (more than 2000 values or 64 KiB)";
+        o->why = "the result is too large for JSON (more than 20000 values or 4 MiB of JSON)";
         return;
     }
     if (depth > OUTPUT_MAX_DEPTH) {

@@ -13,6 +13,10 @@ OVERRIDE = """local M = {}
 function M.evaluate(case, order, ctx)
     if case.reason == "quality" then while true do end end      -- loops on one reason only
     if case.reason == "wrong_item" then return {outcome = "approved"} end  -- a typo
+    if case.reason == "not_as_described" then                  -- a long message, within the limits
+        local code = "long_" .. string.rep("r", 70000)
+        return {outcome = "approve", reason_code = code, message = code .. ": " .. string.rep("m", 70000)}
+    end
     return require("returns").evaluate(case, order, ctx)
 end
 return M
@@ -34,6 +38,17 @@ class PolicyFailuresTest(ServerTestCase):
         line = 'aftersale_policy_failures_total{module="returns",function="evaluate",merchant="m1"} '
         found = [l for l in text.splitlines() if l.startswith(line)]
         return int(found[0].split()[-1]) if found else 0
+
+    def test_a_long_answer_within_the_limits_stands(self):
+        # 140 KB of code and message is within what an answer may hold (2 MiB):
+        # the override's approval stands, no policy.error
+        self.assertStatus(self.s.post("/v1/admin/policies/reload"), 200)
+        self.make_order(order_id="o1")
+        c = self.open_case(type="return", order_id="o1", reason="not_as_described")
+        code = "long_" + "r" * 70000
+        self.assertEqual((c["decision"]["outcome"], c["decision"]["reason_code"]), ("approve", code))
+        self.assertEqual(c["decision"]["message"], code + ": " + "m" * 70000)
+        self.assertEqual(self.failures(), 0)
 
     def test_a_looping_override_is_recorded_counted_and_alerted(self):
         self.assertStatus(self.s.post("/v1/admin/policies/reload"), 200)  # its tests do not cover the loop
