@@ -227,8 +227,15 @@ static void order_event(as_changes *out, const char *type, int64_t now) {
 }
 
 /* A replace may not take from a line what its claims hold: the goods they
- * hold or were refunded, and the price their money was computed from. */
+ * hold or were refunded, and the price their money was computed from; nor
+ * from the shipping what claims took of it (approved or refunded), or the
+ * order's refunds would pass what it cost. */
 static int check_claimed_lines(const as_order *in, const as_order *old, const as_ledger *l, as_error *err) {
+    int64_t ship = 0;
+    for (size_t i = 0; l && i < l->n; i++) ship += l->claims[i].ship_cents;
+    if (ship > in->shipping_cents)
+        return as_fail(err, AS_EINVAL, "shipping_cents",
+                       "shipping_cents: at least the %lld the order's claims took of it", (long long)ship);
     for (size_t i = 0; l && i < l->n; i++) {
         const as_claim *c = &l->claims[i];
         const as_item *was = order_item(old, c->sku), *now = order_item(in, c->sku);

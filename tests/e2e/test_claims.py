@@ -8,7 +8,7 @@ import http.client
 import json
 import threading
 
-from harness import DAY, T0, ServerTestCase, main
+from harness import DAY, T0, ServerTestCase, main, order_body
 
 PRICE, QTY, SHIPPING = 5000, 2, 800
 PAID = PRICE * QTY + SHIPPING  # 10,800
@@ -175,6 +175,20 @@ class ClaimsTest(ServerTestCase):
             self.assertIn(ret["case_id"], err["message"])
         # an unclaimed line may go, and the claimed one may keep what its claims hold
         self.assertStatus(replace([{"sku": "s1", "category": "apparel", "price_cents": PRICE, "qty": 2}]), 200)
+
+    def test_a_replace_cannot_take_back_shipping_a_refund_paid(self):
+        # a refund_only of an undelivered order pays the line and the shipping;
+        # the order may not then claim it cost less shipping than was refunded
+        self.make_order(delivered_at=None)
+        first = self.open_case(type="refund_only", order_id="o1", reason="not_received")
+        self.pay_out(first)
+        body = order_body(delivered_at=None)
+        body["shipping_cents"] = 0
+        err = self.assertError(self.s.post("/v1/orders", body), 400, "invalid_field")
+        self.assertEqual(err["field"], "shipping_cents")
+        body["shipping_cents"] = SHIPPING
+        self.assertStatus(self.s.post("/v1/orders", body), 200)
+        self.assertEqual(self.refunded_total(), PAID)
 
     def test_ledger_survives_a_restart(self):
         self.make_order(delivered_at=None)
