@@ -173,6 +173,26 @@ static int wants_continue(llhttp_t *p) {
     return (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
 }
 
+/* Fields whose meaning is one value (RFC 9110 section 5.3): two of them are
+ * ambiguous (a proxy that added its own Authorization, say, and which one
+ * wins), so the request is refused rather than one picked. */
+static const char *repeated_singleton(const http_request *r) {
+    static const struct {
+        const char *name, *why;
+    } once[] = {
+        {"Authorization", "the Authorization header appears more than once"},
+        {"Content-Type", "the Content-Type header appears more than once"},
+        {"Host", "the Host header appears more than once"},
+        {"Idempotency-Key", "the Idempotency-Key header appears more than once"},
+    };
+    for (size_t f = 0; f < sizeof once / sizeof once[0]; f++) {
+        int seen = 0;
+        for (unsigned i = 0; i < r->nhdrs; i++)
+            if (strcasecmp(r->head + r->hdrs[i].name_off, once[f].name) == 0 && ++seen > 1) return once[f].why;
+    }
+    return NULL;
+}
+
 static int on_headers_complete(llhttp_t *p) {
     http_conn *c = conn_of(p);
     http_request *r = &c->req;
@@ -183,6 +203,10 @@ static int on_headers_complete(llhttp_t *p) {
      * we answer in HTTP/1.1 framing, so only 1.0 and 1.1 are requests. */
     if (llhttp_get_http_major(p) != 1 || llhttp_get_http_minor(p) > 1) {
         llhttp_set_error_reason(p, "unsupported HTTP version: HTTP/1.0 and HTTP/1.1 are served");
+        return -1;
+    }
+    if ((c->err_reason = repeated_singleton(r)) != NULL) {
+        llhttp_set_error_reason(p, c->err_reason);
         return -1;
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg.max_body_bytes) {

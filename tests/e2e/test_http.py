@@ -255,6 +255,17 @@ class HttpTest(ServerTestCase):
 
     # ---- limits --------------------------------------------------------------------------
 
+    def test_a_single_valued_header_given_twice_is_400(self):
+        # two Authorization headers (a proxy that added its own): which one
+        # counts would be a guess, so neither does
+        for extra in ("Authorization: Bearer svc1\r\n", "Idempotency-Key: a\r\nIdempotency-Key: b\r\n"):
+            with self.subTest(extra=extra):
+                c = self.conn()
+                c.send(req("GET", "/v1/agents", headers=extra))
+                err = self.assertRawError(c.read_response(), 400, "bad_request")
+                self.assertIn("appears more than once", err["message"])
+        self.assertAlive()
+
     def test_header_section_over_16k_is_431_and_closes(self):
         c = self.conn()
         c.send(req("GET", "/healthz", auth=False, headers="X-Big: %s\r\n" % ("a" * (17 * 1024))))
